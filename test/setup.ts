@@ -1,0 +1,14 @@
+// libp2p v3 packages (devDependencies used only by interop tests) call
+// Promise.withResolvers, which Node 20 lacks. Bun and Node >= 22 have it.
+const P = Promise as unknown as { withResolvers?: unknown }
+if (typeof P.withResolvers !== 'function') {
+  P.withResolvers = function withResolvers<T>() {
+    let resolve!: (v: T | PromiseLike<T>) => void
+    let reject!: (e: unknown) => void
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
+    return { promise, resolve, reject }
+  }
+}
