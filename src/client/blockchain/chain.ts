@@ -1,0 +1,332 @@
+import type { Block, BlockBodyBytes, BlockHeader } from '@ethereumjs/block'
+import { type Blockchain, createBlockchain } from '@ethereumjs/blockchain'
+import type { Common } from '@ethereumjs/common'
+import { RLP } from '@ethereumjs/rlp'
+import { KECCAK256_RLP, bytesToHex, equalsBytes } from '@ethereumjs/util'
+import debug from 'debug'
+
+import { createGenesisBlock, verifyGenesisStateRoot } from '../../chain-config'
+import { ChainError } from './errors'
+import { verifyReceipts } from './verify'
+
+const log = debug('client:chain')
+
+/**
+ * Most headers one getHeaders call returns, whatever `max` asks for (geth's maxHeadersServe).
+ * A peer may ask for 2^64-1 headers; the work and the reply stay bounded by this.
+ */
+export const MAX_HEADERS_SERVE = 1024
+
+/** Most bodies one getBodies call returns (geth's maxBodiesServe); later hashes are not looked at. */
+export const MAX_BODIES_SERVE = 1024
+
+/** Most blocks' receipts one getReceipts call returns (geth's maxReceiptsServe). */
+export const MAX_RECEIPTS_SERVE = 1024
+
+/**
+ * Default soft byte budget of a getBodies/getReceipts reply (geth's softResponseLimit, 2 MiB):
+ * items are added while the running total is below it, so a reply holds at least one item and
+ * stays near this size, well under the 10 MiB message cap unless a single item is that large.
+ */
+export const SOFT_RESPONSE_LIMIT = 2 * 1024 * 1024
+
+export interface ChainOptions {
+  /** A chain made by `Common.custom`; its genesis comes from chain-config. */
+  common: Common
+}
+
+export interface ResponseLimitOptions {
+  /** Soft byte budget of the reply; SOFT_RESPONSE_LIMIT by default. */
+  softLimitBytes?: number
+}
+
+/** Head of the chain: number, total difficulty (0 on a chain that is PoS from genesis), header. */
+export interface ChainHead {
+  height: bigint
+  td: bigint
+  latest: BlockHeader
+}
+
+/**
+ * The client's chain: blocks kept in memory by @ethereumjs/blockchain, plus the receipts that
+ * came with them. It serves headers, bodies and receipts as the eth protocol asks for them.
+ *
+ * Blocks are validated on put by @ethereumjs/blockchain (parent link, number, timestamp, gas
+ * limit, base fee, blob gas, requests hash, transaction signatures and roots, uncles) and by
+ * @ethereumjs/block's PoS header rules (difficulty 0, zero nonce, no uncles). They are not
+ * executed, so the state root is trusted; receipts, when given, are checked against the
+ * header's receipts root, gas used and logs bloom. On a chain that is PoS from genesis the
+ * beacon chain decides the head, so the block put last becomes the head.
+ */
+export class Chain {
+  readonly common: Common
+  readonly blockchain: Blockchain
+  private readonly receiptsByHash = new Map<string, Uint8Array[]>()
+  private head: ChainHead
+  private isOpen = false
+  private putQueue: Promise<unknown> = Promise.resolve()
+
+  private constructor(common: Common, blockchain: Blockchain, head: ChainHead) {
+    this.common = common
+    this.blockchain = blockchain
+    this.head = head
+  }
+
+  /** Creates the in-memory chain at its genesis, already open. */
+  static async create(opts: ChainOptions): Promise<Chain> {
+    const common = opts.common
+    if (!(await verifyGenesisStateRoot(common))) {
+      throw new ChainError('ERR_CHAIN_GENESIS_MISMATCH', 'genesis allocation does not produce the configured genesis state root')
+    }
+    const genesisBlock = createGenesisBlock(common)
+    const blockchain = await createBlockchain({
+      common,
+      genesisBlock,
+      validateBlocks: true,
+      // Selects CasperConsensus, which has nothing to check here: on a PoS chain the beacon
+      // chain vouches for blocks. The EL-side PoS header rules are enforced by @ethereumjs/block.
+      validateConsensus: true,
+    })
+    const chain = new Chain(common, blockchain, { height: 0n, td: genesisBlock.header.difficulty, latest: genesisBlock.header })
+    chain.receiptsByHash.set(bytesToHex(genesisBlock.hash()), [])
+    await chain.open()
+    return chain
+  }
+
+  get genesis(): Block {
+    return this.blockchain.genesisBlock
+  }
+
+  get opened(): boolean {
+    return this.isOpen
+  }
+
+  /** Opens the chain (idempotent); the data of an earlier session is kept. */
+  async open(): Promise<void> {
+    if (this.isOpen) return
+    this.isOpen = true
+    await this.refreshHead()
+    log('opened at height %d', this.head.height)
+  }
+
+  /** Closes the chain (idempotent): every query then throws ERR_CHAIN_CLOSED until open(). */
+  async close(): Promise<void> {
+    if (!this.isOpen) return
+    this.isOpen = false
+    log('closed')
+  }
+
+  /** Head of the chain as of the last open()/putBlocks(); also readable while closed. */
+  get headers(): ChainHead {
+    return this.head
+  }
+
+  /**
+   * Appends blocks in order, validating each; blocks already stored are skipped. `receipts`,
+   * if given, holds each block's consensus-encoded receipts (aligned with `blocks`) and is
+   * checked against the headers before any block is stored. Returns how many blocks were new.
+   * A block that fails validation throws ERR_CHAIN_INVALID_BLOCK; the blocks before it stay.
+   */
+  async putBlocks(blocks: readonly Block[], receipts?: readonly (readonly Uint8Array[])[]): Promise<number> {
+    this.ensureOpen()
+    if (receipts !== undefined) this.checkReceipts(blocks, receipts)
+    // One putBlocks at a time, so "already stored" checks, receipts and the cached head agree.
+    const run = this.putQueue.then(() => this.putInOrder(blocks, receipts))
+    this.putQueue = run.catch(() => undefined)
+    return run
+  }
+
+  private async putInOrder(blocks: readonly Block[], receipts?: readonly (readonly Uint8Array[])[]): Promise<number> {
+    let added = 0
+    for (let i = 0; i < blocks.length; i++) {
+      const block = blocks[i]!
+      const key = bytesToHex(block.hash())
+      if (await this.isStored(block.hash())) {
+        // Receipts (already verified) may arrive for a block first stored without them.
+        if (receipts !== undefined && !this.receiptsByHash.has(key)) this.receiptsByHash.set(key, [...receipts[i]!])
+        continue
+      }
+      try {
+        await this.blockchain.putBlock(block)
+      } catch (err) {
+        await this.refreshHead()
+        throw new ChainError('ERR_CHAIN_INVALID_BLOCK', `block ${block.header.number} ${bytesToHex(block.hash())} rejected: ${(err as Error).message}`, { cause: err })
+      }
+      if (receipts !== undefined) this.receiptsByHash.set(key, [...receipts[i]!])
+      added++
+    }
+    await this.refreshHead()
+    if (added > 0) log('put %d blocks, head %d', added, this.head.height)
+    return added
+  }
+
+  /** A stored block by hash, or the canonical block at a number; ERR_CHAIN_UNKNOWN_BLOCK if none. */
+  async getBlock(hashOrNumber: Uint8Array | bigint | number): Promise<Block> {
+    this.ensureOpen()
+    const header = await this.findHeader(hashOrNumber)
+    if (header === undefined) throw unknownBlock(hashOrNumber)
+    return this.blockchain.getBlock(header.hash())
+  }
+
+  /**
+   * Headers as GetBlockHeaders asks for them: starting at `block` (hash or number), then every
+   * (skip+1)-th canonical block, ascending or (`reverse`) descending, at most
+   * min(max, MAX_HEADERS_SERVE). Stops at the first block not stored; an unknown origin gives [].
+   * A non-canonical origin (a hash off the canonical chain) is returned alone.
+   */
+  async getHeaders(block: Uint8Array | bigint | number, max: number | bigint, skip: number | bigint, reverse: boolean): Promise<BlockHeader[]> {
+    this.ensureOpen()
+    const count = Number(clampCount('max', max, MAX_HEADERS_SERVE))
+    const step = clampCount('skip', skip, undefined) + 1n
+    if (count === 0) return []
+    const origin = await this.findHeader(block)
+    if (origin === undefined) return []
+    const headers = [origin]
+    if (!(await this.isCanonical(origin))) return headers
+    let number = origin.number
+    while (headers.length < count) {
+      number = reverse ? number - step : number + step
+      if (number < 0n || number > this.head.height) break
+      const header = await this.canonicalHeader(number)
+      if (header === undefined) break
+      headers.push(header)
+    }
+    return headers
+  }
+
+  /**
+   * Bodies of the given blocks as [transactions, uncles, withdrawals?] in wire form, in request
+   * order, stopping at the first unknown hash, after MAX_BODIES_SERVE bodies, or once the
+   * reply has reached `softLimitBytes`.
+   */
+  async getBodies(hashes: readonly Uint8Array[], opts: ResponseLimitOptions = {}): Promise<BlockBodyBytes[]> {
+    this.ensureOpen()
+    const limit = opts.softLimitBytes ?? SOFT_RESPONSE_LIMIT
+    const bodies: BlockBodyBytes[] = []
+    let bytes = 0
+    for (const hash of hashes.slice(0, MAX_BODIES_SERVE)) {
+      if (bytes >= limit) break
+      const number = await this.numberOf(hash)
+      if (number === undefined) break
+      const body = (await this.blockchain.dbManager.getBody(hash, number)) as BlockBodyBytes | undefined
+      if (body === undefined) break
+      bodies.push(body)
+      bytes += RLP.encode(body as Uint8Array[][]).length
+    }
+    return bodies
+  }
+
+  /**
+   * Consensus-encoded receipts of the given blocks, in request order, stopping at the first
+   * block that is unknown or whose receipts were never stored (a block with no transactions
+   * has none to store: its list is empty), after MAX_RECEIPTS_SERVE blocks, or at the soft limit.
+   */
+  async getReceipts(hashes: readonly Uint8Array[], opts: ResponseLimitOptions = {}): Promise<Uint8Array[][]> {
+    this.ensureOpen()
+    const limit = opts.softLimitBytes ?? SOFT_RESPONSE_LIMIT
+    const out: Uint8Array[][] = []
+    let bytes = 0
+    for (const hash of hashes.slice(0, MAX_RECEIPTS_SERVE)) {
+      if (bytes >= limit) break
+      const receipts = await this.receiptsOf(hash)
+      if (receipts === undefined) break
+      out.push(receipts)
+      for (const r of receipts) bytes += r.length
+    }
+    return out
+  }
+
+  /** Total difficulty at a stored block; ERR_CHAIN_UNKNOWN_BLOCK if (hash, number) is not stored. */
+  async getTd(hash: Uint8Array, number: bigint): Promise<bigint> {
+    this.ensureOpen()
+    const stored = await this.numberOf(hash)
+    if (stored === undefined || stored !== number) throw unknownBlock(hash)
+    return this.blockchain.getTotalDifficulty(hash, number)
+  }
+
+  private async receiptsOf(hash: Uint8Array): Promise<Uint8Array[] | undefined> {
+    const stored = this.receiptsByHash.get(bytesToHex(hash))
+    if (stored !== undefined) return [...stored]
+    const number = await this.numberOf(hash)
+    if (number === undefined) return undefined
+    const header = await this.blockchain.dbManager.getHeader(hash, number)
+    return equalsBytes(header.receiptTrie, KECCAK256_RLP) ? [] : undefined
+  }
+
+  private checkReceipts(blocks: readonly Block[], receipts: readonly (readonly Uint8Array[])[]): void {
+    if (receipts.length !== blocks.length) {
+      throw new ChainError('ERR_CHAIN_INVALID_RECEIPTS', `${receipts.length} receipt lists for ${blocks.length} blocks`)
+    }
+    for (let i = 0; i < blocks.length; i++) {
+      const { header } = blocks[i]!
+      try {
+        verifyReceipts(header, receipts[i]!)
+      } catch (err) {
+        throw new ChainError('ERR_CHAIN_INVALID_RECEIPTS', (err as Error).message, { cause: err })
+      }
+      if (receipts[i]!.length !== blocks[i]!.transactions.length) {
+        throw new ChainError('ERR_CHAIN_INVALID_RECEIPTS', `block ${header.number}: ${receipts[i]!.length} receipts for ${blocks[i]!.transactions.length} transactions`)
+      }
+    }
+  }
+
+  private async refreshHead(): Promise<void> {
+    const latest = await this.blockchain.getCanonicalHeadHeader()
+    const td = await this.blockchain.getTotalDifficulty(latest.hash(), latest.number)
+    this.head = { height: latest.number, td, latest }
+  }
+
+  private async findHeader(id: Uint8Array | bigint | number): Promise<BlockHeader | undefined> {
+    if (typeof id === 'number') id = Number.isSafeInteger(id) ? BigInt(id) : -1n
+    if (typeof id === 'bigint') return id < 0n ? undefined : this.canonicalHeader(id)
+    const number = await this.numberOf(id)
+    return number === undefined ? undefined : this.blockchain.dbManager.getHeader(id, number)
+  }
+
+  private async canonicalHeader(number: bigint): Promise<BlockHeader | undefined> {
+    const hash = await this.blockchain.safeNumberToHash(number)
+    return hash === false ? undefined : this.blockchain.dbManager.getHeader(hash, number)
+  }
+
+  private async isCanonical(header: BlockHeader): Promise<boolean> {
+    const hash = await this.blockchain.safeNumberToHash(header.number)
+    return hash !== false && equalsBytes(hash, header.hash())
+  }
+
+  private async isStored(hash: Uint8Array): Promise<boolean> {
+    return (await this.numberOf(hash)) !== undefined
+  }
+
+  /** Number of a stored block, or undefined (the DB manager throws for unknown hashes). */
+  private async numberOf(hash: Uint8Array): Promise<bigint | undefined> {
+    if (!(hash instanceof Uint8Array) || hash.length !== 32) return undefined
+    try {
+      return await this.blockchain.dbManager.hashToNumber(hash)
+    } catch (err) {
+      if (err instanceof Error && err.message.includes('not found in DB')) return undefined
+      throw err
+    }
+  }
+
+  private ensureOpen(): void {
+    if (!this.isOpen) throw new ChainError('ERR_CHAIN_CLOSED', 'chain is closed')
+  }
+}
+
+function unknownBlock(id: Uint8Array | bigint | number): ChainError {
+  const what = id instanceof Uint8Array ? `hash ${bytesToHex(id)}` : `number ${id}`
+  return new ChainError('ERR_CHAIN_UNKNOWN_BLOCK', `unknown block: ${what}`)
+}
+
+/**
+ * Validates a count from the wire (max or skip): a non-negative integer, number or bigint.
+ * Returns it as a bigint, capped at `cap` when given.
+ */
+function clampCount(name: string, value: number | bigint, cap: number | undefined): bigint {
+  let v: bigint
+  if (typeof value === 'bigint') v = value
+  else if (Number.isInteger(value)) v = BigInt(value)
+  else throw new ChainError('ERR_CHAIN_INVALID_ARGUMENT', `${name} must be an integer, got ${value}`)
+  if (v < 0n) throw new ChainError('ERR_CHAIN_INVALID_ARGUMENT', `${name} must be non-negative, got ${v}`)
+  return cap !== undefined && v > BigInt(cap) ? BigInt(cap) : v
+}

@@ -1,0 +1,21 @@
+import { ClientError } from '../errors'
+
+/** Stable codes of every error the chain layer raises. */
+export type ChainErrorCode =
+  | 'ERR_CHAIN_CLOSED' // used after close() and before open()
+  | 'ERR_CHAIN_UNKNOWN_BLOCK' // a block/header asked for by hash or number is not stored
+  | 'ERR_CHAIN_INVALID_BLOCK' // putBlocks refused a block (validation failed, wrong parent, ...)
+  | 'ERR_CHAIN_INVALID_RECEIPTS' // putBlocks refused receipts that do not match the block
+  | 'ERR_CHAIN_INVALID_ARGUMENT' // a query argument out of range (negative max, ...)
+  | 'ERR_CHAIN_GENESIS_MISMATCH' // the genesis allocation does not produce the configured state root
+  | 'ERR_CHAIN_BODY_MISMATCH' // a block body does not match its header's roots
+  | 'ERR_CHAIN_RECEIPTS_MISMATCH' // receipts do not match their header's roots
+
+/** Every error of src/client/blockchain (and of the chain verifiers in src/client/testing). */
+export class ChainError extends ClientError {
+  declare readonly code: ChainErrorCode
+
+  constructor(code: ChainErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+  }
+}

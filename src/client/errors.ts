@@ -1,0 +1,60 @@
+/**
+ * Base class of every error the client layer (src/client) raises. `code` is
+ * stable and meant for programmatic checks (`err.code === 'ERR_CONFIG_INVALID'`);
+ * the message carries the human-readable reason. Areas subclass it so callers
+ * can also branch on `instanceof`.
+ */
+export class ClientError extends Error {
+  readonly code: string
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.name = new.target.name
+  }
+}
+
+/** A `ConfigOptions` value is invalid; `option` names the offending option. */
+export class ConfigError extends ClientError {
+  readonly option: string
+
+  constructor(option: string, reason: string, options?: { cause?: unknown }) {
+    super('ERR_CONFIG_INVALID', `invalid config option "${option}": ${reason}`, options)
+    this.option = option
+  }
+}
+
+/** A requested feature exists in the API but is not built yet (e.g. the P2P server before issue 4). */
+export class NotAvailableError extends ClientError {
+  constructor(message: string) {
+    super('ERR_NOT_AVAILABLE', message)
+  }
+}
+
+/** The server could not start, bind, or is used in the wrong state. */
+export class ServerError extends ClientError {
+  constructor(code: `ERR_SERVER_${string}`, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+  }
+}
+
+/** A peer was refused or dropped for a reason worth reporting (incompatible chain, bad message, ...). */
+export class PeerError extends ClientError {
+  constructor(code: `ERR_PEER_${string}`, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+  }
+}
+
+/** The client was used in the wrong lifecycle state (e.g. start() before open()). */
+export class ClientStateError extends ClientError {
+  constructor(message: string) {
+    super('ERR_CLIENT_STATE', message)
+  }
+}
+
+/** An inbound request could not be served (malformed for our chain, too large, ...). */
+export class ServiceError extends ClientError {
+  constructor(code: `ERR_SERVICE_${string}`, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+  }
+}
