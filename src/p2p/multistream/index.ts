@@ -1,0 +1,5 @@
+export * from './constants'
+export * from './errors'
+export { mssSelect, mssLs, type MssSelectOptions, type MssLsOptions } from './select'
+export { mssHandle, type MssHandleOptions } from './handle'
+export type { NegotiationOptions, NegotiationResult } from './negotiation'

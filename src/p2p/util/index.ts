@@ -1,0 +1,4 @@
+export * from './abort'
+export * from './timeout'
+export * from './events'
+export * from './bytes'
