@@ -1,0 +1,197 @@
+import { isIPv4 } from 'node:net'
+
+import type { Common } from '@ethereumjs/common'
+import { getPublicKey, utils as secp } from '@noble/secp256k1'
+
+import { Common as ChainCommon } from '../chain-config'
+
+import { ConfigError } from './errors'
+import { createServer } from './net/server'
+import { parseEnode } from './net/server/enode'
+import { EventBus } from './types'
+
+import type { AnyServer } from './net/server'
+import type { Enode } from './net/server/enode'
+
+/** Chain id of the default custom chain, so two nodes started without options share a genesis. */
+export const DEFAULT_CHAIN_ID = 1234
+/** Name of the default custom chain. */
+export const DEFAULT_CHAIN_NAME = 'testnet'
+/** TCP port of the devp2p/RLPx listener: the conventional Ethereum port. */
+export const DEFAULT_PORT = 30303
+/** Listen on every interface, like other execution clients; tests pass 127.0.0.1. */
+export const DEFAULT_BIND_ADDRESS = '0.0.0.0'
+/** Address advertised in the enode URL and discovery packets; without NAT discovery, loopback is the only safe guess. */
+export const DEFAULT_EXT_IP = '127.0.0.1'
+/** Peer slots: enough for a healthy mesh without exhausting sockets on a small machine (geth's default is 50). */
+export const DEFAULT_MAX_PEERS = 25
+/** Answer to one ETH request: a remote that stays silent this long is treated as failing that request. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 8_000
+/** Wait for the remote Status after ours: a peer that never sends one holds a slot for nothing. */
+export const DEFAULT_STATUS_TIMEOUT_MS = 10_000
+/** Secure-channel handshake (ECIES auth/ack, muxer negotiation) of the P2P stack. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
+/** TCP connect of a dial: a host that neither accepts nor refuses in this time is unreachable. */
+export const DEFAULT_DIAL_TIMEOUT_MS = 10_000
+/**
+ * Of two nodes that discover each other, the one with the lower id dials at
+ * once and the other waits this long before dialing (if still unconnected),
+ * so the two rarely dial each other at the same moment and race.
+ */
+export const DEFAULT_DIAL_BACKOFF_MS = 3_000
+/** devp2p keep-alive: a Ping unanswered this long ends the RLPx session; devp2p's default. */
+export const DEFAULT_PING_TIMEOUT_MS = 10_000
+/** Discovery (discv4) ping: devp2p's own default; UDP answers either come fast or not at all. */
+export const DEFAULT_DISCOVERY_TIMEOUT_MS = 4_000
+/** Discovery table refresh period (devp2p spreads it over ten sub-ticks); devp2p's default. */
+export const DEFAULT_DISCOVERY_REFRESH_MS = 60_000
+/** Largest ETH message accepted; a BlockBodies reply may legitimately approach this (DESIGN section 3). */
+export const DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
+/** How long a banned peer stays banned: devp2p's discovery ban length, so both layers agree. */
+export const DEFAULT_BAN_TIME_MS = 5 * 60_000
+/** Items answered per GetBlockHeaders/Bodies/Receipts/PooledTransactions: geth's serve limit. */
+export const DEFAULT_MAX_SERVE_ITEMS = 1024
+/** Stop adding items to a reply once it reaches this many bytes: geth's soft response limit. */
+export const DEFAULT_RESPONSE_SOFT_LIMIT = 2 * 1024 * 1024
+/** Transactions held by the in-memory pool; the oldest is evicted beyond this. */
+export const DEFAULT_TX_POOL_MAX_SIZE = 4096
+
+export interface ConfigOptions {
+  /** Chain rules and genesis. Default: Common.custom({ chainId: 1234, name: 'testnet' }). */
+  common?: Common
+  /** Use the modular P2P stack instead of legacy RLPx. Default false. */
+  useP2PServer?: boolean
+  /** TCP listen port; 0 picks a free one. Default 30303. */
+  port?: number
+  /** UDP discovery port; 0 picks a free one. Default: same as `port`. */
+  discPort?: number
+  /** Local address to bind TCP and UDP on. Default '0.0.0.0'. */
+  bindAddress?: string
+  /** IPv4 address other nodes reach us at (enode URL, discovery endpoint). Default '127.0.0.1'. */
+  extIP?: string
+  /** 32-byte secp256k1 private key (node identity). Default: random. */
+  key?: Uint8Array
+  /** Enode URLs to bootstrap discovery from. Default none. */
+  bootnodes?: string[]
+  /** Maximum connected peers, at least 1. Default 25. */
+  maxPeers?: number
+  /** Run discv4 discovery (DPT). Default true. */
+  discV4?: boolean
+  requestTimeoutMs?: number
+  statusTimeoutMs?: number
+  handshakeTimeoutMs?: number
+  dialTimeoutMs?: number
+  pingTimeoutMs?: number
+  dialBackoffMs?: number
+  discoveryTimeoutMs?: number
+  discoveryRefreshMs?: number
+  maxMessageSize?: number
+  banTimeMs?: number
+  maxServeItems?: number
+  responseSoftLimit?: number
+  txPoolMaxSize?: number
+}
+
+/**
+ * Validated client configuration plus the shared runtime objects (event bus,
+ * server). Every option is checked here so a mistake fails at construction
+ * with a ConfigError naming the option, not later inside a socket callback.
+ */
+export class Config {
+  readonly common: Common
+  readonly useP2PServer: boolean
+  readonly port: number
+  readonly discPort: number
+  readonly bindAddress: string
+  readonly extIP: string
+  readonly key: Uint8Array
+  /** Our node id: the 64-byte uncompressed public key without the 0x04 prefix. */
+  readonly nodeId: Uint8Array
+  readonly bootnodes: Enode[]
+  readonly maxPeers: number
+  readonly discV4: boolean
+  readonly requestTimeoutMs: number
+  readonly statusTimeoutMs: number
+  readonly handshakeTimeoutMs: number
+  readonly dialTimeoutMs: number
+  readonly pingTimeoutMs: number
+  readonly dialBackoffMs: number
+  readonly discoveryTimeoutMs: number
+  readonly discoveryRefreshMs: number
+  readonly maxMessageSize: number
+  readonly banTimeMs: number
+  readonly maxServeItems: number
+  readonly responseSoftLimit: number
+  readonly txPoolMaxSize: number
+  readonly events = new EventBus()
+
+  private serverInstance: AnyServer | undefined
+
+  constructor(opts: ConfigOptions = {}) {
+    this.common = opts.common ?? ChainCommon.custom({ chainId: DEFAULT_CHAIN_ID, name: DEFAULT_CHAIN_NAME })
+    this.useP2PServer = opts.useP2PServer ?? false
+    this.port = checkPort('port', opts.port ?? DEFAULT_PORT)
+    this.discPort = checkPort('discPort', opts.discPort ?? this.port)
+    this.bindAddress = checkIPv4('bindAddress', opts.bindAddress ?? DEFAULT_BIND_ADDRESS)
+    this.extIP = checkIPv4('extIP', opts.extIP ?? DEFAULT_EXT_IP)
+    this.key = checkKey(opts.key)
+    this.nodeId = getPublicKey(this.key, false).subarray(1)
+    this.bootnodes = (opts.bootnodes ?? []).map(parseBootnode)
+    this.maxPeers = checkInt('maxPeers', opts.maxPeers ?? DEFAULT_MAX_PEERS, 1)
+    this.discV4 = opts.discV4 ?? true
+    this.requestTimeoutMs = checkInt('requestTimeoutMs', opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, 1)
+    this.statusTimeoutMs = checkInt('statusTimeoutMs', opts.statusTimeoutMs ?? DEFAULT_STATUS_TIMEOUT_MS, 1)
+    this.handshakeTimeoutMs = checkInt('handshakeTimeoutMs', opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, 1)
+    this.dialTimeoutMs = checkInt('dialTimeoutMs', opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS, 1)
+    this.pingTimeoutMs = checkInt('pingTimeoutMs', opts.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS, 1)
+    this.dialBackoffMs = checkInt('dialBackoffMs', opts.dialBackoffMs ?? DEFAULT_DIAL_BACKOFF_MS, 0)
+    this.discoveryTimeoutMs = checkInt('discoveryTimeoutMs', opts.discoveryTimeoutMs ?? DEFAULT_DISCOVERY_TIMEOUT_MS, 1)
+    // devp2p divides the refresh period by ten; below 10 ms its interval would be 0 and spin.
+    this.discoveryRefreshMs = checkInt('discoveryRefreshMs', opts.discoveryRefreshMs ?? DEFAULT_DISCOVERY_REFRESH_MS, 10)
+    this.maxMessageSize = checkInt('maxMessageSize', opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, 1)
+    this.banTimeMs = checkInt('banTimeMs', opts.banTimeMs ?? DEFAULT_BAN_TIME_MS, 1)
+    this.maxServeItems = checkInt('maxServeItems', opts.maxServeItems ?? DEFAULT_MAX_SERVE_ITEMS, 1)
+    this.responseSoftLimit = checkInt('responseSoftLimit', opts.responseSoftLimit ?? DEFAULT_RESPONSE_SOFT_LIMIT, 1)
+    this.txPoolMaxSize = checkInt('txPoolMaxSize', opts.txPoolMaxSize ?? DEFAULT_TX_POOL_MAX_SIZE, 1)
+  }
+
+  /**
+   * The networking server selected by `useP2PServer`, created on first use so
+   * a Config can be built and validated without opening anything. Fails with
+   * NotAvailableError while the selected server does not exist yet.
+   */
+  get server(): AnyServer {
+    this.serverInstance ??= createServer(this)
+    return this.serverInstance
+  }
+}
+
+function checkInt(option: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value)) throw new ConfigError(option, `expected an integer, got ${String(value)}`)
+  if (value < min || value > max) throw new ConfigError(option, `${value} is outside ${min}..${max}`)
+  return value
+}
+
+function checkPort(option: string, value: number): number {
+  return checkInt(option, value, 0, 65535)
+}
+
+function checkIPv4(option: string, value: string): string {
+  if (!isIPv4(value)) throw new ConfigError(option, `"${value}" is not an IPv4 address`)
+  return value
+}
+
+function checkKey(key: Uint8Array | undefined): Uint8Array {
+  if (key === undefined) return secp.randomSecretKey()
+  if (!(key instanceof Uint8Array) || key.length !== 32) {
+    throw new ConfigError('key', 'expected a 32-byte secp256k1 private key')
+  }
+  if (!secp.isValidSecretKey(key)) throw new ConfigError('key', 'not a valid secp256k1 private key (zero or >= curve order)')
+  return key
+}
+
+function parseBootnode(url: string, index: number): Enode {
+  const parsed = typeof url === 'string' ? parseEnode(url) : `entry ${index} is not a string`
+  if (typeof parsed === 'string') throw new ConfigError('bootnodes', parsed)
+  return parsed
+}

@@ -1,0 +1,34 @@
+export {
+  Config,
+  type ConfigOptions,
+  DEFAULT_BAN_TIME_MS,
+  DEFAULT_BIND_ADDRESS,
+  DEFAULT_CHAIN_ID,
+  DEFAULT_CHAIN_NAME,
+  DEFAULT_DIAL_BACKOFF_MS,
+  DEFAULT_DIAL_TIMEOUT_MS,
+  DEFAULT_DISCOVERY_REFRESH_MS,
+  DEFAULT_DISCOVERY_TIMEOUT_MS,
+  DEFAULT_EXT_IP,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_MAX_PEERS,
+  DEFAULT_MAX_SERVE_ITEMS,
+  DEFAULT_PING_TIMEOUT_MS,
+  DEFAULT_PORT,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_RESPONSE_SOFT_LIMIT,
+  DEFAULT_STATUS_TIMEOUT_MS,
+  DEFAULT_TX_POOL_MAX_SIZE,
+} from './config'
+export { EthereumClient, type EthereumClientOptions, type ClientState } from './client'
+export { ClientError, ClientStateError, ConfigError, NotAvailableError, PeerError, ServerError, ServiceError } from './errors'
+export { Event, EventBus, type EventListener, type EventParams, type ProtocolMessage } from './types'
+export { Chain } from './blockchain/chain'
+export { PeerPool } from './net/peerpool'
+export * from './net/server'
+export * from './net/peer'
+export * from './net/protocol'
+export { Service, type ServiceOptions } from './service/service'
+export { FullEthereumService } from './service/fullethereumservice'
+export { TxPool, type TxPoolEvents, type TxPoolOptions } from './service/txpool'

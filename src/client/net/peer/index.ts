@@ -1,0 +1,2 @@
+export { Peer, type PeerOptions, peerIdHex } from './peer'
+export { RlpxPeer, type RlpxPeerOptions } from './rlpxpeer'

@@ -1,0 +1,109 @@
+import { bytesToUnprefixedHex } from '@ethereumjs/util'
+
+import type { BlockHeader } from '@ethereumjs/block'
+import type { Config } from '../../config'
+import type { BoundEthProtocol } from '../protocol/boundprotocol'
+import type { Protocol } from '../protocol/protocol'
+import type { Sender } from '../protocol/sender'
+
+export interface PeerOptions {
+  config: Config
+  /** Remote node id, 128 hex characters. */
+  id: string
+  /** 'host:port' of the remote TCP endpoint. */
+  address: string
+  inbound: boolean
+  transport: 'rlpx' | 'p2p'
+  /** Protocols to bind on connect(). */
+  protocols: Protocol[]
+}
+
+/**
+ * One remote node, whatever carries its bytes. Subclasses (RlpxPeer,
+ * P2PPeer) only differ in how they obtain a Sender per protocol; the bound
+ * protocol (`eth`) and the best-header bookkeeping are shared.
+ */
+export abstract class Peer {
+  readonly config: Config
+  readonly id: string
+  readonly address: string
+  readonly inbound: boolean
+  readonly transport: 'rlpx' | 'p2p'
+  /** The bound ETH protocol, set once the Status handshake succeeded. */
+  eth?: BoundEthProtocol
+  /** False while a component (e.g. a fetcher) has claimed the peer for a job. */
+  idle = true
+  protected readonly protocols: Protocol[]
+  private announced?: { hash: Uint8Array; number?: bigint; td?: bigint }
+  private bestHeaderValue?: BlockHeader
+
+  constructor(opts: PeerOptions) {
+    this.config = opts.config
+    this.id = opts.id
+    this.address = opts.address
+    this.inbound = opts.inbound
+    this.transport = opts.transport
+    this.protocols = opts.protocols
+  }
+
+  /** Makes the peer usable: (dial if needed, then) bind every protocol. Rejects with the reason on failure. */
+  abstract connect(): Promise<void>
+
+  /** Closes the session with the remote. Idempotent. */
+  abstract disconnect(reason?: string): Promise<void>
+
+  /** Runs the protocol's handshake over `sender`; on success the bound protocol is available (`eth`). */
+  async bindProtocol(protocol: Protocol, sender: Sender): Promise<void> {
+    const bound = await protocol.bind(this, sender)
+    if (protocol.name === 'eth') this.eth = bound
+  }
+
+  /** Hash of the best block the remote told us about (announcement, else its Status). */
+  get bestHash(): Uint8Array | undefined {
+    return this.announced?.hash ?? this.eth?.status.bestHash
+  }
+
+  /** Total difficulty the remote claimed last (announcement, else its Status). */
+  get td(): bigint | undefined {
+    return this.announced?.td ?? this.eth?.status.td
+  }
+
+  /** Last header fetched by latest() or learnt from a NewBlock. */
+  get bestHeader(): BlockHeader | undefined {
+    return this.bestHeaderValue
+  }
+
+  /**
+   * Records a block the remote announced (NewBlockHashes / NewBlock). Only a
+   * better block replaces what is known (announcements arrive out of order):
+   * a higher total difficulty when both carry one, else a higher number.
+   */
+  noteAnnouncement(a: { hash: Uint8Array; number?: bigint; td?: bigint; header?: BlockHeader }): void {
+    const known = this.announced
+    const better =
+      known === undefined ||
+      (a.td !== undefined && known.td !== undefined ? a.td > known.td : (a.number ?? -1n) > (known.number ?? -1n))
+    if (!better) return
+    this.announced = { hash: a.hash, number: a.number, td: a.td ?? known?.td }
+    if (a.header !== undefined) this.bestHeaderValue = a.header
+  }
+
+  /** Fetches the header of the remote's best block; undefined if the peer has no eth protocol or does not know it. */
+  async latest(): Promise<BlockHeader | undefined> {
+    const eth = this.eth
+    const hash = this.bestHash
+    if (eth === undefined || hash === undefined) return undefined
+    const [header] = await eth.getBlockHeaders({ block: hash, max: 1 })
+    if (header !== undefined) this.bestHeaderValue = header
+    return header
+  }
+
+  toString(): string {
+    return `${this.id.slice(0, 8)}@${this.address}`
+  }
+}
+
+/** Node ids travel as bytes in devp2p and as hex in the client. */
+export function peerIdHex(id: Uint8Array): string {
+  return bytesToUnprefixedHex(id)
+}

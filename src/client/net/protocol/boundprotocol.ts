@@ -1,0 +1,353 @@
+import debug from 'debug'
+
+import { ClientError } from '../../errors'
+import { Event } from '../../types'
+import {
+  DuplicateStatusError,
+  EthCodecError,
+  HandshakeError,
+  MessageBeforeStatusError,
+  PeerDisconnectedError,
+  RequestArgumentError,
+  StatusTimeoutError,
+} from './errors'
+import {
+  EthCode,
+  type EthMessage,
+  type EthMessageName,
+  type EthMessages,
+  type EthRequestName,
+  type EthStatus,
+  MAX_HASHES_PER_REQUEST,
+  MAX_HEADERS_PER_REQUEST,
+  decodeEthPayload,
+  decodeStatus,
+  encodeEthPayload,
+  isResponse,
+  messageName,
+} from './ethmessages'
+import { type RequestData, RequestTracker, type ResponseData } from './requests'
+
+import type { BlockBodyBytes, BlockHeader } from '@ethereumjs/block'
+import type { TypedTransaction } from '@ethereumjs/tx'
+import type { Config } from '../../config'
+import type { Peer } from '../peer/peer'
+import type { Protocol } from './protocol'
+import type { Sender, SenderMessage } from './sender'
+
+const log = debug('client:eth')
+
+export interface BoundProtocolOptions {
+  config: Config
+  protocol: Protocol
+  peer: Peer
+  sender: Sender
+}
+
+/** Session states: Status exchange first, then requests/announcements, then closed for good. */
+export type BoundState = 'idle' | 'handshaking' | 'ready' | 'closed'
+
+interface Waiter {
+  resolve: () => void
+  reject: (err: Error) => void
+  timer: ReturnType<typeof setTimeout>
+}
+
+/**
+ * One protocol session with one peer over one Sender, transport-agnostic.
+ * Runs the Status handshake (ours out, theirs in within statusTimeoutMs and
+ * validated by the Protocol, at most one), then routes: responses to the
+ * request waiting on their reqId, requests and announcements to the client
+ * bus as PROTOCOL_MESSAGE, anything malformed or unexpected as PROTOCOL_ERROR.
+ */
+export class BoundProtocol {
+  readonly name: string
+  readonly config: Config
+  readonly protocol: Protocol
+  readonly peer: Peer
+  readonly sender: Sender
+  private state: BoundState = 'idle'
+  private remoteStatus?: EthStatus
+  private waiter?: Waiter
+  private readonly requests: RequestTracker
+  /** Bus events held back right after the handshake; see handleStatus. */
+  private settling?: { events: (() => void)[]; handle: ReturnType<typeof setImmediate> }
+
+  private readonly onStatus = (s: EthStatus) => this.handleStatus(s)
+  private readonly onMessage = (m: SenderMessage) => this.handleMessage(m)
+  private readonly onError = (err: Error) => this.handleError(err)
+  private readonly onClose = (reason: Error | undefined) => this.handleClose(reason)
+
+  constructor(opts: BoundProtocolOptions) {
+    this.config = opts.config
+    this.protocol = opts.protocol
+    this.peer = opts.peer
+    this.sender = opts.sender
+    this.name = opts.protocol.name
+    this.requests = new RequestTracker({ timeoutMs: opts.config.requestTimeoutMs })
+  }
+
+  /** The remote's Status; available once handshake() resolved. */
+  get status(): EthStatus {
+    if (this.remoteStatus === undefined) throw new HandshakeError('no Status exchanged yet')
+    return this.remoteStatus
+  }
+
+  /** The negotiated eth version. */
+  get version(): number {
+    return this.sender.version
+  }
+
+  get closed(): boolean {
+    return this.state === 'closed'
+  }
+
+  /** Requests currently awaiting a response. */
+  get inFlight(): number {
+    return this.requests.size
+  }
+
+  /**
+   * Sends our Status and waits for the remote's; rejects (and closes the
+   * sender) on timeout, mismatch, a message before Status, or disconnect.
+   */
+  handshake(): Promise<void> {
+    if (this.state !== 'idle') return Promise.reject(new HandshakeError(`handshake() called in state ${this.state}`))
+    this.state = 'handshaking'
+    const done = new Promise<void>((resolve, reject) => {
+      const ms = this.config.statusTimeoutMs
+      const timer = setTimeout(() => this.failHandshake(new StatusTimeoutError(ms)), ms)
+      this.waiter = { resolve, reject, timer }
+    })
+    this.sender.on('status', this.onStatus)
+    this.sender.on('message', this.onMessage)
+    this.sender.on('error', this.onError)
+    this.sender.on('close', this.onClose)
+    try {
+      this.sender.sendStatus(this.protocol.createStatus(this.sender.version))
+    } catch (err) {
+      this.failHandshake(err as Error)
+    }
+    // Deliver what arrived before we attached (possibly the remote Status itself).
+    if (this.state === 'handshaking') this.sender.start()
+    return done
+  }
+
+  /** Sends an announcement or a response (`data` of a response carries the request's reqId). */
+  send<N extends EthMessageName>(name: N, data: EthMessages[N]): void {
+    if (this.state !== 'ready') throw this.notReady()
+    const payload = encodeEthPayload(name, data, { version: this.version, common: this.config.common })
+    this.sender.sendMessage(EthCode[name], payload)
+  }
+
+  /** Sends request `name` with a fresh reqId; resolves with the response's data. */
+  request<R extends EthRequestName>(name: R, data: RequestData<R>): Promise<ResponseData<R>> {
+    if (this.state !== 'ready') return Promise.reject(this.notReady())
+    try {
+      checkRequestLimits(name, data)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const { reqId, promise } = this.requests.add(name, data)
+    try {
+      const full = { ...data, reqId } as EthMessages[R]
+      const payload = encodeEthPayload(name, full, { version: this.version, common: this.config.common })
+      this.sender.sendMessage(EthCode[name], payload)
+    } catch (err) {
+      this.requests.cancel(reqId, err as Error)
+    }
+    return promise
+  }
+
+  /** Ends the session from our side: pending requests fail at once, the sender closes. */
+  close(reason?: Error): void {
+    if (this.state === 'closed') return
+    this.shutdown(new PeerDisconnectedError(`${this.name} session closed locally${reason ? `: ${reason.message}` : ''}`, { cause: reason }))
+    this.sender.close(reason)
+  }
+
+  private notReady(): Error {
+    if (this.state === 'closed') return new PeerDisconnectedError(`${this.name} session is closed`)
+    return new HandshakeError(`${this.name} session not ready (state ${this.state})`)
+  }
+
+  private handleStatus(status: EthStatus): void {
+    if (this.state === 'ready') {
+      this.protocolError(new DuplicateStatusError())
+      return
+    }
+    if (this.state !== 'handshaking') return
+    try {
+      this.protocol.validateStatus(status, this.sender.version)
+    } catch (err) {
+      this.failHandshake(err as Error)
+      return
+    }
+    this.remoteStatus = status
+    this.state = 'ready'
+    const waiter = this.waiter
+    this.waiter = undefined
+    if (waiter !== undefined) {
+      clearTimeout(waiter.timer)
+      waiter.resolve()
+    }
+    log('eth/%d session with %s ready', this.version, this.peer.toString())
+    // Whoever awaits bind() (Peer.bindProtocol) stores this session only some
+    // microtasks from now, yet a request the remote sent right behind its Status
+    // is delivered next in this same turn. Hold bus events until the next
+    // macrotask so the service never sees a message it cannot answer yet.
+    this.settling = { events: [], handle: setImmediate(() => this.settle()) }
+    this.toBus(() => this.config.events.emit(Event.PROTOCOL_STATUS, status, this.peer))
+  }
+
+  private settle(): void {
+    const held = this.settling?.events ?? []
+    this.settling = undefined
+    for (const emit of held) emit()
+  }
+
+  private toBus(emit: () => void): void {
+    if (this.settling !== undefined) this.settling.events.push(emit)
+    else emit()
+  }
+
+  private handleMessage({ code, payload }: SenderMessage): void {
+    if (this.state === 'closed') return
+    if (code === EthCode.Status) {
+      // A transport may pass Status on as a plain message; treat it as one Status.
+      let status: EthStatus
+      try {
+        status = decodeStatus(payload)
+      } catch (err) {
+        this.handleError(err as EthCodecError)
+        return
+      }
+      this.handleStatus(status)
+      return
+    }
+    if (this.state === 'handshaking') {
+      this.failHandshake(new MessageBeforeStatusError(messageName(code, this.version) ?? `code 0x${code.toString(16)}`))
+      return
+    }
+    let msg: EthMessage
+    try {
+      msg = decodeEthPayload(code, payload, { version: this.version, common: this.config.common })
+    } catch (err) {
+      this.protocolError(err as EthCodecError)
+      return
+    }
+    if (isResponse(msg.name)) this.handleResponse(msg)
+    else this.toBus(() => this.config.events.emit(Event.PROTOCOL_MESSAGE, msg, this.name, this.peer))
+  }
+
+  private handleResponse(msg: EthMessage): void {
+    const data = msg.data as { reqId: bigint } & Record<string, unknown>
+    try {
+      const result = this.requests.settle(data.reqId, msg.name as never, data, itemCount(msg))
+      if (result === 'late') log('late %s (reqId %s) from %s dropped', msg.name, data.reqId, this.peer.toString())
+    } catch (err) {
+      this.protocolError(err as Error)
+    }
+  }
+
+  private handleError(err: Error): void {
+    if (this.state === 'handshaking') this.failHandshake(err)
+    else if (this.state === 'ready') this.protocolError(err)
+  }
+
+  private handleClose(reason: Error | undefined): void {
+    if (this.state === 'closed') return
+    const disconnected =
+      reason instanceof PeerDisconnectedError
+        ? reason
+        : new PeerDisconnectedError(reason ? `peer disconnected: ${reason.message}` : 'peer disconnected', { cause: reason })
+    // A handshake ended by a typed transport reason (devp2p's own Status checks, ...) reports that reason.
+    this.shutdown(disconnected, reason instanceof ClientError ? reason : disconnected)
+  }
+
+  private protocolError(err: Error): void {
+    log('protocol error from %s: %s', this.peer.toString(), err.message)
+    this.toBus(() => this.config.events.emit(Event.PROTOCOL_ERROR, err, this.peer))
+  }
+
+  private failHandshake(err: Error): void {
+    if (this.state !== 'handshaking') return
+    this.shutdown(err)
+    this.sender.close(err)
+  }
+
+  /** Final transition: detach, stop the handshake timer, fail what is pending (the handshake with `handshakeErr`). */
+  private shutdown(err: Error, handshakeErr: Error = err): void {
+    this.state = 'closed'
+    this.sender.off('status', this.onStatus)
+    this.sender.off('message', this.onMessage)
+    this.sender.off('error', this.onError)
+    this.sender.off('close', this.onClose)
+    const waiter = this.waiter
+    this.waiter = undefined
+    if (waiter !== undefined) {
+      clearTimeout(waiter.timer)
+      waiter.reject(handshakeErr)
+    }
+    if (this.settling !== undefined) {
+      // The session is gone before anyone could act on these.
+      clearImmediate(this.settling.handle)
+      this.settling = undefined
+    }
+    this.requests.rejectAll(err)
+  }
+}
+
+function itemCount(msg: EthMessage): number {
+  switch (msg.name) {
+    case 'BlockHeaders':
+      return msg.data.headers.length
+    case 'BlockBodies':
+      return msg.data.bodies.length
+    case 'Receipts':
+      return msg.data.receipts.length
+    case 'PooledTransactions':
+      return msg.data.txs.length
+    case 'NodeData':
+      return msg.data.data.length
+    default:
+      return 0
+  }
+}
+
+function checkCount(what: string, n: number, limit: number): void {
+  if (!Number.isSafeInteger(n) || n < 0 || n > limit) {
+    throw new RequestArgumentError(`${what} must be an integer in [0, ${limit}], got ${n}`)
+  }
+}
+
+/** Never ask a peer for more than the named limits (it would truncate the answer anyway). */
+function checkRequestLimits(name: EthRequestName, data: RequestData<EthRequestName>): void {
+  if (name === 'GetBlockHeaders') {
+    const q = data as RequestData<'GetBlockHeaders'>
+    checkCount('max', q.max, MAX_HEADERS_PER_REQUEST)
+    checkCount('skip', q.skip, Number.MAX_SAFE_INTEGER)
+  } else {
+    checkCount('hashes.length', (data as { hashes: Uint8Array[] }).hashes.length, MAX_HASHES_PER_REQUEST)
+  }
+}
+
+/** The eth session: BoundProtocol plus typed request helpers resolving to the decoded items. */
+export class BoundEthProtocol extends BoundProtocol {
+  async getBlockHeaders(opts: { block: bigint | Uint8Array; max: number; skip?: number; reverse?: boolean }): Promise<BlockHeader[]> {
+    const res = await this.request('GetBlockHeaders', { block: opts.block, max: opts.max, skip: opts.skip ?? 0, reverse: opts.reverse ?? false })
+    return res.headers
+  }
+
+  async getBlockBodies(opts: { hashes: Uint8Array[] }): Promise<BlockBodyBytes[]> {
+    return (await this.request('GetBlockBodies', { hashes: opts.hashes })).bodies
+  }
+
+  async getReceipts(opts: { hashes: Uint8Array[] }): Promise<Uint8Array[][]> {
+    return (await this.request('GetReceipts', { hashes: opts.hashes })).receipts
+  }
+
+  async getPooledTransactions(opts: { hashes: Uint8Array[] }): Promise<TypedTransaction[]> {
+    return (await this.request('GetPooledTransactions', { hashes: opts.hashes })).txs
+  }
+}

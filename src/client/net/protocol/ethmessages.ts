@@ -1,0 +1,379 @@
+import { EthCodecError, EthEncodeError } from './errors'
+import { decodeRlp } from './rlpdecode'
+import { decodeBlock, decodeBody, decodeHeader, decodeReceipt, decodeTx, encodeReceipt, encodeTx } from './ethitems'
+import {
+  type RlpItem,
+  asBigInt,
+  asBool,
+  asBytes,
+  asBytesList,
+  asFixedBytes,
+  asHash,
+  asHashList,
+  asList,
+  asNumber,
+  asTuple,
+  boolBytes,
+  fail,
+  uintBytes,
+} from './rlpfields'
+
+import type { Block, BlockBodyBytes, BlockHeader } from '@ethereumjs/block'
+import type { Common } from '@ethereumjs/common'
+import type { Input } from '@ethereumjs/rlp'
+import type { TypedTransaction } from '@ethereumjs/tx'
+
+/**
+ * The one ETH wire codec (eth/66, eth/67, eth/68), shared by every transport:
+ * message names, codes, which messages each version has, and the payload
+ * encoders/decoders. Encoders return RLP-able nested arrays (the transport
+ * RLP-encodes once); decoders take RLP bytes or already-decoded items and throw
+ * only EthCodecError.
+ */
+
+export const EthCode = {
+  Status: 0x00,
+  NewBlockHashes: 0x01,
+  Transactions: 0x02,
+  GetBlockHeaders: 0x03,
+  BlockHeaders: 0x04,
+  GetBlockBodies: 0x05,
+  BlockBodies: 0x06,
+  NewBlock: 0x07,
+  NewPooledTransactionHashes: 0x08,
+  GetPooledTransactions: 0x09,
+  PooledTransactions: 0x0a,
+  GetNodeData: 0x0d,
+  NodeData: 0x0e,
+  GetReceipts: 0x0f,
+  Receipts: 0x10,
+} as const
+
+export type EthMessageName = keyof typeof EthCode
+export type EthVersion = 66 | 67 | 68
+
+/** Supported versions, highest (preferred) first. */
+export const ETH_VERSIONS: readonly EthVersion[] = [68, 67, 66]
+
+const ALL_NAMES = Object.keys(EthCode) as EthMessageName[]
+
+/** Messages of each version: eth/67 dropped GetNodeData/NodeData; eth/68 only changed a payload. */
+export const ETH_MESSAGES: Readonly<Record<EthVersion, readonly EthMessageName[]>> = {
+  66: ALL_NAMES,
+  67: ALL_NAMES.filter((n) => n !== 'GetNodeData' && n !== 'NodeData'),
+  68: ALL_NAMES.filter((n) => n !== 'GetNodeData' && n !== 'NodeData'),
+}
+
+const RESPONSE_OF = {
+  GetBlockHeaders: 'BlockHeaders',
+  GetBlockBodies: 'BlockBodies',
+  GetPooledTransactions: 'PooledTransactions',
+  GetNodeData: 'NodeData',
+  GetReceipts: 'Receipts',
+} as const
+
+export type EthRequestName = keyof typeof RESPONSE_OF
+export type EthResponseName = (typeof RESPONSE_OF)[EthRequestName]
+export type ResponseOf<R extends EthRequestName> = (typeof RESPONSE_OF)[R]
+
+const RESPONSE_NAMES = new Set<string>(Object.values(RESPONSE_OF))
+
+export function isRequest(name: string): name is EthRequestName {
+  return Object.hasOwn(RESPONSE_OF, name)
+}
+
+export function isResponse(name: string): name is EthResponseName {
+  return RESPONSE_NAMES.has(name)
+}
+
+export function responseOf<R extends EthRequestName>(name: R): ResponseOf<R>
+export function responseOf(name: string): EthResponseName | undefined
+export function responseOf(name: string): EthResponseName | undefined {
+  return isRequest(name) ? RESPONSE_OF[name] : undefined
+}
+
+export function isEthVersion(version: number): version is EthVersion {
+  return version === 66 || version === 67 || version === 68
+}
+
+const NAMES_BY_VERSION = new Map<number, Map<number, EthMessageName>>(
+  ETH_VERSIONS.map((v) => [v, new Map(ETH_MESSAGES[v].map((n) => [EthCode[n], n]))]),
+)
+
+/** The message name of `code` on `version`, or undefined if that version has no such message. */
+export function messageName(code: number, version: number): EthMessageName | undefined {
+  return NAMES_BY_VERSION.get(version)?.get(code)
+}
+
+/**
+ * Most headers we ask a peer for in one GetBlockHeaders. geth serves at most
+ * 1024 per request (maxHeadersServe); asking for more only gets truncated
+ * answers. The decoder does not use `max` to allocate anything.
+ */
+export const MAX_HEADERS_PER_REQUEST = 1024
+/** Most hashes we put in one GetBlockBodies/GetReceipts/GetPooledTransactions/GetNodeData: geth's serve limits are of this order. */
+export const MAX_HASHES_PER_REQUEST = 1024
+
+/** Largest total difficulty accepted: a uint256. */
+const MAX_TD_BYTES = 32
+
+export interface ForkIdValue {
+  hash: Uint8Array
+  next: bigint
+}
+
+export interface EthStatus {
+  version: number
+  networkId: bigint
+  td: bigint
+  bestHash: Uint8Array
+  genesisHash: Uint8Array
+  forkId: ForkIdValue
+}
+
+export interface EthMessages {
+  Status: EthStatus
+  NewBlockHashes: { hashes: [Uint8Array, bigint][] }
+  Transactions: { txs: TypedTransaction[] }
+  GetBlockHeaders: { reqId: bigint; block: bigint | Uint8Array; max: number; skip: number; reverse: boolean }
+  BlockHeaders: { reqId: bigint; headers: BlockHeader[] }
+  GetBlockBodies: { reqId: bigint; hashes: Uint8Array[] }
+  BlockBodies: { reqId: bigint; bodies: BlockBodyBytes[] }
+  NewBlock: { block: Block; td: bigint }
+  /** `types` and `sizes` exist on eth/68 only (and are required there). */
+  NewPooledTransactionHashes: { types?: number[]; sizes?: number[]; hashes: Uint8Array[] }
+  GetPooledTransactions: { reqId: bigint; hashes: Uint8Array[] }
+  PooledTransactions: { reqId: bigint; txs: TypedTransaction[] }
+  GetNodeData: { reqId: bigint; hashes: Uint8Array[] }
+  NodeData: { reqId: bigint; data: Uint8Array[] }
+  GetReceipts: { reqId: bigint; hashes: Uint8Array[] }
+  Receipts: { reqId: bigint; receipts: Uint8Array[][] }
+}
+
+/** A decoded message: discriminated on `name`. */
+export type EthMessage = { [N in EthMessageName]: { name: N; code: number; data: EthMessages[N] } }[EthMessageName]
+
+export interface EthCodecContext {
+  version: number
+  common: Common
+}
+
+// ---- Status ----
+
+export function encodeStatus(s: EthStatus): Input {
+  return [
+    uintBytes(s.version),
+    uintBytes(s.networkId),
+    uintBytes(s.td),
+    s.bestHash,
+    s.genesisHash,
+    [s.forkId.hash, uintBytes(s.forkId.next)],
+  ]
+}
+
+export function decodeStatus(payload: Uint8Array | RlpItem[]): EthStatus {
+  return decodeWith('Status', payload, (item) => {
+    const s = asTuple(item, 6, 'status')
+    const forkId = asTuple(s[5], 2, 'forkId')
+    return {
+      version: asNumber(s[0], 'version'),
+      networkId: asBigInt(s[1], 8, 'networkId'),
+      td: asBigInt(s[2], MAX_TD_BYTES, 'td'),
+      bestHash: asHash(s[3], 'bestHash'),
+      genesisHash: asHash(s[4], 'genesisHash'),
+      forkId: { hash: asFixedBytes(forkId[0], 4, 'forkId.hash'), next: asBigInt(forkId[1], 8, 'forkId.next') },
+    }
+  })
+}
+
+// ---- per-message codecs ----
+
+interface MessageCodec<N extends EthMessageName> {
+  encode(data: EthMessages[N], ctx: EthCodecContext): Input
+  decode(item: RlpItem, ctx: EthCodecContext): EthMessages[N]
+}
+
+type CodecTable = { [N in EthMessageName]: MessageCodec<N> }
+
+/** `[reqId, payload]` envelope of every eth/66+ request and response. */
+function withReqId(item: RlpItem): [bigint, RlpItem] {
+  const [reqId, body] = asTuple(item, 2, 'message')
+  return [asBigInt(reqId, 8, 'reqId'), body]
+}
+
+type HashRequestName = 'GetBlockBodies' | 'GetPooledTransactions' | 'GetNodeData' | 'GetReceipts'
+
+/** Codec of a `[reqId, [hash, ...]]` request (all four have this shape). */
+function hashRequest<N extends HashRequestName>(): MessageCodec<N> {
+  const codec: MessageCodec<HashRequestName> = {
+    encode: (d) => [uintBytes(d.reqId), d.hashes],
+    decode: (item) => {
+      const [reqId, body] = withReqId(item)
+      return { reqId, hashes: asHashList(body, 'hashes') }
+    },
+  }
+  return codec as MessageCodec<N>
+}
+
+function mapList<T>(item: RlpItem, what: string, fn: (x: RlpItem, what: string) => T): T[] {
+  const list = asList(item, what)
+  const out = new Array<T>(list.length)
+  for (let i = 0; i < list.length; i++) out[i] = fn(list[i], `${what}[${i}]`)
+  return out
+}
+
+const CODECS: CodecTable = {
+  Status: { encode: (d) => encodeStatus(d), decode: (item) => decodeStatus(asList(item, 'status')) },
+  NewBlockHashes: {
+    encode: (d) => d.hashes.map(([hash, n]) => [hash, uintBytes(n)]),
+    decode: (item) => ({
+      hashes: mapList(item, 'hashes', (x, w) => {
+        const pair = asTuple(x, 2, w)
+        return [asHash(pair[0], `${w}.hash`), asBigInt(pair[1], 8, `${w}.number`)] as [Uint8Array, bigint]
+      }),
+    }),
+  },
+  Transactions: {
+    encode: (d) => d.txs.map((tx) => encodeTx(tx, 'broadcast')),
+    decode: (item, ctx) => ({ txs: mapList(item, 'txs', (x, w) => decodeTx(x, ctx.common, 'broadcast', w)) }),
+  },
+  GetBlockHeaders: {
+    encode: (d) => [
+      uintBytes(d.reqId),
+      [typeof d.block === 'bigint' ? uintBytes(d.block) : d.block, uintBytes(d.max), uintBytes(d.skip), boolBytes(d.reverse)],
+    ],
+    decode: (item) => {
+      const [reqId, body] = withReqId(item)
+      const q = asTuple(body, 4, 'query')
+      const origin = asBytes(q[0], 'block')
+      // A 32-byte origin is a hash; anything else must be a uint64 block number.
+      const block = origin.length === 32 ? origin : asBigInt(origin, 8, 'block')
+      return { reqId, block, max: asNumber(q[1], 'max'), skip: asNumber(q[2], 'skip'), reverse: asBool(q[3], 'reverse') }
+    },
+  },
+  BlockHeaders: {
+    encode: (d) => [uintBytes(d.reqId), d.headers.map((h) => h.raw())],
+    decode: (item, ctx) => {
+      const [reqId, body] = withReqId(item)
+      return { reqId, headers: mapList(body, 'headers', (x, w) => decodeHeader(x, ctx.common, w)) }
+    },
+  },
+  GetBlockBodies: hashRequest(),
+  BlockBodies: {
+    encode: (d) => [uintBytes(d.reqId), d.bodies as Input],
+    decode: (item) => {
+      const [reqId, body] = withReqId(item)
+      return { reqId, bodies: mapList(body, 'bodies', decodeBody) }
+    },
+  },
+  NewBlock: {
+    encode: (d) => [d.block.raw(), uintBytes(d.td)],
+    decode: (item, ctx) => {
+      const [block, td] = asTuple(item, 2, 'message')
+      return { block: decodeBlock(block, ctx.common, 'block'), td: asBigInt(td, MAX_TD_BYTES, 'td') }
+    },
+  },
+  NewPooledTransactionHashes: {
+    encode: (d, ctx) => (ctx.version >= 68 ? encodeAnnouncement68(d) : d.hashes),
+    decode: (item, ctx) => (ctx.version >= 68 ? decodeAnnouncement68(item) : { hashes: asHashList(item, 'hashes') }),
+  },
+  GetPooledTransactions: hashRequest(),
+  PooledTransactions: {
+    encode: (d) => [uintBytes(d.reqId), d.txs.map((tx) => encodeTx(tx, 'pooled'))],
+    decode: (item, ctx) => {
+      const [reqId, body] = withReqId(item)
+      return { reqId, txs: mapList(body, 'txs', (x, w) => decodeTx(x, ctx.common, 'pooled', w)) }
+    },
+  },
+  GetNodeData: hashRequest(),
+  NodeData: {
+    encode: (d) => [uintBytes(d.reqId), d.data],
+    decode: (item) => {
+      const [reqId, body] = withReqId(item)
+      return { reqId, data: asBytesList(body, 'data') }
+    },
+  },
+  GetReceipts: hashRequest(),
+  Receipts: {
+    encode: (d) => [uintBytes(d.reqId), d.receipts.map((block) => block.map(encodeReceipt))],
+    decode: (item) => {
+      const [reqId, body] = withReqId(item)
+      return { reqId, receipts: mapList(body, 'receipts', (x, w) => mapList(x, w, decodeReceipt)) }
+    },
+  },
+}
+
+/** Largest value of a transaction size announced on eth/68 (a uint32 in geth). */
+const MAX_ANNOUNCED_SIZE = 0xffffffff
+
+function encodeAnnouncement68(d: EthMessages['NewPooledTransactionHashes']): Input {
+  const { types, sizes, hashes } = d
+  if (types === undefined || sizes === undefined || types.length !== hashes.length || sizes.length !== hashes.length) {
+    throw new EthEncodeError('eth/68 NewPooledTransactionHashes needs types and sizes, one per hash')
+  }
+  for (const t of types) {
+    if (!Number.isInteger(t) || t < 0 || t > 0xff) throw new EthEncodeError(`invalid transaction type ${t}`)
+  }
+  return [Uint8Array.from(types), sizes.map((s) => uintBytes(s)), hashes]
+}
+
+function decodeAnnouncement68(item: RlpItem): EthMessages['NewPooledTransactionHashes'] {
+  const [typesItem, sizesItem, hashesItem] = asTuple(item, 3, 'announcement')
+  const types = asBytes(typesItem, 'types')
+  const hashes = asHashList(hashesItem, 'hashes')
+  const sizes = mapList(sizesItem, 'sizes', (x, w) => {
+    const size = asNumber(x, w)
+    if (size > MAX_ANNOUNCED_SIZE) fail(`${w}: size exceeds uint32`)
+    return size
+  })
+  if (types.length !== hashes.length || sizes.length !== hashes.length) {
+    fail(`types (${types.length}), sizes (${sizes.length}) and hashes (${hashes.length}) differ in length`)
+  }
+  return { types: Array.from(types), sizes, hashes }
+}
+
+// ---- entry points ----
+
+/** Encodes `data` as the RLP-able payload of message `name` on `ctx.version`; throws EthEncodeError if it cannot travel. */
+export function encodeEthPayload<N extends EthMessageName>(name: N, data: EthMessages[N], ctx: EthCodecContext): Input {
+  if (messageName(EthCode[name], ctx.version) !== name) {
+    throw new EthEncodeError(`${name} is not a message of eth/${ctx.version}`)
+  }
+  try {
+    return (CODECS[name] as MessageCodec<N>).encode(data, ctx)
+  } catch (err) {
+    if (err instanceof EthEncodeError) throw err
+    throw new EthEncodeError(`cannot encode ${name}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/**
+ * Decodes the payload of message `code` received on `ctx.version`. `payload`
+ * is the RLP bytes or the already-decoded item list. Throws EthCodecError on
+ * an unknown/invalid code or any malformed content, and nothing else.
+ */
+export function decodeEthPayload(code: number, payload: Uint8Array | RlpItem[], ctx: EthCodecContext): EthMessage {
+  const name = messageName(code, ctx.version)
+  if (name === undefined) {
+    throw new EthCodecError(`message code 0x${code.toString(16)} is not valid on eth/${ctx.version}`)
+  }
+  const data = decodeWith(name, payload, (item) => CODECS[name].decode(item, ctx))
+  return { name, code, data } as EthMessage
+}
+
+function decodeWith<T>(name: string, payload: unknown, fn: (item: RlpItem[]) => T): T {
+  try {
+    let item: unknown = payload
+    if (payload instanceof Uint8Array) item = decodeRlp(payload)
+    return fn(asList(item as RlpItem, 'payload'))
+  } catch (err) {
+    if (err instanceof EthCodecError && err.messageName !== undefined) throw err
+    const reason = err instanceof EthCodecError ? err.message : `invalid payload (${describe(err)})`
+    throw new EthCodecError(reason, { messageName: name, cause: err })
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message
+  return String(err)
+}

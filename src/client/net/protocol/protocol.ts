@@ -1,0 +1,109 @@
+import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+
+import { BoundEthProtocol } from './boundprotocol'
+import { ForkIdError, StatusMismatchError } from './errors'
+import { type EthStatus, isEthVersion } from './ethmessages'
+import { type ForkIdHead, type GenesisInfo, computeForkId, validateForkId } from './forkid'
+
+import type { Chain } from '../../blockchain/chain'
+import type { Config } from '../../config'
+import type { Peer } from '../peer/peer'
+import type { Sender } from './sender'
+
+export interface ProtocolOptions {
+  config: Config
+  chain: Chain
+}
+
+/**
+ * A protocol the client speaks (eth), independent of how its bytes travel.
+ * It owns what a session must agree on: our Status, and the validation of the
+ * remote's (version, network id, genesis hash, EIP-2124 fork id). Transport
+ * flavours (EthProtocol over RLPx, StreamEthProtocol over a stream) subclass it
+ * and all bind through the same BoundEthProtocol.
+ */
+export abstract class Protocol {
+  readonly name: string = 'eth'
+  abstract readonly versions: number[]
+  readonly config: Config
+  readonly chain: Chain
+
+  constructor(opts: ProtocolOptions) {
+    this.config = opts.config
+    this.chain = opts.chain
+  }
+
+  /** Makes the chain ready to answer Status (idempotent). */
+  async open(): Promise<void> {
+    await this.chain.open()
+  }
+
+  /** The network id we announce and require: the chain id, as devp2p announces it. */
+  get networkId(): bigint {
+    return this.config.common.chainId()
+  }
+
+  /** Our Status for a session of `version`: head total difficulty and hash, genesis, fork id at the head. */
+  createStatus(version: number): EthStatus {
+    const { td, latest } = this.chain.headers
+    return {
+      version,
+      networkId: this.networkId,
+      td,
+      bestHash: latest.hash(),
+      genesisHash: this.chain.genesis.hash(),
+      forkId: computeForkId(this.config.common, this.head(), this.genesisInfo()),
+    }
+  }
+
+  /**
+   * Checks the remote's Status for a session of `version`; throws
+   * StatusMismatchError naming the first field that does not match.
+   */
+  validateStatus(remote: EthStatus, version: number): void {
+    if (remote.version !== version || !isEthVersion(version)) {
+      throw new StatusMismatchError('version', `remote announces eth/${remote.version}, session is eth/${version}`)
+    }
+    if (remote.networkId !== this.networkId) {
+      throw new StatusMismatchError('networkId', `remote network id ${remote.networkId}, ours ${this.networkId}`)
+    }
+    const genesisHash = this.chain.genesis.hash()
+    if (!equalsBytes(remote.genesisHash, genesisHash)) {
+      throw new StatusMismatchError(
+        'genesisHash',
+        `remote genesis ${bytesToHex(remote.genesisHash)}, ours ${bytesToHex(genesisHash)}`,
+      )
+    }
+    try {
+      validateForkId(this.config.common, this.head(), this.genesisInfo(), remote.forkId)
+    } catch (err) {
+      if (!(err instanceof ForkIdError)) throw err
+      throw new StatusMismatchError('forkId', err.message, { cause: err })
+    }
+  }
+
+  /**
+   * Runs the Status handshake with `peer` over `sender` and resolves with the
+   * session once it is usable; rejects with the reason (and closes the sender) otherwise.
+   */
+  async bind(peer: Peer, sender: Sender): Promise<BoundEthProtocol> {
+    if (!this.versions.includes(sender.version)) {
+      const err = new StatusMismatchError('version', `transport negotiated eth/${sender.version}, we speak ${this.versions.join('/')}`)
+      sender.close(err)
+      throw err
+    }
+    const bound = new BoundEthProtocol({ config: this.config, protocol: this, peer, sender })
+    await bound.handshake()
+    return bound
+  }
+
+  private head(): ForkIdHead {
+    const { latest } = this.chain.headers
+    return { number: latest.number, timestamp: latest.timestamp }
+  }
+
+  private genesisInfo(): GenesisInfo {
+    const genesis = this.chain.genesis.header
+    return { hash: genesis.hash(), timestamp: genesis.timestamp }
+  }
+}

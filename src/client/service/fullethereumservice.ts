@@ -1,0 +1,172 @@
+import debug from 'debug'
+
+import { ServiceError } from '../errors'
+import { EthProtocol } from '../net/protocol/ethprotocol'
+import { Event } from '../types'
+
+import { Service, type ServiceOptions } from './service'
+import { TxPool } from './txpool'
+
+import type { EthMessage, EthMessageName, EthMessages } from '../net/protocol/ethmessages'
+import type { Peer } from '../net/peer/peer'
+import type { Protocol } from '../net/protocol/protocol'
+import type { EventListener } from '../types'
+
+const log = debug('client:service:eth')
+
+/** Messages the service answers or consumes; anything else reaching it is a protocol violation. */
+type Handled = 'GetBlockHeaders' | 'GetBlockBodies' | 'GetReceipts' | 'GetPooledTransactions' | 'GetNodeData'
+  | 'Transactions' | 'NewPooledTransactionHashes' | 'NewBlockHashes' | 'NewBlock'
+
+/**
+ * The full-node service: serves the chain and the transaction pool to peers
+ * over eth, takes in gossiped transactions, and bans peers that violate the
+ * protocol (PROTOCOL_ERROR, or a message a peer must not send us).
+ */
+export class FullEthereumService extends Service {
+  readonly txPool: TxPool
+  private ethProtocol?: EthProtocol
+
+  constructor(opts: ServiceOptions) {
+    super(opts)
+    this.txPool = new TxPool({ common: opts.config.common, maxSize: opts.config.txPoolMaxSize })
+  }
+
+  get name(): string {
+    return 'eth'
+  }
+
+  /** EthProtocol under an RlpxServer (the P2P stack's server gets its stream flavour here). */
+  get protocols(): Protocol[] {
+    const server = this.config.server
+    switch (server.name) {
+      case 'rlpx':
+        this.ethProtocol ??= new EthProtocol({ config: this.config, chain: this.chain })
+        return [this.ethProtocol]
+    }
+  }
+
+  protected subscribe(): void {
+    this.config.events.on(Event.PROTOCOL_MESSAGE, this.onMessage)
+    this.config.events.on(Event.PROTOCOL_ERROR, this.onProtocolError)
+  }
+
+  protected unsubscribe(): void {
+    this.config.events.off(Event.PROTOCOL_MESSAGE, this.onMessage)
+    this.config.events.off(Event.PROTOCOL_ERROR, this.onProtocolError)
+  }
+
+  override async close(): Promise<void> {
+    await super.close()
+    this.txPool.clear()
+  }
+
+  private readonly onProtocolError: EventListener<Event.PROTOCOL_ERROR> = (err, peer) => {
+    const reason = `protocol error: ${err.message}`
+    log('banning %s: %s', peer.toString(), reason)
+    this.pool.ban(peer, reason)
+  }
+
+  private readonly onMessage: EventListener<Event.PROTOCOL_MESSAGE> = (message, protocol, peer) => {
+    if (protocol !== 'eth') return
+    this.handle(message as EthMessage, peer).catch((err: unknown) => this.reportFailure(message.name, peer, err))
+  }
+
+  /** Answers or consumes one inbound eth message from `peer`. */
+  async handle(msg: EthMessage, peer: Peer): Promise<void> {
+    switch (msg.name as Handled | EthMessageName) {
+      case 'GetBlockHeaders':
+        return this.onGetBlockHeaders(msg.data as EthMessages['GetBlockHeaders'], peer)
+      case 'GetBlockBodies':
+        return this.onGetBlockBodies(msg.data as EthMessages['GetBlockBodies'], peer)
+      case 'GetReceipts':
+        return this.onGetReceipts(msg.data as EthMessages['GetReceipts'], peer)
+      case 'GetPooledTransactions':
+        return this.onGetPooledTransactions(msg.data as EthMessages['GetPooledTransactions'], peer)
+      case 'GetNodeData': {
+        // This node keeps blocks, not the state trie, so it holds none of the requested trie
+        // nodes; the eth protocol answers unknown items by leaving them out.
+        const { reqId } = msg.data as EthMessages['GetNodeData']
+        return this.reply(peer, 'NodeData', { reqId, data: [] })
+      }
+      case 'Transactions':
+        return this.onTransactions(msg.data as EthMessages['Transactions'], peer)
+      case 'NewPooledTransactionHashes':
+        return this.onPooledHashes(msg.data as EthMessages['NewPooledTransactionHashes'], peer)
+      case 'NewBlockHashes':
+      case 'NewBlock':
+        // The PeerPool moves the peer's best block forward; this node does not sync.
+        return
+      default:
+        this.pool.ban(peer, `unexpected ${msg.name} message`)
+    }
+  }
+
+  private async onGetBlockHeaders(req: EthMessages['GetBlockHeaders'], peer: Peer): Promise<void> {
+    const max = Math.min(req.max, this.config.maxServeItems)
+    const headers = await this.chain.getHeaders(req.block, max, req.skip, req.reverse)
+    this.reply(peer, 'BlockHeaders', { reqId: req.reqId, headers })
+  }
+
+  private async onGetBlockBodies(req: EthMessages['GetBlockBodies'], peer: Peer): Promise<void> {
+    const hashes = req.hashes.slice(0, this.config.maxServeItems)
+    const bodies = await this.chain.getBodies(hashes, { softLimitBytes: this.config.responseSoftLimit })
+    this.reply(peer, 'BlockBodies', { reqId: req.reqId, bodies })
+  }
+
+  private async onGetReceipts(req: EthMessages['GetReceipts'], peer: Peer): Promise<void> {
+    const hashes = req.hashes.slice(0, this.config.maxServeItems)
+    const receipts = await this.chain.getReceipts(hashes, { softLimitBytes: this.config.responseSoftLimit })
+    this.reply(peer, 'Receipts', { reqId: req.reqId, receipts })
+  }
+
+  private onGetPooledTransactions(req: EthMessages['GetPooledTransactions'], peer: Peer): void {
+    const txs = this.txPool.getByHash(req.hashes.slice(0, this.config.maxServeItems))
+    const out = []
+    let bytes = 0
+    for (const tx of txs) {
+      if (bytes >= this.config.responseSoftLimit) break
+      out.push(tx)
+      bytes += tx.serialize().length
+    }
+    this.reply(peer, 'PooledTransactions', { reqId: req.reqId, txs: out })
+  }
+
+  private onTransactions(msg: EthMessages['Transactions'], peer: Peer): void {
+    for (const tx of msg.txs) this.addGossiped(tx, peer)
+  }
+
+  /** Fetches announced transactions we do not have from the announcing peer. */
+  private async onPooledHashes(msg: EthMessages['NewPooledTransactionHashes'], peer: Peer): Promise<void> {
+    const eth = peer.eth
+    const wanted = msg.hashes.filter((h) => !this.txPool.has(h)).slice(0, this.config.maxServeItems)
+    if (wanted.length === 0 || eth === undefined || eth.closed) return
+    const txs = await eth.getPooledTransactions({ hashes: wanted })
+    for (const tx of txs) this.addGossiped(tx, peer)
+  }
+
+  private addGossiped(tx: EthMessages['Transactions']['txs'][number], peer: Peer): void {
+    try {
+      this.txPool.add(tx)
+    } catch (err) {
+      // A relayed transaction can be invalid for reasons that are not the relaying peer's fault.
+      log('dropping transaction from %s: %s', peer.toString(), (err as Error).message)
+    }
+  }
+
+  private reply<N extends EthMessageName>(peer: Peer, name: N, data: EthMessages[N]): void {
+    const eth = peer.eth
+    if (eth === undefined || eth.closed) {
+      log('not sending %s to %s: session closed', name, peer.toString())
+      return
+    }
+    eth.send(name, data)
+  }
+
+  /** A request we failed to serve is our problem, not the peer's: report it, do not ban. */
+  private reportFailure(name: string, peer: Peer, err: unknown): void {
+    const error = new ServiceError('ERR_SERVICE_HANDLER', `handling ${name} from ${peer.toString()} failed: ${(err as Error).message}`, { cause: err })
+    log(error.message)
+    this.config.events.emit(Event.PEER_ERROR, error, peer)
+  }
+}
