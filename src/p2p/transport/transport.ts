@@ -1,0 +1,77 @@
+import debug from 'debug'
+import type { Connection, HostPort } from '../connection'
+import type { Upgrader } from '../upgrader'
+import { throwIfAborted } from '../util/abort'
+import { equalBytes } from '../util/bytes'
+import { assertTimeout } from '../util/timeout'
+import { connectTcp } from './connect'
+import { DialDeniedError, InvalidRemoteIdError, SelfDialError } from './errors'
+import { TransportListener, type ListenerOptions } from './listener'
+
+const log = debug('p2p:transport')
+
+/**
+ * Budget for the TCP connect alone (the upgrade then has the Upgrader's
+ * handshake timeout). A reachable host answers a SYN in well under a second;
+ * discovered-but-dead peers are common, and a dial slot should not wait out
+ * the OS connect timeout (often over a minute) for each of them.
+ */
+export const DEFAULT_DIAL_TIMEOUT_MS = 5_000
+
+/** Length of a node id: uncompressed secp256k1 public key without the 0x04 prefix. */
+export const NODE_ID_LENGTH = 64
+
+export interface TransportOptions {
+  upgrader: Upgrader
+  /** TCP connect timeout; default DEFAULT_DIAL_TIMEOUT_MS (5 s). */
+  dialTimeoutMs?: number
+  /** Defaults for every listener this transport creates. */
+  listener?: ListenerOptions
+}
+
+export interface DialOptions {
+  remoteId: Uint8Array
+  signal?: AbortSignal
+  /** Overrides `dialTimeoutMs` for this dial. */
+  dialTimeoutMs?: number
+}
+
+/**
+ * TCP transport: `dial` connects and upgrades; `createListener` accepts and
+ * upgrades. The Upgrader's gater is consulted on both paths.
+ */
+export class Transport {
+  readonly upgrader: Upgrader
+  readonly dialTimeoutMs: number
+  private readonly listenerDefaults: ListenerOptions
+
+  constructor(opts: TransportOptions) {
+    this.upgrader = opts.upgrader
+    this.dialTimeoutMs = opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS
+    assertTimeout(this.dialTimeoutMs, 'dialTimeoutMs')
+    this.listenerDefaults = { ...opts.listener }
+  }
+
+  /**
+   * Connects to `addr` and upgrades the socket, authenticating `remoteId`.
+   * Refuses our own id (derived from our public key) before opening a socket.
+   */
+  async dial(addr: HostPort, opts: DialOptions): Promise<Connection> {
+    const { remoteId, signal } = opts
+    if (!(remoteId instanceof Uint8Array) || remoteId.length !== NODE_ID_LENGTH) {
+      throw new InvalidRemoteIdError(remoteId instanceof Uint8Array ? remoteId.length : -1)
+    }
+    if (equalBytes(remoteId, this.upgrader.localId)) throw new SelfDialError()
+    throwIfAborted(signal, 'dial')
+    if (this.upgrader.gater.denyDial?.(remoteId, addr) === true) throw new DialDeniedError(addr)
+    const timeoutMs = opts.dialTimeoutMs ?? this.dialTimeoutMs
+    assertTimeout(timeoutMs, 'dialTimeoutMs')
+    const socket = await connectTcp(addr, timeoutMs, signal)
+    log('connected to %s:%d, upgrading', addr.host, addr.port)
+    return this.upgrader.upgradeOutbound(socket, { remoteId, signal, remoteAddr: { host: addr.host, port: addr.port } })
+  }
+
+  createListener(opts: ListenerOptions = {}): TransportListener {
+    return new TransportListener(this.upgrader, { ...this.listenerDefaults, ...opts })
+  }
+}
