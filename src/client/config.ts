@@ -157,8 +157,7 @@ export class Config {
 
   /**
    * The networking server selected by `useP2PServer`, created on first use so
-   * a Config can be built and validated without opening anything. Fails with
-   * NotAvailableError while the selected server does not exist yet.
+   * a Config can be built and validated without opening anything.
    */
   get server(): AnyServer {
     this.serverInstance ??= createServer(this)

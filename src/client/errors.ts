@@ -24,13 +24,6 @@ export class ConfigError extends ClientError {
   }
 }
 
-/** A requested feature exists in the API but is not built yet (e.g. the P2P server before issue 4). */
-export class NotAvailableError extends ClientError {
-  constructor(message: string) {
-    super('ERR_NOT_AVAILABLE', message)
-  }
-}
-
 /** The server could not start, bind, or is used in the wrong state. */
 export class ServerError extends ClientError {
   constructor(code: `ERR_SERVER_${string}`, message: string, options?: { cause?: unknown }) {

@@ -22,7 +22,7 @@ export {
   DEFAULT_TX_POOL_MAX_SIZE,
 } from './config'
 export { EthereumClient, type EthereumClientOptions, type ClientState } from './client'
-export { ClientError, ClientStateError, ConfigError, NotAvailableError, PeerError, ServerError, ServiceError } from './errors'
+export { ClientError, ClientStateError, ConfigError, PeerError, ServerError, ServiceError } from './errors'
 export { Event, EventBus, type EventListener, type EventParams, type ProtocolMessage } from './types'
 export { Chain } from './blockchain/chain'
 export { PeerPool } from './net/peerpool'

@@ -2,6 +2,7 @@ import debug from 'debug'
 
 import { ServiceError } from '../errors'
 import { EthProtocol } from '../net/protocol/ethprotocol'
+import { StreamEthProtocol } from '../net/protocol/streamethprotocol'
 import { Event } from '../types'
 
 import { Service, type ServiceOptions } from './service'
@@ -26,6 +27,7 @@ type Handled = 'GetBlockHeaders' | 'GetBlockBodies' | 'GetReceipts' | 'GetPooled
 export class FullEthereumService extends Service {
   readonly txPool: TxPool
   private ethProtocol?: EthProtocol
+  private streamEthProtocol?: StreamEthProtocol
 
   constructor(opts: ServiceOptions) {
     super(opts)
@@ -36,13 +38,16 @@ export class FullEthereumService extends Service {
     return 'eth'
   }
 
-  /** EthProtocol under an RlpxServer (the P2P stack's server gets its stream flavour here). */
+  /** EthProtocol under an RlpxServer, StreamEthProtocol (eth over mplex streams) under a P2PServer. */
   get protocols(): Protocol[] {
     const server = this.config.server
     switch (server.name) {
       case 'rlpx':
         this.ethProtocol ??= new EthProtocol({ config: this.config, chain: this.chain })
         return [this.ethProtocol]
+      case 'p2p':
+        this.streamEthProtocol ??= new StreamEthProtocol({ config: this.config, chain: this.chain })
+        return [this.streamEthProtocol]
     }
   }
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { Chain } from '../../../src/client/blockchain/chain'
-import { ClientError, ClientStateError, Config, EthereumClient, Event, EventBus, NotAvailableError } from '../../../src/client'
+import { ClientError, ClientStateError, Config, EthereumClient, Event, EventBus, FullEthereumService, P2PServer, StreamEthProtocol } from '../../../src/client'
 import { WAIT_MS, enodeId, nextPeer, resourceCounts, startNode, testCommon } from '../server/helpers'
 
 const clients: EthereumClient[] = []
@@ -63,11 +63,20 @@ describe('EthereumClient', () => {
     expect(b.client.config.events.totalListenerCount()).toBe(0)
   })
 
-  it('reports clearly that the P2P server is not available yet', async () => {
-    const client = await EthereumClient.create({ config: new Config({ common: testCommon(), useP2PServer: true }) })
+  it('runs on the P2P stack with useP2PServer: true', async () => {
+    const config = new Config({ common: testCommon(), useP2PServer: true, port: 0, bindAddress: '127.0.0.1' })
+    const client = await EthereumClient.create({ config })
     clients.push(client)
-    await expect(client.open()).rejects.toBeInstanceOf(NotAvailableError)
-    await expect(client.start()).rejects.toThrow(/not available yet/)
+    const listening = config.events.waitFor(Event.SERVER_LISTENING, { timeoutMs: WAIT_MS })
+    await client.open()
+    await client.start()
+    const [details] = await listening
+    expect(details.transport).toBe('p2p')
+    expect(details.url).toMatch(/^enode:\/\/[0-9a-f]{128}@127\.0\.0\.1:\d+\?discport=\d+$/)
+    expect(client.server).toBeInstanceOf(P2PServer)
+    expect(client.service).toBeInstanceOf(FullEthereumService)
+    expect(client.service.protocols.map((p) => p.constructor)).toEqual([StreamEthProtocol])
+    await client.stop()
   })
 })
 

@@ -23,7 +23,7 @@ import {
   DEFAULT_RESPONSE_SOFT_LIMIT,
   DEFAULT_STATUS_TIMEOUT_MS,
   DEFAULT_TX_POOL_MAX_SIZE,
-  NotAvailableError,
+  P2PServer,
   RlpxServer,
   parseEnode,
 } from '../../../src/client'
@@ -184,11 +184,14 @@ describe('config.server', () => {
     expect(c.server.started).toBe(false)
   })
 
-  it('fails clearly while the P2P server is not available', () => {
-    const c = new Config({ common: testCommon(), useP2PServer: true })
-    expect(c.useP2PServer).toBe(true)
-    expect(() => c.server).toThrow(NotAvailableError)
-    expect(() => c.server).toThrow(/useP2PServer/)
+  it('selects the server with useP2PServer', () => {
+    const p2p = new Config({ common: testCommon(), useP2PServer: true })
+    expect(p2p.useP2PServer).toBe(true)
+    expect(p2p.server).toBeInstanceOf(P2PServer)
+    expect(p2p.server.name).toBe('p2p')
+    const legacy = new Config({ common: testCommon() })
+    expect(legacy.useP2PServer).toBe(false)
+    expect(legacy.server).toBeInstanceOf(RlpxServer)
   })
 })
 

@@ -9,3 +9,22 @@ export { MAX_REMEMBERED_TIMEOUTS, type RequestData, type ResponseData } from './
 export { Protocol, type ProtocolOptions } from './protocol'
 export { BoundEthProtocol, BoundProtocol, type BoundProtocolOptions, type BoundState } from './boundprotocol'
 export { type Devp2pCapability, EthProtocol } from './ethprotocol'
+export {
+  DEFAULT_MAX_SEND_BUFFER_BYTES,
+  DEFAULT_STREAM_MAX_MESSAGE_SIZE,
+  EthMessageTooLargeError,
+  SendBufferFullError,
+  StreamFramingError,
+  StreamSender,
+  type StreamSenderOptions,
+  type StreamSenderStats,
+} from './streamsender'
+export {
+  ETH_STREAMS_PER_CONNECTION,
+  type EthStreamHandler,
+  StreamEthProtocol,
+  type StreamSenderLimits,
+  UnknownStreamProtocolError,
+  ethStreamProtocolId,
+  ethVersionOf,
+} from './streamethprotocol'

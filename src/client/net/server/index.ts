@@ -1,5 +1,4 @@
-import { NotAvailableError } from '../../errors'
-
+import { P2PServer } from './p2pserver'
 import { RlpxServer } from './rlpxserver'
 
 import type { Config } from '../../config'
@@ -9,14 +8,14 @@ export { RlpxServer, RLPX_CLIENT_ID, DISCONNECT_GRACE_MS } from './rlpxserver'
 export { type Enode, formatEnode, parseEnode } from './enode'
 export { RlpxSessions, type RlpxSessionsOptions, type Session } from './rlpxsessions'
 export { ClientDpt } from './dpt'
+export { P2PServer } from './p2pserver'
+export { DEFAULT_REDIAL_BACKOFF_MS } from './p2p-dialer'
+export { LegacyRlpxPeerError, isLegacyRlpxFailure } from './p2p-legacy'
 
-/** The servers `config.server` can hold (the P2P stack's server joins this union). */
-export type AnyServer = RlpxServer
+/** The servers `config.server` can hold. */
+export type AnyServer = RlpxServer | P2PServer
 
 /** Builds the server `config.useP2PServer` selects. */
 export function createServer(config: Config): AnyServer {
-  if (config.useP2PServer) {
-    throw new NotAvailableError('useP2PServer: the modular P2P stack (P2PServer) is not available yet; use the RLPx path (useP2PServer: false)')
-  }
-  return new RlpxServer({ config })
+  return config.useP2PServer ? new P2PServer({ config }) : new RlpxServer({ config })
 }

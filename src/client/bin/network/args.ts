@@ -1,0 +1,189 @@
+import { DEFAULT_MAX_PEERS } from '../../config'
+
+import { ArgsError } from './errors'
+
+/** Three nodes: a bootnode plus two that must find it and, through discovery, each other. */
+export const DEFAULT_NODES = 3
+/** Most nodes one run starts: every node is a full client in this process (sockets, timers, chain). */
+export const MAX_NODES = 32
+/** TCP ports 30450.. stay clear of a real node on 30303 running on the same machine. */
+export const DEFAULT_BASE_PORT = 30450
+/** UDP discovery ports 30350.., likewise clear of 30303. */
+export const DEFAULT_DISC_BASE_PORT = 30350
+/** Blocks on the bootnode: several request batches' worth, still built in a few seconds. */
+export const DEFAULT_BLOCKS = 64
+/** Most blocks: the builder executes every transaction, and the chain is held in memory. */
+export const MAX_BLOCKS = 4096
+/** Transactions per block; the test-chain builder's own default (mixed kinds, real receipts). */
+export const DEFAULT_TXS_PER_BLOCK = 4
+/** Same bound as the test-chain builder (every transaction fits the genesis gas limit). */
+export const MAX_TXS_PER_BLOCK = 400
+/** Headers (and bodies, receipts) asked for per request: 64 blocks take four round trips of each kind. */
+export const DEFAULT_BATCH = 16
+/** The eth protocol's own per-request cap (GetBlockHeaders / GetBlockBodies). */
+export const MAX_BATCH = 1024
+/** Every wait of the script (listening, peers, sync, mesh, shutdown) gives up after this. */
+export const DEFAULT_TIMEOUT_S = 60
+/** Status line period in monitoring mode. */
+export const DEFAULT_INTERVAL_S = 5
+/**
+ * Discovery table refresh period. devp2p asks each known node for neighbours
+ * once per period (spread over ten sub-ticks); with its 60 s default the
+ * non-boot nodes of a fresh network find each other anywhere within a
+ * minute. 5 s makes the mesh form within seconds at negligible UDP cost.
+ */
+export const DEFAULT_DISCOVERY_REFRESH_S = 5
+
+export interface NetworkOptions {
+  nodes: number
+  /** First TCP port; node i listens on basePort + i. 0: every node picks a free port. */
+  basePort: number
+  /** First UDP discovery port; 0: every node picks a free port. */
+  discBasePort: number
+  blocks: number
+  txsPerBlock: number
+  batch: number
+  maxPeers: number
+  /** true: the legacy RLPx path (useP2PServer false), for comparison. */
+  rlpx: boolean
+  /** A missing full mesh fails the run instead of being reported as a warning. */
+  requireMesh: boolean
+  timeoutMs: number
+  intervalMs: number
+  /** Config.discoveryRefreshMs of every node. */
+  discoveryRefreshMs: number
+  /** Monitoring length; undefined: until SIGINT/SIGTERM; 0: no monitoring. */
+  durationMs: number | undefined
+}
+
+export type ParsedArgs = { kind: 'help' } | { kind: 'run'; options: NetworkOptions }
+
+export const DEFAULT_OPTIONS: Readonly<NetworkOptions> = {
+  nodes: DEFAULT_NODES,
+  basePort: DEFAULT_BASE_PORT,
+  discBasePort: DEFAULT_DISC_BASE_PORT,
+  blocks: DEFAULT_BLOCKS,
+  txsPerBlock: DEFAULT_TXS_PER_BLOCK,
+  batch: DEFAULT_BATCH,
+  maxPeers: DEFAULT_MAX_PEERS,
+  rlpx: false,
+  requireMesh: false,
+  timeoutMs: DEFAULT_TIMEOUT_S * 1000,
+  intervalMs: DEFAULT_INTERVAL_S * 1000,
+  discoveryRefreshMs: DEFAULT_DISCOVERY_REFRESH_S * 1000,
+  durationMs: undefined,
+}
+
+export const USAGE = `Usage: bun run src/client/bin/test-network-p2p.ts [options]
+
+Starts a local Ethereum network on 127.0.0.1: node 1 (the bootnode) holds a chain,
+the other nodes discover it, fetch every header, body and receipt over the network,
+verify them and import them; then prints statistics and monitors until stopped.
+
+Options:
+  --nodes N               nodes to start, 2..${MAX_NODES} (default ${DEFAULT_NODES})
+  --base-port P           TCP port of node 1; node i uses P+i-1; 0 = free ports (default ${DEFAULT_BASE_PORT})
+  --disc-base-port P      UDP discovery port of node 1, likewise (default ${DEFAULT_DISC_BASE_PORT})
+  --blocks B              blocks on the bootnode, 1..${MAX_BLOCKS} (default ${DEFAULT_BLOCKS})
+  --txs-per-block T       transactions per block, 0..${MAX_TXS_PER_BLOCK} (default ${DEFAULT_TXS_PER_BLOCK})
+  --batch K               headers/bodies/receipts per request, 1..${MAX_BATCH} (default ${DEFAULT_BATCH})
+  --max-peers M           peer slots per node (default ${DEFAULT_MAX_PEERS})
+  --rlpx                  use the legacy devp2p RLPx path instead of the P2P stack
+  --require-mesh          fail (not just warn) if the nodes do not form a full mesh
+  --timeout S             limit of every wait, in seconds (default ${DEFAULT_TIMEOUT_S})
+  --interval S            seconds between monitoring status lines (default ${DEFAULT_INTERVAL_S})
+  --discovery-refresh S   discovery refresh period, seconds (default ${DEFAULT_DISCOVERY_REFRESH_S})
+  --duration S            monitor for S seconds, then stop; 0 = no monitoring
+                          (default: monitor until SIGINT/SIGTERM)
+  -h, --help              print this help
+
+Exit code: 0 if every check passed, 1 if a check failed, 2 on a usage error,
+130 when a second signal forced the exit.
+DEBUG=client:*,p2p:* adds the layers' own debug output.`
+
+type Setter = (opts: NetworkOptions, value: string | undefined, flag: string) => void
+
+const intIn = (min: number, max: number) => (value: string | undefined, flag: string): number => {
+  const text = requireValue(value, flag)
+  if (!/^\d+$/.test(text)) throw new ArgsError(`${flag} expects an integer, got "${text}"`)
+  const n = Number(text)
+  if (n < min || n > max) throw new ArgsError(`${flag} must be in ${min}..${max}, got ${n}`)
+  return n
+}
+
+const seconds = (allowZero: boolean) => (value: string | undefined, flag: string): number => {
+  const text = requireValue(value, flag)
+  if (!/^\d+(\.\d+)?$/.test(text)) throw new ArgsError(`${flag} expects a number of seconds, got "${text}"`)
+  const ms = Math.round(Number(text) * 1000)
+  if (ms === 0 && !allowZero) throw new ArgsError(`${flag} must be more than 0`)
+  if (ms > 2 ** 31 - 1) throw new ArgsError(`${flag} is too large (timers hold at most ${(2 ** 31 - 1) / 1000} s)`)
+  return ms
+}
+
+const flagOnly = (value: string | undefined, flag: string): void => {
+  if (value !== undefined) throw new ArgsError(`${flag} takes no value`)
+}
+
+const port = intIn(0, 65535)
+
+const SETTERS: Record<string, Setter> = {
+  '--nodes': (o, v, f) => (o.nodes = intIn(2, MAX_NODES)(v, f)),
+  '--base-port': (o, v, f) => (o.basePort = port(v, f)),
+  '--disc-base-port': (o, v, f) => (o.discBasePort = port(v, f)),
+  '--blocks': (o, v, f) => (o.blocks = intIn(1, MAX_BLOCKS)(v, f)),
+  '--txs-per-block': (o, v, f) => (o.txsPerBlock = intIn(0, MAX_TXS_PER_BLOCK)(v, f)),
+  '--batch': (o, v, f) => (o.batch = intIn(1, MAX_BATCH)(v, f)),
+  '--max-peers': (o, v, f) => (o.maxPeers = intIn(1, 1000)(v, f)),
+  '--rlpx': (o, v, f) => (flagOnly(v, f), (o.rlpx = true)),
+  '--require-mesh': (o, v, f) => (flagOnly(v, f), (o.requireMesh = true)),
+  '--timeout': (o, v, f) => (o.timeoutMs = seconds(false)(v, f)),
+  '--interval': (o, v, f) => (o.intervalMs = seconds(false)(v, f)),
+  '--duration': (o, v, f) => (o.durationMs = seconds(true)(v, f)),
+  '--discovery-refresh': (o, v, f) => {
+    o.discoveryRefreshMs = seconds(false)(v, f)
+    // devp2p divides the period by ten for its timer; Config refuses less than 10 ms.
+    if (o.discoveryRefreshMs < 10) throw new ArgsError(`${f} must be at least 0.01`)
+  },
+}
+
+/** Flags that never take a value, so `--rlpx --nodes 4` does not read "--nodes" as a value. */
+const BOOLEAN_FLAGS = new Set(['--rlpx', '--require-mesh'])
+
+/**
+ * Parses the command line (without the runtime and script path). Accepts
+ * `--flag value` and `--flag=value`; throws ArgsError naming the problem.
+ */
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const options: NetworkOptions = { ...DEFAULT_OPTIONS }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (arg === '-h' || arg === '--help') return { kind: 'help' }
+    const eq = arg.indexOf('=')
+    const flag = eq === -1 ? arg : arg.slice(0, eq)
+    const setter = SETTERS[flag]
+    if (setter === undefined) throw new ArgsError(`unknown argument "${arg}" (see --help)`)
+    let value: string | undefined
+    if (eq !== -1) value = arg.slice(eq + 1)
+    else if (!BOOLEAN_FLAGS.has(flag) && i + 1 < argv.length && !(argv[i + 1] as string).startsWith('--')) value = argv[++i]
+    setter(options, value, flag)
+  }
+  checkPortRange('--base-port', options.basePort, options.nodes)
+  checkPortRange('--disc-base-port', options.discBasePort, options.nodes)
+  return { kind: 'run', options }
+}
+
+function requireValue(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '') throw new ArgsError(`${flag} needs a value`)
+  return value
+}
+
+function checkPortRange(flag: string, base: number, nodes: number): void {
+  if (base !== 0 && base + nodes - 1 > 65535) {
+    throw new ArgsError(`${flag} ${base} leaves no room for ${nodes} nodes (last port ${base + nodes - 1} > 65535)`)
+  }
+}
+
+/** Port of node `index` (0-based): consecutive from the base, or 0 (a free port) everywhere. */
+export function nodePort(base: number, index: number): number {
+  return base === 0 ? 0 : base + index
+}

@@ -1,0 +1,46 @@
+import { ClientError } from '../../errors'
+
+/** Every error the network script raises; `code` is stable (ERR_NETWORK_*). */
+export class NetworkScriptError extends ClientError {
+  constructor(code: `ERR_NETWORK_${string}`, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+  }
+}
+
+/** A command-line argument is unknown, missing its value, or out of range. */
+export class ArgsError extends NetworkScriptError {
+  constructor(message: string) {
+    super('ERR_NETWORK_ARGS', message)
+  }
+}
+
+/** Something awaited (an event, a condition, a shutdown) did not happen in time. */
+export class WaitTimeoutError extends NetworkScriptError {
+  constructor(
+    readonly what: string,
+    readonly timeoutMs: number,
+  ) {
+    super('ERR_NETWORK_TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`)
+  }
+}
+
+/** The run was interrupted (SIGINT/SIGTERM, or the caller's AbortSignal). */
+export class InterruptedError extends NetworkScriptError {
+  constructor(what: string) {
+    super('ERR_NETWORK_INTERRUPTED', `interrupted while waiting for ${what}`)
+  }
+}
+
+/** A peer served data that does not match what was asked for or what the headers commit to. */
+export class SyncError extends NetworkScriptError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_NETWORK_SYNC', message, options)
+  }
+}
+
+/** Message of any thrown value, for log lines and check details. */
+export function errorMessage(err: unknown): string {
+  if (!(err instanceof Error)) return String(err)
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message
+}

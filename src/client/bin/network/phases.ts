@@ -1,0 +1,157 @@
+/**
+ * The checks of a run, one function per phase. Each records its results in
+ * the CheckList and returns whether the run can go on.
+ */
+import { Event } from '../../types'
+
+import { InterruptedError, errorMessage } from './errors'
+import { formatDuration, plural, shortHex } from './format'
+import { NETWORK_LABEL } from './network'
+import { PeerSync } from './sync'
+import { busTrigger, waitForCondition, withTimeout } from './waits'
+
+import type { NetworkOptions } from './args'
+import type { CheckList } from './checks'
+import type { NetworkLogger } from './logger'
+import type { LocalNetwork, StopReport } from './network'
+import type { TestNode } from './node'
+
+export interface PhaseContext {
+  net: LocalNetwork
+  options: NetworkOptions
+  checks: CheckList
+  log: NetworkLogger
+  signal?: AbortSignal
+}
+
+/** Rethrows an interruption so the run stops at once; anything else is a failed check. */
+function rethrowInterrupt(err: unknown): void {
+  if (err instanceof InterruptedError) throw err
+}
+
+/** Starts the bootnode, then the others from its enode URL. Check: every node listening. */
+export async function startNetwork(ctx: PhaseContext): Promise<boolean> {
+  const name = 'all nodes listening'
+  let bootUrl: string
+  try {
+    bootUrl = await ctx.net.startBootnode(ctx.signal)
+  } catch (err) {
+    rethrowInterrupt(err)
+    ctx.checks.fail(name, `node1 (bootnode) did not start: ${errorMessage(err)}`)
+    return false
+  }
+  const results = await ctx.net.startOthers(bootUrl, ctx.signal)
+  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`node${i + 2}: ${errorMessage(r.reason)}`] : []))
+  if (ctx.signal?.aborted === true) throw new InterruptedError('the nodes to start')
+  if (failed.length > 0) {
+    ctx.checks.fail(name, failed.join('; '))
+    return false
+  }
+  const transport = ctx.options.rlpx ? 'RLPx' : 'P2P'
+  ctx.checks.pass(name, `${ctx.net.nodes.length} ${transport} nodes, bootnode ${shortHex(ctx.net.bootnode.id)} at ${bootUrl.split('@')[1]}`)
+  return true
+}
+
+/** Check: every non-boot node has at least one peer (Status exchanged), within the timeout. */
+export async function awaitFirstPeers(ctx: PhaseContext): Promise<boolean> {
+  const results = await Promise.allSettled(
+    ctx.net.others.map((node) =>
+      waitForCondition({
+        what: `${node.label} to connect to a peer`,
+        timeoutMs: ctx.options.timeoutMs,
+        signal: ctx.signal,
+        condition: () => node.peers.length > 0,
+        trigger: busTrigger([node.config.events], [Event.PEER_CONNECTED]),
+      }),
+    ),
+  )
+  let ok = true
+  results.forEach((r, i) => {
+    const node = ctx.net.others[i] as TestNode
+    if (r.status === 'rejected') rethrowInterrupt(r.reason)
+    if (r.status === 'fulfilled') ctx.checks.pass(`${node.label} has a peer`, peerList(ctx.net, node))
+    else ctx.checks.fail(`${node.label} has a peer`, errorMessage(r.reason))
+    ok &&= r.status === 'fulfilled'
+  })
+  return ok
+}
+
+function peerList(net: LocalNetwork, node: TestNode): string {
+  const names = node.peers.map((p) => `${net.names.name(p.id)} (${p.inbound ? 'in' : 'out'}, eth/${p.eth?.version ?? '-'})`)
+  return `${plural(node.peers.length, 'peer')}: ${names.join(', ')}`
+}
+
+/**
+ * Check (advisory unless --require-mesh): every node reaches min(maxPeers, N-1)
+ * peers, i.e. the non-boot nodes found each other through discovery.
+ */
+export async function awaitMesh(ctx: PhaseContext): Promise<void> {
+  const { net, options } = ctx
+  const want = Math.min(options.maxPeers, options.nodes - 1)
+  const name = `mesh of ${plural(want, 'peer')} per node`
+  const short = (): string[] => net.nodes.filter((n) => n.peers.length < want).map((n) => `${n.label} has ${n.peers.length}`)
+  const started = Date.now()
+  try {
+    await waitForCondition({
+      what: `a mesh of ${want} peers per node`,
+      timeoutMs: options.timeoutMs,
+      signal: ctx.signal,
+      condition: () => short().length === 0,
+      trigger: busTrigger(net.nodes.map((n) => n.config.events), [Event.PEER_CONNECTED, Event.PEER_DISCONNECTED]),
+    })
+    ctx.checks.pass(name, `reached in ${formatDuration(Date.now() - started)} (discovery through the bootnode)`)
+  } catch (err) {
+    rethrowInterrupt(err)
+    const detail = `not reached within ${formatDuration(options.timeoutMs)}: ${short().join(', ')}`
+    ctx.checks.add(name, false, detail, options.requireMesh ? 'required' : 'advisory')
+  }
+}
+
+/** Check per non-boot node: every header, body and receipt list fetched from peers, verified and imported. */
+export async function syncAll(ctx: PhaseContext): Promise<void> {
+  const outcomes = await Promise.all(ctx.net.others.map((node) => syncOne(ctx, node)))
+  // Recorded in node order (not completion order), so runs compare line by line.
+  for (const [i, outcome] of outcomes.entries()) {
+    const name = `${(ctx.net.others[i] as TestNode).label} synced`
+    if (outcome.error !== undefined) rethrowInterrupt(outcome.error)
+    ctx.checks.add(name, outcome.error === undefined, outcome.detail)
+  }
+}
+
+async function syncOne(ctx: PhaseContext, node: TestNode): Promise<{ detail: string; error?: unknown }> {
+  const { net, options } = ctx
+  // Aborted on the run's signal or this sync's timeout, so a stuck sync stops asking.
+  const abort = new AbortController()
+  const onAbort = (): void => abort.abort()
+  ctx.signal?.addEventListener('abort', onAbort, { once: true })
+  const started = Date.now()
+  try {
+    const sync = new PeerSync(node, { batch: options.batch, timeoutMs: options.timeoutMs, signal: abort.signal, log: ctx.log, names: net.names })
+    const r = await withTimeout(sync.run(), { what: `${node.label} to sync`, timeoutMs: options.timeoutMs, signal: ctx.signal })
+    const what = `${r.headers} headers, ${r.bodies} bodies, ${r.receipts} receipt lists`
+    return { detail: `${what} fetched and verified in ${r.requests} requests from ${r.servedBy.join(', ')} (${formatDuration(Date.now() - started)})` }
+  } catch (err) {
+    abort.abort()
+    return { detail: errorMessage(err), error: err }
+  } finally {
+    ctx.signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+/** Check: every node's head is the bootnode's head at height --blocks. */
+export function compareHeads(ctx: PhaseContext): void {
+  const { net, options } = ctx
+  const boot = net.bootnode.head
+  const off = net.nodes.filter((n) => n.head.hash !== boot.hash || n.head.height !== BigInt(options.blocks))
+  const heads = net.nodes.map((n) => `${n.label} #${n.head.height} ${shortHex(n.head.hash)}`).join(', ')
+  ctx.checks.add('final heads equal', off.length === 0, off.length === 0 ? `all at #${boot.height} ${shortHex(boot.hash)}` : heads)
+  ctx.log.log(NETWORK_LABEL, 'check', `heads: ${heads}`)
+}
+
+/** Check: every client stopped within the timeout and left no listener on its bus. */
+export function recordShutdown(ctx: PhaseContext, report: StopReport): void {
+  const leaks = [...report.leftoverListeners].map(([label, n]) => `${label} left ${plural(n, 'bus listener')}`)
+  const problems = [...report.failures, ...leaks]
+  const detail = problems.length === 0 ? `${plural(ctx.net.nodes.length, 'client')} stopped, no bus listener left` : problems.join('; ')
+  ctx.checks.add('clean shutdown', problems.length === 0, detail)
+}

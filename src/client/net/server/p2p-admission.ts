@@ -1,0 +1,98 @@
+import { bytesToUnprefixedHex } from '@ethereumjs/util'
+import debug from 'debug'
+
+import type { ConnectionGater, HostPort } from '../../../p2p'
+import type { SessionTable } from './p2p-connections'
+
+const log = debug('client:p2p:admission')
+
+/** Peer ids refused until a deadline. Expired entries are dropped as they are met. */
+export class BanList {
+  private readonly until = new Map<string, number>()
+
+  ban(id: string, maxAgeMs: number): void {
+    const now = Date.now()
+    for (const [k, t] of this.until) if (t <= now) this.until.delete(k)
+    this.until.set(id, now + maxAgeMs)
+  }
+
+  isBanned(id: string): boolean {
+    const t = this.until.get(id)
+    if (t === undefined) return false
+    if (t > Date.now()) return true
+    this.until.delete(id)
+    return false
+  }
+}
+
+/**
+ * Remote ids of inbound sockets that passed the ECIES handshake and are
+ * still upgrading, by 'host:port'. A failed inbound upgrade is reported with
+ * the address only; this names the node (e.g. to ban a legacy RLPx dialer).
+ */
+export class InboundIds {
+  private readonly ids = new Map<string, string>()
+
+  note(addr: HostPort, id: string): void {
+    this.ids.set(addressKey(addr), id)
+  }
+
+  /** The id noted for `addr` (forgotten afterwards: each upgrade ends once). */
+  take(addr: HostPort): string | undefined {
+    const key = addressKey(addr)
+    const id = this.ids.get(key)
+    this.ids.delete(key)
+    return id
+  }
+
+  clear(): void {
+    this.ids.clear()
+  }
+}
+
+export function addressKey(addr: HostPort): string {
+  return `${addr.host}:${addr.port}`
+}
+
+/** What the gater asks the server. */
+export interface AdmissionPolicy {
+  localId: Uint8Array
+  accepting(): boolean
+  slotsUsed(): number
+  maxPeers(): number
+  bans: BanList
+  sessions: SessionTable
+  inboundIds: InboundIds
+  /** Counts a refusal (for the server's statistics). */
+  onRefused(): void
+}
+
+/**
+ * Refusal hooks the stack consults: at accept (peer slots; the reason is
+ * logged), right after the ECIES handshake when the remote id is first known
+ * (bans, a duplicate the tie-break would close anyway), and before a dial (bans).
+ */
+export function createGater(p: AdmissionPolicy): ConnectionGater {
+  return {
+    denyInboundSocket: (addr: HostPort) => {
+      if (!p.accepting()) return true
+      const used = p.slotsUsed()
+      if (used < p.maxPeers()) return false
+      p.onRefused()
+      log('refusing inbound %s:%d: too many peers (%d of %d slots in use)', addr.host, addr.port, used, p.maxPeers())
+      return true
+    },
+    denyInboundPeer: (remoteId: Uint8Array, addr: HostPort) => {
+      const id = bytesToUnprefixedHex(remoteId)
+      p.inboundIds.note(addr, id)
+      let reason: string | undefined
+      if (p.bans.isBanned(id)) reason = 'banned'
+      else if (p.sessions.keepsOverInbound(p.localId, id, remoteId)) reason = 'already connected (tie-break keeps the existing connection)'
+      if (reason === undefined) return false
+      p.onRefused()
+      log('refusing inbound %s from %s:%d: %s', id.slice(0, 8), addr.host, addr.port, reason)
+      return true
+    },
+    denyDial: (remoteId: Uint8Array) => p.bans.isBanned(bytesToUnprefixedHex(remoteId)),
+  }
+}

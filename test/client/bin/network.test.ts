@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest'
+
+import { DEFAULT_OPTIONS, type NetworkOptions } from '../../../src/client/bin/network/args'
+import { EXIT_FAILED, EXIT_OK } from '../../../src/client/bin/network/checks'
+import { runNetwork } from '../../../src/client/bin/network/run'
+
+/** Small and fast: ephemeral ports, a short chain, batches small enough to take several requests. */
+const BASE: NetworkOptions = {
+  ...DEFAULT_OPTIONS,
+  nodes: 3,
+  basePort: 0,
+  discBasePort: 0,
+  blocks: 6,
+  txsPerBlock: 2,
+  batch: 4,
+  timeoutMs: 20_000,
+  discoveryRefreshMs: 1_000,
+  intervalMs: 100,
+}
+
+/**
+ * Runs the whole flow in-process and ends monitoring the way SIGINT does:
+ * the run's AbortSignal fires as soon as monitoring has started.
+ */
+async function runUntilMonitoring(options: NetworkOptions) {
+  const lines: string[] = []
+  const stop = new AbortController()
+  const result = await runNetwork(
+    { ...options, durationMs: undefined },
+    {
+      signal: stop.signal,
+      out: (line) => {
+        lines.push(line)
+        if (line.includes('monitoring until SIGINT/SIGTERM')) stop.abort()
+      },
+    },
+  )
+  return { result, lines }
+}
+
+function expectWorkingNetwork(result: Awaited<ReturnType<typeof runNetwork>>, lines: string[], transport: 'rlpx' | 'p2p') {
+  const failed = result.checks.filter((c) => !c.ok && c.severity === 'required')
+  expect(failed, lines.join('\n')).toEqual([])
+  expect(result.exitCode).toBe(EXIT_OK)
+  const names = result.checks.map((c) => c.name)
+  expect(names).toEqual(expect.arrayContaining(['all nodes listening', 'node2 has a peer', 'node3 has a peer', 'node2 synced', 'node3 synced', 'final heads equal', 'clean shutdown']))
+  const synced = result.checks.find((c) => c.name === 'node2 synced')
+  expect(synced?.detail).toContain('6 headers, 6 bodies, 6 receipt lists fetched and verified')
+
+  // Statistics: every node at the bootnode's head, traffic counted on both sides.
+  const [boot, ...others] = result.snapshots
+  expect(result.snapshots).toHaveLength(3)
+  for (const s of result.snapshots) {
+    expect(s.transport).toBe(transport)
+    expect(s.height).toBe(6n)
+    expect(s.headHash).toBe(boot!.headHash)
+    expect(s.bytesIn).toBeGreaterThan(0)
+    expect(s.bytesOut).toBeGreaterThan(0)
+  }
+  // Each non-boot node asked for the head plus 6/4 -> 2 header batches; bodies and receipts in 2 batches each.
+  for (const s of others) {
+    expect(s.messagesIn.get('BlockHeaders') ?? 0).toBeGreaterThanOrEqual(3)
+    expect(s.messagesIn.get('BlockBodies') ?? 0).toBeGreaterThanOrEqual(2)
+    expect(s.messagesIn.get('Receipts') ?? 0).toBeGreaterThanOrEqual(2)
+    expect(s.messagesIn.get('Status')).toBeGreaterThanOrEqual(1)
+  }
+  expect(boot!.messagesOut.get('BlockBodies') ?? 0).toBeGreaterThanOrEqual(1)
+
+  // The event log covers discovery, connection, Status and requests, and the run ended gracefully.
+  for (const category of ['discover', 'connect', 'status', 'request', 'serve', 'monitor', 'shutdown']) {
+    expect(lines.some((l) => l.includes(` ${category} `)), `no "${category}" line`).toBe(true)
+  }
+  expect(lines.some((l) => /Status from node1: eth\/6[678]/.test(l))).toBe(true)
+  expect(lines).toContain('statistics after the checks:')
+  expect(lines.at(-1)).toMatch(/^RESULT: PASSED/)
+}
+
+describe('test-network-p2p flow (in-process, ephemeral ports)', () => {
+  it('syncs two nodes from the bootnode over the legacy RLPx path and shuts down on the signal', async () => {
+    const { result, lines } = await runUntilMonitoring({ ...BASE, rlpx: true })
+    expectWorkingNetwork(result, lines, 'rlpx')
+  })
+
+  it('syncs two nodes from the bootnode over the P2P stack and shuts down on the signal', async () => {
+    const { result, lines } = await runUntilMonitoring({ ...BASE, rlpx: false })
+    expectWorkingNetwork(result, lines, 'p2p')
+    expect(lines.some((l) => l.includes(' upgrade ') && l.includes('ECIES'))).toBe(true)
+    expect(lines.some((l) => / negotiated \/eth\/6[678]\/1\.0\.0/.test(l))).toBe(true)
+    for (const s of result.snapshots) expect(s.streams).toBeGreaterThanOrEqual(1)
+  })
+
+  it('reports an interruption before the checks completed as a failure, and still shuts down cleanly', async () => {
+    const lines: string[] = []
+    const stop = new AbortController()
+    stop.abort()
+    const result = await runNetwork({ ...BASE, rlpx: true, durationMs: 0 }, { signal: stop.signal, out: (l) => lines.push(l) })
+    expect(result.exitCode).toBe(EXIT_FAILED)
+    expect(result.checks.find((c) => c.name === 'not interrupted')?.ok).toBe(false)
+    expect(result.checks.find((c) => c.name === 'clean shutdown')?.ok).toBe(true)
+    expect(lines.at(-1)).toMatch(/^RESULT: FAILED .*not interrupted/)
+  })
+})

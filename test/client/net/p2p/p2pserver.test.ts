@@ -1,0 +1,216 @@
+import { bytesToHex } from '@ethereumjs/util'
+import { afterEach, describe, expect, it } from 'vitest'
+
+import { P2PPeer } from '../../../../src/client/net/peer/p2ppeer'
+import { PeerDisconnectedError, StatusMismatchError } from '../../../../src/client/net/protocol/errors'
+import { Event } from '../../../../src/client/types'
+import { expectResourcesBackTo } from '../../../p2p/stack/helpers'
+import { makeChain, makeForeignChain, nextEvent, sourceChain } from './helpers'
+import { type P2PNode, count, enodeId, settled, startP2PNode, waitEvent } from './nodes'
+
+import type { ConnectionInfo, StreamInfo } from '../../../../src/client/types'
+import type { InboundRefusedError } from '../../../../src/p2p'
+
+const BLOCKS = 12
+const nodes: P2PNode[] = []
+
+async function node(opts: Parameters<typeof startP2PNode>[0] = {}): Promise<P2PNode> {
+  const n = await startP2PNode(opts)
+  nodes.push(n)
+  return n
+}
+
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.stop()))
+})
+
+describe('P2PServer', () => {
+  it('connects a dialer to a listener, binds eth over one stream, and serves headers and bodies', async () => {
+    const a = await node({ chain: await makeChain(BLOCKS) })
+    const aConnected = waitEvent(a, Event.PEER_CONNECTED)
+    const b = await node({ bootnodes: [a.url] })
+    const [peerOfB] = await waitEvent(b, Event.PEER_CONNECTED)
+    const [peerOfA] = await aConnected
+    expect(peerOfB).toBeInstanceOf(P2PPeer)
+    expect(peerOfB.id).toBe(enodeId(a.url))
+    expect(peerOfA.id).toBe(enodeId(b.url))
+    expect(peerOfB.inbound).toBe(false)
+    expect(peerOfA.inbound).toBe(true)
+    expect(peerOfB.transport).toBe('p2p')
+    expect(peerOfB.eth?.version).toBe(68)
+
+    const streams = b.events.filter((e) => e.event === Event.STREAM_OPENED).map((e) => e.args[0] as StreamInfo)
+    expect(streams).toEqual([expect.objectContaining({ protocol: '/eth/68/1.0.0', direction: 'outbound' })])
+    const conns = a.events.filter((e) => e.event === Event.CONNECTION_OPENED).map((e) => e.args[0] as ConnectionInfo)
+    expect(conns).toEqual([expect.objectContaining({ peerId: enodeId(b.url), direction: 'inbound' })])
+    expect((peerOfB as P2PPeer).getStreams()).toHaveLength(1)
+
+    const src = await sourceChain(BLOCKS)
+    const headers = await peerOfB.eth!.getBlockHeaders({ block: 1n, max: BLOCKS })
+    expect(headers.map((h) => bytesToHex(h.hash()))).toEqual(src.blocks.map((blk) => bytesToHex(blk.hash())))
+    const bodies = await peerOfB.eth!.getBlockBodies({ hashes: src.blocks.map((blk) => blk.hash()) })
+    expect(bodies.map((body) => bytesToHex(Buffer.concat(body.flat(2) as Uint8Array[])))).toEqual(
+      src.blocks.map((blk) => bytesToHex(Buffer.concat(blk.raw().slice(1).flat(2) as Uint8Array[]))),
+    )
+  })
+
+  it('reports PEER_DISCONNECTED on both sides when a peer disconnects', async () => {
+    const a = await node({ chain: await makeChain(BLOCKS) })
+    const b = await node({ bootnodes: [a.url] })
+    const [peer] = await waitEvent(b, Event.PEER_CONNECTED)
+    await settled(a, () => count(a, Event.PEER_CONNECTED) === 1)
+    const aGone = waitEvent(a, Event.PEER_DISCONNECTED)
+    const bGone = waitEvent(b, Event.PEER_DISCONNECTED)
+    await peer.disconnect('test done')
+    const [, reasonB] = await bGone
+    expect(reasonB).toBe('test done')
+    await aGone
+    expect(b.server.peers).toHaveLength(0)
+    expect(a.server.connections).toHaveLength(0)
+    expect(count(b, Event.CONNECTION_CLOSED)).toBe(1)
+    expect(count(b, Event.STREAM_CLOSED)).toBe(1)
+  })
+
+  it('fails a request in flight at once when the remote disconnects mid-request', async () => {
+    const a = await node({ chain: await makeChain(BLOCKS) })
+    const b = await node({ bootnodes: [a.url], requestTimeoutMs: 30_000 })
+    const [peer] = await waitEvent(b, Event.PEER_CONNECTED)
+    await settled(a, () => a.server.peers.length === 1)
+    // a drops the connection when the request arrives, before its service can answer.
+    a.config.events.on(Event.PROTOCOL_MESSAGE, (msg, _name, from) => {
+      if (msg.name === 'GetBlockHeaders') void from.disconnect('going away mid-request')
+    })
+    // With a 30 s request timeout, a RequestTimeoutError here would mean the close went unnoticed.
+    const err = await peer.eth!.getBlockHeaders({ block: 1n, max: 4 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(PeerDisconnectedError)
+    await waitEvent(b, Event.PEER_DISCONNECTED)
+  })
+
+  it('refuses a peer on another genesis with a reason naming it, and bans it', async () => {
+    const a = await node({ chain: await makeChain(0) })
+    const foreign = await makeForeignChain()
+    const aError = waitEvent(a, Event.PEER_ERROR)
+    const b = await node({ chain: foreign, bootnodes: [a.url] })
+    const [errB] = await waitEvent(b, Event.PEER_ERROR)
+    const [errA] = await aError
+    for (const err of [errA, errB]) {
+      expect(err).toBeInstanceOf(StatusMismatchError)
+      expect((err as StatusMismatchError).field).toBe('genesisHash')
+      expect(err.message).toMatch(/genesis/)
+    }
+    expect(a.server.isBanned(enodeId(b.url))).toBe(true)
+    expect(count(a, Event.PEER_CONNECTED)).toBe(0)
+    await settled(a, () => a.server.connections.length === 0)
+  })
+
+  it('refuses inbound connections beyond maxPeers', async () => {
+    const a = await node({ chain: await makeChain(0), maxPeers: 1 })
+    const b = await node({ bootnodes: [a.url] })
+    await waitEvent(b, Event.PEER_CONNECTED)
+    await settled(a, () => a.server.peers.length === 1)
+    // c's socket is refused at accept, before any handshake work.
+    const refused = nextEvent<[InboundRefusedError]>(a.server.listener!, 'refused')
+    const c = await node({ bootnodes: [a.url] })
+    const [err] = await refused
+    expect(err.reason).toBe('gater')
+    expect(a.server.stats.inboundRefused).toBe(1)
+    expect(a.server.peers.map((p) => p.id)).toEqual([enodeId(b.url)])
+    expect(count(c, Event.PEER_CONNECTED)).toBe(0)
+  })
+
+  it('ban disconnects the peer and refuses it after the handshake when it dials again', async () => {
+    const a = await node({ chain: await makeChain(0) })
+    const b = await node({ bootnodes: [a.url] })
+    await waitEvent(b, Event.PEER_CONNECTED)
+    await settled(a, () => a.server.peers.length === 1)
+    const gone = waitEvent(a, Event.PEER_DISCONNECTED)
+    a.server.ban(enodeId(b.url), 60_000)
+    const [, reason] = await gone
+    expect(reason).toBe('banned')
+    await settled(b, () => b.server.connections.length === 0)
+    // b dials again (no backoff for a connection that was up): refused once its id is known.
+    const failed = nextEvent<[Error]>(a.server.listener!, 'error')
+    await b.server.bootstrap()
+    const [err] = await failed
+    expect(describeChain(err)).toContain('ERR_UPGRADE_PEER_DENIED')
+    expect(a.server.stats.inboundRefused).toBe(1)
+    expect(count(a, Event.PEER_CONNECTED)).toBe(1)
+  })
+
+  it('never dials itself, comparing against the id derived from its public key', async () => {
+    const a = await node({ chain: await makeChain(0), discV4: true })
+    const before = a.server.dialAttempts
+    const self = a.config.nodeId
+    a.server.dpt!.events.emit('peer:new', { id: self, address: '127.0.0.1', udpPort: 1, tcpPort: 1 })
+    expect(a.server.dialAttempts).toBe(before)
+    expect(count(a, Event.PEER_DISCOVERED)).toBe(0)
+    // Another id does get dialed (the check is not simply "dial nothing").
+    const b = await node()
+    const bId = Buffer.from(enodeId(b.url), 'hex')
+    const port = Number(b.url.split(':')[2].split('?')[0])
+    const connected = waitEvent(a, Event.PEER_CONNECTED)
+    a.server.dpt!.events.emit('peer:new', { id: bId, address: '127.0.0.1', udpPort: port, tcpPort: port })
+    expect(a.server.dialAttempts).toBe(before + 1)
+    await connected
+  })
+
+  it('start and stop are idempotent and stop leaves no socket, timer or listener behind', async () => {
+    const baseline = process.getActiveResourcesInfo()
+    const a = await startP2PNode({ chain: await makeChain(BLOCKS), discV4: true })
+    const b = await startP2PNode({ discV4: true, bootnodes: [a.url] })
+    await waitEvent(b, Event.PEER_CONNECTED)
+    await a.server.start()
+    expect(a.server.started).toBe(true)
+    const listenersBefore = b.config.events.totalListenerCount()
+    await Promise.all([b.stop(), b.server.stop()])
+    await a.stop()
+    await a.stop()
+    expect(a.server.started).toBe(false)
+    expect(a.server.listener).toBeNull()
+    expect(a.server.dpt).toBeNull()
+    expect(b.config.events.totalListenerCount()).toBeLessThan(listenersBefore)
+    expect(await expectResourcesBackTo(baseline)).toEqual([])
+  })
+})
+
+/** Codes along an error's cause chain. */
+function describeChain(err: unknown): string[] {
+  const codes: string[] = []
+  for (let e = err as { code?: string; cause?: unknown } | undefined; e !== undefined && codes.length < 8; e = e.cause as typeof e) {
+    codes.push(String(e.code))
+  }
+  return codes
+}
+
+describe('P2PPeer streams', () => {
+  it('opens, lists and closes extra streams on its connection, with stream events', async () => {
+    const a = await node({ chain: await makeChain(0) })
+    // An echo protocol on a's side.
+    a.server.registrar.handle('/h8/echo/1.0.0', (stream) => {
+      stream.pipe(stream)
+    })
+    const b = await node({ bootnodes: [a.url] })
+    const [peer] = await waitEvent(b, Event.PEER_CONNECTED)
+    const p2p = peer as P2PPeer
+    const opened = waitEvent(b, Event.STREAM_OPENED, (s) => s.protocol === '/h8/echo/1.0.0')
+    const stream = await p2p.openStream(['/h8/missing/1.0.0', '/h8/echo/1.0.0'])
+    expect(stream.protocol).toBe('/h8/echo/1.0.0')
+    const [info] = await opened
+    expect(info.direction).toBe('outbound')
+    expect(p2p.getStreams()).toContain(stream)
+    expect(p2p.getStreams()).toHaveLength(2)
+    const echoed = nextEvent<[Buffer]>(stream, 'data')
+    stream.write('ping')
+    expect((await echoed)[0].toString()).toBe('ping')
+    const closed = waitEvent(b, Event.STREAM_CLOSED, (s) => s.streamId === info.streamId)
+    expect(await p2p.closeStream(info.streamId)).toBe(true)
+    await closed
+    expect(p2p.getStreams()).not.toContain(stream)
+    expect(await p2p.closeStream('outbound:999')).toBe(false)
+    // The eth session is untouched.
+    expect(p2p.eth?.closed).toBe(false)
+  })
+})
