@@ -13,6 +13,7 @@ import {
 } from './messages'
 import { sealEip8, sealLegacy, type OpenedPacket } from './packets'
 import { deriveSecrets, type Secrets } from './secrets'
+import { staticAgree } from './static-secret'
 import { idToPublicKey, publicKeyToId, randomKeyPair, recoverPublicKey, signRecoverable, type KeyPair } from './secp256k1'
 
 /**
@@ -46,7 +47,7 @@ export class InitiatorHandshake {
   constructor(staticKey: KeyPair, remotePublicKey: Uint8Array, overrides: HandshakeOverrides = {}) {
     this.#ephemeralKey = overrides.ephemeralKey ?? randomKeyPair()
     this.#nonce = overrides.nonce ?? randomBytes(32)
-    const staticShared = staticKey.agree(remotePublicKey)
+    const staticShared = staticAgree(staticKey, remotePublicKey)
     const signature = signRecoverable(xorBytes(staticShared, this.#nonce), this.#ephemeralKey.privateKey)
     const body = encodeAuthEip8({ signature, initiatorId: publicKeyToId(staticKey.publicKey), nonce: this.#nonce })
     this.authPacket = sealEip8(remotePublicKey, body)
@@ -84,7 +85,7 @@ export class ResponderHandshake {
   receiveAuth(opened: OpenedPacket): RemoteInfo {
     const auth = opened.legacy ? decodeAuthLegacy(opened.plaintext) : decodeAuthEip8(opened.plaintext)
     const publicKey = remoteKey(auth.initiatorId, 'auth initiator key')
-    const staticShared = this.#staticKey.agree(publicKey)
+    const staticShared = staticAgree(this.#staticKey, publicKey)
     let ephemeralPublicKey: Uint8Array
     try {
       ephemeralPublicKey = recoverPublicKey(auth.signature, xorBytes(staticShared, auth.nonce))

@@ -28,11 +28,28 @@ const SLAB_SIZE = 64 * 1024
 /** Payloads up to this size are copied next to their header: cheaper than a separate chunk at this size. */
 const COPY_THRESHOLD = 8 * 1024
 
+/**
+ * One slab for every muxer in the process: a region is handed out once and
+ * never reused, so sharing it across connections is as safe as a slab per
+ * connection, and an idle connection holds no 64 KiB slab of its own (that
+ * was most of a quiet connection's memory). A slab is freed once no chunk cut
+ * from it is still queued anywhere.
+ */
+let slab = Buffer.allocUnsafe(0)
+let slabOffset = 0
+
+/** Reserves `maxBytes` at the current slab offset, starting a new slab when they do not fit. */
+function slabFor(maxBytes: number): Buffer {
+  if (slab.length - slabOffset < maxBytes) {
+    slab = Buffer.allocUnsafe(SLAB_SIZE)
+    slabOffset = 0
+  }
+  return slab
+}
+
 type WriteCallback = (err?: Error | null) => void
 
 export class FrameWriter {
-  private slab = Buffer.allocUnsafe(SLAB_SIZE)
-  private slabOffset = 0
   private batching = false
   private waiting: WriteCallback[] = []
   /** Set once the connection can take no more frames; stream writes fail with it. */
@@ -58,21 +75,18 @@ export class FrameWriter {
     }
     const length = data === undefined ? 0 : data.length
     const copy = length <= COPY_THRESHOLD
-    if (SLAB_SIZE - this.slabOffset < MAX_HEADER_BYTES + (copy ? length : 0)) {
-      this.slab = Buffer.allocUnsafe(SLAB_SIZE)
-      this.slabOffset = 0
-    }
-    const start = this.slabOffset
-    let end = writeFrameHeader(this.slab, start, id, flag, length)
+    const buf = slabFor(MAX_HEADER_BYTES + (copy ? length : 0))
+    const start = slabOffset
+    let end = writeFrameHeader(buf, start, id, flag, length)
     if (copy) {
-      if (length > 0) this.slab.set(data!, end)
+      if (length > 0) buf.set(data!, end)
       end += length
-      this.slabOffset = end
-      this.batch(this.slab.subarray(start, end))
+      slabOffset = end
+      this.batch(buf.subarray(start, end))
       return
     }
-    this.slabOffset = end
-    const header = this.slab.subarray(start, end)
+    slabOffset = end
+    const header = buf.subarray(start, end)
     if (this.batching) {
       this.conn.write(header)
       this.conn.write(data)
