@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events'
+import { EventEmitter, setMaxListeners } from 'node:events'
 import type { Duplex } from 'node:stream'
 import debug from 'debug'
 import { P2PError } from './errors'
@@ -123,6 +123,12 @@ export class Connection extends EventEmitter {
     this.closeTimeoutMs = init.closeTimeoutMs ?? DEFAULT_CONNECTION_CLOSE_TIMEOUT_MS
     assertTimeout(this.negotiationTimeoutMs, 'streamNegotiationTimeoutMs')
     assertTimeout(this.closeTimeoutMs, 'closeTimeoutMs')
+    // Every in-flight stream negotiation (ours and the remote's) links one
+    // 'abort' listener to `lifetime.signal` and removes it when it settles, so
+    // the count is bounded by the muxer's stream limits, not leaking. Node's
+    // default cap of 10 would print a MaxListenersExceededWarning whenever a
+    // remote opens 11 streams at once — a warning any peer could trigger.
+    setMaxListeners(0, this.lifetime.signal)
 
     this.socketClosed = closedPromise(this.socket)
     // 'closed' means both the socket and the secure channel above it are gone,

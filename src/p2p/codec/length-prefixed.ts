@@ -56,7 +56,7 @@ function checkMaxLength(maxLength: number | undefined): number {
  *
  * The length is checked against `maxLength` as soon as the prefix is decoded,
  * before the payload is waited for. After an error the decoder stays failed
- * and rethrows it. It throws nothing but MessageTooLargeError and VarintError.
+ * and rethrows it (see `push` for the messages completed before it). It throws nothing but MessageTooLargeError and VarintError.
  */
 export class LengthPrefixedDecoder {
   readonly maxLength: number
@@ -69,7 +69,7 @@ export class LengthPrefixedDecoder {
   /** Prefix size of the message being assembled; 0 while its prefix is incomplete. */
   private prefixBytes = 0
   private length = 0
-  private failure: Error | undefined
+  private failed: Error | undefined
   private readonly scratch = new Uint8Array(MAX_UVARINT_BYTES)
 
   constructor(opts: LengthPrefixedOptions = {}) {
@@ -81,17 +81,35 @@ export class LengthPrefixedDecoder {
     return this.buffered
   }
 
-  /** Appends `chunk` and returns every message it completed, in order. */
+  /**
+   * Appends `chunk` and returns every message it completed, in order.
+   *
+   * Failure contract (same as `next()` and readMessages): messages that were
+   * complete before the bad bytes (an over-long prefix, a malformed varint)
+   * are never lost. If some were completed, they are returned and the error is
+   * kept: `failure` is set and the next call (`push`, `append`, `next`) throws
+   * it. If none were, `push` throws at once. Callers that may see no further
+   * call (end of input) check `failure` after the last push.
+   */
   push(chunk: Uint8Array): Uint8Array[] {
     this.append(chunk)
     const out: Uint8Array[] = []
-    for (let msg = this.next(); msg !== undefined; msg = this.next()) out.push(msg)
+    try {
+      for (let msg = this.next(); msg !== undefined; msg = this.next()) out.push(msg)
+    } catch (err) {
+      if (out.length === 0) throw err
+    }
     return out
+  }
+
+  /** The error this decoder failed with (it then rethrows it on every call), or undefined. */
+  get failure(): Error | undefined {
+    return this.failed
   }
 
   /** Appends `chunk` without decoding; pair with `next()` to pull one message at a time. */
   append(chunk: Uint8Array): void {
-    if (this.failure !== undefined) throw this.failure
+    if (this.failed !== undefined) throw this.failed
     if (chunk.length === 0) return
     this.chunks.push(chunk)
     this.buffered += chunk.length
@@ -99,7 +117,7 @@ export class LengthPrefixedDecoder {
 
   /** The next complete message, or undefined until more bytes arrive. */
   next(): Uint8Array | undefined {
-    if (this.failure !== undefined) throw this.failure
+    if (this.failed !== undefined) throw this.failed
     if (this.prefixBytes === 0 && !this.readPrefix()) return undefined
     if (this.buffered < this.prefixBytes + this.length) return undefined
     this.skip(this.prefixBytes)
@@ -138,13 +156,13 @@ export class LengthPrefixedDecoder {
         read = decodeUvarint(this.gatherPrefix(), 0)
       }
     } catch (err) {
-      this.failure = err as VarintError
+      this.failed = err as VarintError
       throw err
     }
     if (read.bytes === 0) return false
     if (read.value > this.maxLength) {
-      this.failure = new MessageTooLargeError(read.value, this.maxLength)
-      throw this.failure
+      this.failed = new MessageTooLargeError(read.value, this.maxLength)
+      throw this.failed
     }
     this.prefixBytes = read.bytes
     this.length = read.value

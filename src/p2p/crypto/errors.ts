@@ -80,10 +80,14 @@ export class TruncatedFrameError extends EciesError {
   }
 }
 
-/** The socket closed without a clean end of stream (no FIN seen) after the handshake. */
+/**
+ * The socket closed without a clean end of stream (no FIN seen) after the
+ * handshake, or failed (ECONNRESET, EPIPE, ...). A socket error is carried as
+ * `cause` so readers above always get a typed error, never a raw Node one.
+ */
 export class ConnectionClosedError extends EciesError {
-  constructor() {
-    super('ERR_ECIES_CONNECTION_CLOSED', 'socket closed before the end of the secure stream')
+  constructor(message = 'socket closed before the end of the secure stream', cause?: unknown) {
+    super('ERR_ECIES_CONNECTION_CLOSED', message, { cause })
   }
 }
 

@@ -202,7 +202,9 @@ export class SecureStream extends Duplex {
       log('socket error after close: %s', err.message)
       return
     }
-    this.destroy(err)
+    // A raw socket error (ECONNRESET, EPIPE, ...) must not escape to the layers
+    // above untyped; wrap it and keep it as the cause.
+    this.destroy(new ConnectionClosedError(`socket failed: ${err.message}`, err))
   }
 
   #onClose = (): void => {

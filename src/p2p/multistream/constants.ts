@@ -2,6 +2,14 @@
 export const MULTISTREAM_PROTOCOL_ID = '/multistream/1.0.0'
 
 /**
+ * Messages that mean something to multistream-select itself and so can never
+ * be protocol ids: a listener's refusal (`na`), the list request (`ls`) and the
+ * header. Offering or proposing one would be ambiguous on the wire — a dialer
+ * proposing "na" would read the listener's refusal as agreement.
+ */
+export const RESERVED_PROTOCOL_IDS: ReadonlySet<string> = new Set(['na', 'ls', MULTISTREAM_PROTOCOL_ID])
+
+/**
  * Longest protocol id accepted or sent, in UTF-8 bytes (the newline is not
  * counted). The design fixes 1024. Note that go-multistream and
  * @libp2p/multistream-select cap the whole message, newline included, at 1024

@@ -1,5 +1,5 @@
 import { decodeUvarint, uvarintLength, writeUvarint } from '../codec/uvarint'
-import { MAX_PROTOCOL_ID_LENGTH, MULTISTREAM_PROTOCOL_ID } from './constants'
+import { MAX_PROTOCOL_ID_LENGTH, MULTISTREAM_PROTOCOL_ID, RESERVED_PROTOCOL_IDS } from './constants'
 import { MssInvalidProtocolIdError, MssInvalidResponseError, MssMissingNewlineError, MssProtocolIdTooLongError } from './errors'
 
 /**
@@ -44,10 +44,13 @@ export const NA_PAYLOAD: Buffer = NA_MESSAGE.subarray(1)
 export const LS_MESSAGE: Buffer = encode('ls')
 export const LS_PAYLOAD: Buffer = LS_MESSAGE.subarray(1)
 
-/** Validates a protocol id we are about to send or offer. */
+/** Validates a protocol id we are about to send or offer (not empty, no newline, not reserved, not too long). */
 export function checkProtocolId(id: string): void {
   if (id.length === 0) throw new MssInvalidProtocolIdError('protocol id is empty')
   if (id.includes('\n')) throw new MssInvalidProtocolIdError(`protocol id ${JSON.stringify(id)} contains a newline`)
+  if (RESERVED_PROTOCOL_IDS.has(id)) {
+    throw new MssInvalidProtocolIdError(`${JSON.stringify(id)} is a multistream-select message, not a protocol id`)
+  }
   const bytes = Buffer.byteLength(id, 'utf8')
   if (bytes > MAX_PROTOCOL_ID_LENGTH) throw new MssProtocolIdTooLongError(bytes, MAX_PROTOCOL_ID_LENGTH)
 }

@@ -50,11 +50,13 @@ class Selector extends Negotiation<string> {
     }
     if (msg.length === 0 || msg[msg.length - 1] !== NEWLINE) throw new MssMissingNewlineError()
     const current = this.lines[this.index]!
-    if (equalBytes(msg, current.payload)) {
-      if (log.enabled) log('selected %s', current.id)
-      return current.id
-    }
+    // `na` first: a refusal must never be mistaken for the echo of a proposal
+    // (checkProtocolId already refuses to propose "na"; this keeps the order safe on its own).
     if (!equalBytes(msg, NA_PAYLOAD)) {
+      if (equalBytes(msg, current.payload)) {
+        if (log.enabled) log('selected %s', current.id)
+        return current.id
+      }
       throw new MssInvalidResponseError(`expected ${current.id} or na, received ${JSON.stringify(messageText(msg))}`)
     }
     if (log.enabled) log('%s refused', current.id)

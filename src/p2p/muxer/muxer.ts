@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import debug from 'debug'
-import { TimeoutError } from '../errors'
+import { P2PError, TimeoutError } from '../errors'
 import {
   MplexConnectionClosedError,
   MplexDuplicateStreamError,
@@ -19,6 +19,17 @@ const log = debug('p2p:mplex')
 const utf8 = new TextDecoder()
 
 export type MuxerStatus = 'open' | 'closing' | 'closed'
+
+/**
+ * The error a connection failure hands to every stream. Typed errors of the
+ * layer below (a FrameMacError, a ConnectionClosedError) already name the
+ * reason and pass through; a raw Node error (ECONNRESET on a bare socket) is
+ * wrapped so stream readers only ever see a P2PError, with the original as `cause`.
+ */
+export function typedConnectionError(err: Error): P2PError {
+  if (err instanceof P2PError) return err
+  return new MplexConnectionClosedError(`mplex connection failed: ${err.message}`, { cause: err })
+}
 
 /**
  * mplex (/mplex/6.7.0) over any byte Duplex.
@@ -291,7 +302,7 @@ export class MplexMuxer extends EventEmitter {
       log('connection error after close: %s', err.message)
       return
     }
-    this.abort(err)
+    this.abort(typedConnectionError(err))
   }
 
   readonly #onClose = (): void => {

@@ -65,7 +65,12 @@ export class InboundUpgradeError extends TransportError {
 }
 
 /** Why the listener dropped a socket before (or instead of) upgrading it. */
-export type RefusalReason = 'gater' | 'max-pending-handshakes' | 'max-connections' | 'listener-closing'
+export type RefusalReason =
+  | 'gater'
+  | 'max-pending-handshakes'
+  | 'max-pending-handshakes-per-ip'
+  | 'max-connections'
+  | 'listener-closing'
 
 /** Emitted as the listener's 'refused' event: a socket dropped by policy, not by failure. */
 export class InboundRefusedError extends TransportError {

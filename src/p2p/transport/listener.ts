@@ -4,7 +4,8 @@ import debug from 'debug'
 import type { Connection, HostPort } from '../connection'
 import { ConnectionClosedError, describeError } from '../stack-errors'
 import type { Upgrader } from '../upgrader'
-import { assertLimit } from '../util/timeout'
+import { assertLimit, assertTimeout } from '../util/timeout'
+import { DEFAULT_EVICTION_WINDOW_MS, DEFAULT_MAX_EVICTIONS_PER_WINDOW, EvictionBudget } from './eviction-budget'
 import { InboundRefusedError, InboundUpgradeError, ListenError, ListenerStateError, type RefusalReason } from './errors'
 
 const log = debug('p2p:transport')
@@ -19,12 +20,25 @@ const log = debug('p2p:transport')
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 64
 
 /**
+ * Pending handshakes one remote IP may hold at once; more sockets from it are
+ * refused at accept. Off (Infinity) by default: behind a NAT or a cloud egress
+ * many honest nodes share an address, and tests run every peer on 127.0.0.1;
+ * a node that knows its network sets it (e.g. 8) to keep one host from taking
+ * every slot.
+ */
+export const DEFAULT_MAX_PENDING_HANDSHAKES_PER_IP = Infinity
+
+/**
  * What to do with a new socket when every handshake slot is taken.
  * 'drop-oldest' (default) evicts the longest-pending handshake: honest
  * handshakes finish in milliseconds, so the oldest slot is the one most likely
  * held by a staller, and a good peer still gets in during a flood of idle
- * sockets. 'refuse-new' destroys the new socket instead (stalled slots then
- * only free up at the handshake timeout).
+ * sockets. Oldest-first evictions are rate limited (`maxEvictionsPerWindow`
+ * per `evictionWindowMs`, see eviction-budget.ts): once the budget is spent, a
+ * new socket replaces the newest pending one instead, so a burst churns among
+ * its own sockets and cannot flush handshakes that were already in flight.
+ * 'refuse-new' destroys the new socket instead (stalled slots then only free
+ * up at the handshake timeout).
  */
 export type PendingOverflowPolicy = 'drop-oldest' | 'refuse-new'
 export const DEFAULT_PENDING_OVERFLOW_POLICY: PendingOverflowPolicy = 'drop-oldest'
@@ -34,6 +48,12 @@ export interface ListenerOptions {
   maxPendingHandshakes?: number
   /** Default DEFAULT_PENDING_OVERFLOW_POLICY ('drop-oldest'). */
   pendingOverflow?: PendingOverflowPolicy
+  /** Oldest-first evictions per window under 'drop-oldest'. Default DEFAULT_MAX_EVICTIONS_PER_WINDOW (64). */
+  maxEvictionsPerWindow?: number
+  /** Sliding window of `maxEvictionsPerWindow`. Default DEFAULT_EVICTION_WINDOW_MS (1 s). */
+  evictionWindowMs?: number
+  /** Pending handshakes per remote IP. Default DEFAULT_MAX_PENDING_HANDSHAKES_PER_IP (Infinity: off). */
+  maxPendingHandshakesPerIp?: number
   /**
    * Upgraded plus pending connections from this listener; sockets beyond it are
    * destroyed at accept. Default Infinity: peer limits belong to the node
@@ -63,11 +83,15 @@ export class TransportListener extends EventEmitter {
   readonly maxPendingHandshakes: number
   readonly pendingOverflow: PendingOverflowPolicy
   readonly maxConnections: number
+  readonly maxPendingHandshakesPerIp: number
+  private readonly evictions: EvictionBudget
   private state: ListenerState = 'idle'
   private server: net.Server | undefined
   private bound: HostPort | undefined
   /** Insertion order is age order, which 'drop-oldest' relies on. */
   private readonly pending = new Map<net.Socket, { ctl: AbortController; addr: HostPort }>()
+  /** Pending handshakes per remote host, for `maxPendingHandshakesPerIp`. */
+  private readonly pendingPerIp = new Map<string, number>()
   private readonly conns = new Set<Connection>()
   private closing: Promise<void> | undefined
 
@@ -79,8 +103,15 @@ export class TransportListener extends EventEmitter {
     this.maxPendingHandshakes = opts.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES
     this.pendingOverflow = opts.pendingOverflow ?? DEFAULT_PENDING_OVERFLOW_POLICY
     this.maxConnections = opts.maxConnections ?? Infinity
+    this.maxPendingHandshakesPerIp = opts.maxPendingHandshakesPerIp ?? DEFAULT_MAX_PENDING_HANDSHAKES_PER_IP
+    const maxEvictions = opts.maxEvictionsPerWindow ?? DEFAULT_MAX_EVICTIONS_PER_WINDOW
+    const evictionWindowMs = opts.evictionWindowMs ?? DEFAULT_EVICTION_WINDOW_MS
     assertLimit(this.maxPendingHandshakes, 'maxPendingHandshakes')
     assertLimit(this.maxConnections, 'maxConnections')
+    assertLimit(this.maxPendingHandshakesPerIp, 'maxPendingHandshakesPerIp')
+    assertLimit(maxEvictions, 'maxEvictionsPerWindow')
+    assertTimeout(evictionWindowMs, 'evictionWindowMs')
+    this.evictions = new EvictionBudget(maxEvictions, evictionWindowMs)
     if (this.pendingOverflow !== 'drop-oldest' && this.pendingOverflow !== 'refuse-new') {
       throw new RangeError(`pendingOverflow must be 'drop-oldest' or 'refuse-new'`)
     }
@@ -157,10 +188,11 @@ export class TransportListener extends EventEmitter {
       this.refuse(new InboundRefusedError(addr, reason))
       return
     }
-    if (this.pending.size >= this.maxPendingHandshakes) this.evictOldestPending()
+    if (this.pending.size >= this.maxPendingHandshakes) this.evictPending()
     socket.setNoDelay(true)
     const ctl = new AbortController()
     this.pending.set(socket, { ctl, addr })
+    this.pendingPerIp.set(addr.host, (this.pendingPerIp.get(addr.host) ?? 0) + 1)
     this.upgrader.upgradeInbound(socket, { signal: ctl.signal, remoteAddr: addr }).then(
       (conn) => this.onUpgraded(socket, conn),
       (err: unknown) => this.onUpgradeFailed(socket, addr, err),
@@ -172,22 +204,39 @@ export class TransportListener extends EventEmitter {
     if (this.state !== 'listening') return 'listener-closing'
     if (this.upgrader.gater.denyInboundSocket?.(addr) === true) return 'gater'
     if (this.conns.size + this.pending.size >= this.maxConnections) return 'max-connections'
+    if ((this.pendingPerIp.get(addr.host) ?? 0) >= this.maxPendingHandshakesPerIp) return 'max-pending-handshakes-per-ip'
     if (this.pending.size >= this.maxPendingHandshakes) {
       if (this.pendingOverflow === 'refuse-new' || this.maxPendingHandshakes === 0) return 'max-pending-handshakes'
     }
     return undefined
   }
 
-  private evictOldestPending(): void {
-    const oldest = this.pending.entries().next()
-    if (oldest.done === true) return
-    const [socket, { ctl, addr }] = oldest.value
-    this.pending.delete(socket)
+  /** Frees one slot: the oldest while the eviction budget lasts, else the newest (the burst's own). */
+  private evictPending(): void {
+    let victim: net.Socket | undefined
+    if (this.evictions.take()) {
+      victim = this.pending.keys().next().value
+    } else {
+      for (const socket of this.pending.keys()) victim = socket
+      log('eviction budget spent (%d per %d ms): replacing the newest pending handshake', this.evictions.max, this.evictions.windowMs)
+    }
+    if (victim === undefined) return
+    const { ctl, addr } = this.pending.get(victim)!
+    this.forgetPending(victim)
     ctl.abort(new InboundRefusedError(addr, 'max-pending-handshakes'))
   }
 
-  private onUpgraded(socket: net.Socket, conn: Connection): void {
+  private forgetPending(socket: net.Socket): void {
+    const entry = this.pending.get(socket)
+    if (entry === undefined) return
     this.pending.delete(socket)
+    const n = (this.pendingPerIp.get(entry.addr.host) ?? 1) - 1
+    if (n > 0) this.pendingPerIp.set(entry.addr.host, n)
+    else this.pendingPerIp.delete(entry.addr.host)
+  }
+
+  private onUpgraded(socket: net.Socket, conn: Connection): void {
+    this.forgetPending(socket)
     if (this.state !== 'listening') {
       conn.abort(new ConnectionClosedError('listener closed during the upgrade'))
       return
@@ -198,7 +247,7 @@ export class TransportListener extends EventEmitter {
   }
 
   private onUpgradeFailed(socket: net.Socket, addr: HostPort, err: unknown): void {
-    this.pending.delete(socket)
+    this.forgetPending(socket)
     if (err instanceof InboundRefusedError) {
       this.refuse(err)
       return

@@ -14,7 +14,15 @@ const log = debug('p2p:transport')
  * Budget for the TCP connect alone (the upgrade then has the Upgrader's
  * handshake timeout). A reachable host answers a SYN in well under a second;
  * discovered-but-dead peers are common, and a dial slot should not wait out
- * the OS connect timeout (often over a minute) for each of them.
+ * the OS connect timeout (often over a minute) for each of them. 5 s still
+ * covers a few lost SYNs (Linux retransmits the first after 1 s, the next
+ * after 3 s).
+ *
+ * This is the transport's own default, for callers that use `src/p2p` on its
+ * own. The client passes its configured `dialTimeoutMs` explicitly (its
+ * default, DEFAULT_DIAL_TIMEOUT_MS in src/client/config.ts, is 10 s, chosen
+ * for its dial scheduler), so the two defaults are independent on purpose:
+ * `src/p2p` never imports `src/client`.
  */
 export const DEFAULT_DIAL_TIMEOUT_MS = 5_000
 

@@ -106,6 +106,28 @@ describe('LengthPrefixedDecoder', () => {
     expect(() => decoder.push(Uint8Array.of(0))).toThrow(MessageTooLargeError)
   })
 
+  it('delivers the messages completed before a bad prefix in the same chunk, then throws on the next call', () => {
+    const decoder = new LengthPrefixedDecoder({ maxLength: 100 })
+    const good = [random(3, 1), random(50, 2)]
+    const chunk = concat([...good.map((m) => encodeMessage(m)), encodeUvarint(101), random(5, 3)])
+    const got = decoder.push(chunk)
+    expect(got.map((m) => Buffer.from(m).toString('hex'))).toEqual(good.map((m) => Buffer.from(m).toString('hex')))
+    expect(decoder.failure).toBeInstanceOf(MessageTooLargeError)
+    expect(() => decoder.push(Uint8Array.of(0))).toThrow(decoder.failure!)
+    expect(() => decoder.next()).toThrow(MessageTooLargeError)
+  })
+
+  it('delivers the messages before a malformed varint too; with none before it, push throws at once', () => {
+    const decoder = new LengthPrefixedDecoder()
+    const got = decoder.push(concat([encodeMessage(random(4)), new Uint8Array(10).fill(0x80)]))
+    expect(got).toHaveLength(1)
+    expect(decoder.failure).toBeInstanceOf(VarintError)
+    const fresh = new LengthPrefixedDecoder({ maxLength: 100 })
+    expect(() => fresh.push(encodeUvarint(101))).toThrow(MessageTooLargeError)
+    expect(fresh.failure).toBeInstanceOf(MessageTooLargeError)
+    expect(new LengthPrefixedDecoder().failure).toBeUndefined()
+  })
+
   it('accepts a message of exactly maxLength', () => {
     const decoder = new LengthPrefixedDecoder({ maxLength: 100 })
     expect(decoder.push(encodeMessage(random(100)))).toHaveLength(1)

@@ -225,6 +225,20 @@ describe('secure stream over an in-memory pipe', () => {
     expect((err as ConnectionClosedError).code).toBe('ERR_ECIES_CONNECTION_CLOSED')
   })
 
+  it('a socket error (ECONNRESET) reaches readers as ConnectionClosedError with the raw error as cause', async () => {
+    const { x, y, a, b } = await securedPair()
+    track(a.stream, b.stream, x, y)
+    const failure = errorOf(b.stream)
+    const peerFailure = errorOf(a.stream) // the pipe's other end closes too
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
+    y.destroy(reset)
+    const err = await within(failure, 5000, 'socket error')
+    expect(err).toBeInstanceOf(ConnectionClosedError)
+    expect((err as ConnectionClosedError).code).toBe('ERR_ECIES_CONNECTION_CLOSED')
+    expect((err as ConnectionClosedError).cause).toBe(reset)
+    expect(await within(peerFailure, 5000, 'peer close error')).toBeInstanceOf(ConnectionClosedError)
+  })
+
   it('an end in the middle of a frame is a TruncatedFrameError', async () => {
     const { x, y, a, b } = await securedPair()
     track(a.stream, b.stream, x, y)

@@ -44,6 +44,13 @@ describe('multistream-select listener on bad input', () => {
     expect([sel.protocol, han.protocol]).toEqual([id, id])
   })
 
+  it('refuses to offer the reserved words na, ls and the header', async () => {
+    for (const reserved of ['na', 'ls', '/multistream/1.0.0']) {
+      const [, b] = pair()
+      await expectFailure(mssHandle(b, ['/x/1', reserved]), b, 'ERR_MSS_INVALID_PROTOCOL_ID')
+    }
+  })
+
   it('rejects a message without its newline', async () => {
     const [a, b] = pair()
     const handling = mssHandle(b, ['/x/1'])
@@ -148,6 +155,21 @@ describe('multistream-select dialer on bad input', () => {
     await expectFailure(mssSelect(pair()[0], []), { destroyed: true }, 'ERR_MSS_INVALID_PROTOCOL_ID')
     await expectFailure(mssSelect(pair()[0], ['']), { destroyed: true }, 'ERR_MSS_INVALID_PROTOCOL_ID')
     await expectFailure(mssSelect(pair()[0], ['/a\n/b']), { destroyed: true }, 'ERR_MSS_INVALID_PROTOCOL_ID')
+  })
+
+  it('refuses to propose the reserved words na, ls and the header, writing nothing', async () => {
+    for (const reserved of ['na', 'ls', '/multistream/1.0.0']) {
+      const [a] = pair({ recordWrites: true })
+      await expectFailure(mssSelect(a, ['/x/1', reserved]), a, 'ERR_MSS_INVALID_PROTOCOL_ID')
+      expect(a.writes).toHaveLength(0)
+    }
+  })
+
+  it('reads a listener\'s na as a refusal before comparing it with the proposal', async () => {
+    const [a, b] = pair()
+    const selecting = mssSelect(a, ['/x/1'])
+    b.write(Buffer.concat([HEADER, line('na')]))
+    await expectFailure(selecting, a, 'ERR_MSS_UNSUPPORTED_PROTOCOL')
   })
 
   it('reports unsupported when every proposal is refused', async () => {

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { encodeUvarint } from '../../../src/p2p/codec/uvarint'
 import { encodeFrame, MAX_FRAME_SIZE, MplexFlag } from '../../../src/p2p/muxer/frame'
-import { MplexMuxer, type MplexStream } from '../../../src/p2p/muxer/index'
+import { FrameMacError } from '../../../src/p2p/crypto/errors'
+import { MplexConnectionClosedError, MplexMuxer, type MplexStream } from '../../../src/p2p/muxer/index'
 import { deferred, duplexPair, echo, readAll, waitFor, waitForError } from './helpers'
 
 const cleanups: Array<() => void> = []
@@ -125,9 +126,19 @@ describe('mplex bad input', () => {
     expect(muxer.status).toBe('closed')
   })
 
-  it('a connection error aborts the muxer with that error', async () => {
+  it('a raw connection error (ECONNRESET) aborts the muxer with a typed MplexConnectionClosedError carrying it as cause', async () => {
     const { conn, muxer, stream } = await withOpenStream()
     const boom = Object.assign(new Error('socket broke'), { code: 'ECONNRESET' })
-    await expectAbort(muxer, stream, 'ECONNRESET', () => conn.destroy(boom))
+    const streamErr = waitForError(stream)
+    await expectAbort(muxer, stream, 'ERR_MPLEX_CONNECTION_CLOSED', () => conn.destroy(boom))
+    const err = await streamErr
+    expect(err).toBeInstanceOf(MplexConnectionClosedError)
+    expect(err.cause).toBe(boom)
+  })
+
+  it('a typed connection error from the layer below reaches the streams unchanged', async () => {
+    const { conn, muxer, stream } = await withOpenStream()
+    const typed = new FrameMacError('body')
+    await expectAbort(muxer, stream, 'ERR_ECIES_BAD_MAC', () => conn.destroy(typed))
   })
 })

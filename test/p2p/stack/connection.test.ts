@@ -139,6 +139,26 @@ describe('Connection streams', () => {
     expect(out.status).toBe('open')
   })
 
+  it('many concurrent negotiations (ours and the remote\'s) print no MaxListenersExceededWarning', async () => {
+    // Each negotiation links one abort listener to the connection's lifetime signal; a remote decides how
+    // many are in flight on our inbound side, so Node's default cap of 10 must not apply there.
+    const { out, inRegistrar } = await pair()
+    inRegistrar.handle(ECHO, echo)
+    const warnings: string[] = []
+    const onWarning = (w: Error): void => void warnings.push(w.name)
+    process.on('warning', onWarning)
+    try {
+      const streams = await Promise.all(Array.from({ length: 24 }, () => out.newStream(ECHO)))
+      expect(streams).toHaveLength(24)
+      // process 'warning' is emitted on a later tick than the listener that triggered it.
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      expect(warnings.filter((w) => w === 'MaxListenersExceededWarning')).toEqual([])
+      for (const s of streams) s.destroy()
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
+
   it('aborting newStream rejects with the abort reason and resets the stream', async () => {
     const { out, inRegistrar } = await pair()
     inRegistrar.handle(ECHO, echo)

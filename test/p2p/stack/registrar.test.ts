@@ -69,7 +69,8 @@ describe('Registrar', () => {
 
   it('rejects protocol ids multistream-select cannot carry', () => {
     const r = new Registrar()
-    for (const bad of ['', 'a\nb', 'x'.repeat(MAX_PROTOCOL_ID_BYTES + 1)]) {
+    // 'na', 'ls' and the header are multistream-select messages, never protocol ids.
+    for (const bad of ['', 'a\nb', 'x'.repeat(MAX_PROTOCOL_ID_BYTES + 1), 'na', 'ls', '/multistream/1.0.0']) {
       expect(() => r.handle(bad, noop)).toThrow(InvalidProtocolIdError)
     }
     // Multi-byte characters count as their UTF-8 length.

@@ -191,6 +191,15 @@ describe('Upgrader options', () => {
 })
 
 describe('TCP connect timeout', () => {
+  it('defaults to DEFAULT_DIAL_TIMEOUT_MS (5 s) and keeps an explicit dialTimeoutMs (the client passes its own)', async () => {
+    const { DEFAULT_DIAL_TIMEOUT_MS, Transport } = await import('../../../src/p2p/transport')
+    const upgrader = new Upgrader({ privateKey: utils.randomSecretKey(), registrar: new Registrar() })
+    expect(new Transport({ upgrader }).dialTimeoutMs).toBe(DEFAULT_DIAL_TIMEOUT_MS)
+    expect(DEFAULT_DIAL_TIMEOUT_MS).toBe(5_000)
+    expect(new Transport({ upgrader, dialTimeoutMs: 10_000 }).dialTimeoutMs).toBe(10_000)
+    expect(() => new Transport({ upgrader, dialTimeoutMs: -1 })).toThrow(RangeError)
+  })
+
   it('a connect that never completes fails with DialTimeoutError and the socket is destroyed', async () => {
     const { connectTcp } = await import('../../../src/p2p/transport/connect')
     const { DialTimeoutError, DEFAULT_DIAL_TIMEOUT_MS } = await import('../../../src/p2p/transport')
