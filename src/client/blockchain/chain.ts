@@ -2,11 +2,12 @@ import type { Block, BlockBodyBytes, BlockHeader } from '@ethereumjs/block'
 import { type Blockchain, createBlockchain } from '@ethereumjs/blockchain'
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
-import { KECCAK256_RLP, bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import debug from 'debug'
 
-import { createGenesisBlock, verifyGenesisStateRoot } from '../../chain-config'
+import { createGenesisBlock } from '../../chain-config'
 import { ChainError } from './errors'
+import { ChainState } from './state'
 import { verifyReceipts } from './verify'
 
 const log = debug('client:chain')
@@ -22,6 +23,9 @@ export const MAX_BODIES_SERVE = 1024
 
 /** Most blocks' receipts one getReceipts call returns (geth's maxReceiptsServe). */
 export const MAX_RECEIPTS_SERVE = 1024
+
+/** Most state entries (trie nodes, contract code) one getNodeData call returns (geth's maxNodeDataServe). */
+export const MAX_NODE_DATA_SERVE = 384
 
 /**
  * Default soft byte budget of a getBodies/getReceipts reply (geth's softResponseLimit, 2 MiB):
@@ -48,36 +52,37 @@ export interface ChainHead {
 }
 
 /**
- * The client's chain: blocks kept in memory by @ethereumjs/blockchain, plus the receipts that
- * came with them. It serves headers, bodies and receipts as the eth protocol asks for them.
+ * The client's chain: blocks kept in memory by @ethereumjs/blockchain, the world state they
+ * produce (ChainState), and their receipts. It serves headers, bodies, receipts and state
+ * (trie nodes and contract code by hash) as the eth protocol asks for them.
  *
  * Blocks are validated on put by @ethereumjs/blockchain (parent link, number, timestamp, gas
  * limit, base fee, blob gas, requests hash, transaction signatures and roots, uncles) and by
- * @ethereumjs/block's PoS header rules (difficulty 0, zero nonce, no uncles). They are not
- * executed, so the state root is trusted; receipts, when given, are checked against the
- * header's receipts root, gas used and logs bloom. On a chain that is PoS from genesis the
- * beacon chain decides the head, so the block put last becomes the head.
+ * @ethereumjs/block's PoS header rules (difficulty 0, zero nonce, no uncles), then executed on
+ * their parent's state: the state root, receipts root, gas used and logs bloom must come out
+ * as the header says, so nothing served is taken on trust. Receipts are the ones execution
+ * produced; receipts given to putBlocks are checked against the headers first. On a chain that
+ * is PoS from genesis the beacon chain decides the head, so the block put last becomes the head.
  */
 export class Chain {
   readonly common: Common
   readonly blockchain: Blockchain
+  private readonly state: ChainState
   private readonly receiptsByHash = new Map<string, Uint8Array[]>()
   private head: ChainHead
   private isOpen = false
   private putQueue: Promise<unknown> = Promise.resolve()
 
-  private constructor(common: Common, blockchain: Blockchain, head: ChainHead) {
+  private constructor(common: Common, blockchain: Blockchain, state: ChainState, head: ChainHead) {
     this.common = common
     this.blockchain = blockchain
+    this.state = state
     this.head = head
   }
 
   /** Creates the in-memory chain at its genesis, already open. */
   static async create(opts: ChainOptions): Promise<Chain> {
     const common = opts.common
-    if (!(await verifyGenesisStateRoot(common))) {
-      throw new ChainError('ERR_CHAIN_GENESIS_MISMATCH', 'genesis allocation does not produce the configured genesis state root')
-    }
     const genesisBlock = createGenesisBlock(common)
     const blockchain = await createBlockchain({
       common,
@@ -87,7 +92,9 @@ export class Chain {
       // chain vouches for blocks. The EL-side PoS header rules are enforced by @ethereumjs/block.
       validateConsensus: true,
     })
-    const chain = new Chain(common, blockchain, { height: 0n, td: genesisBlock.header.difficulty, latest: genesisBlock.header })
+    // Checks that the genesis allocation produces the state root the genesis header commits to.
+    const state = await ChainState.create({ common, blockchain, genesisStateRoot: genesisBlock.header.stateRoot })
+    const chain = new Chain(common, blockchain, state, { height: 0n, td: genesisBlock.header.difficulty, latest: genesisBlock.header })
     chain.receiptsByHash.set(bytesToHex(genesisBlock.hash()), [])
     await chain.open()
     return chain
@@ -122,42 +129,50 @@ export class Chain {
   }
 
   /**
-   * Appends blocks in order, validating each; blocks already stored are skipped. `receipts`,
-   * if given, holds each block's consensus-encoded receipts (aligned with `blocks`) and is
-   * checked against the headers before any block is stored. Returns how many blocks were new.
-   * A block that fails validation throws ERR_CHAIN_INVALID_BLOCK; the blocks before it stay.
+   * Appends blocks in order, validating and executing each; blocks already stored are skipped.
+   * `receipts`, if given, holds each block's consensus-encoded receipts (aligned with `blocks`)
+   * and is checked against the headers before any block is stored. Returns how many blocks
+   * were new. A block that fails validation or execution throws ERR_CHAIN_INVALID_BLOCK and is
+   * not kept; the blocks before it stay.
    */
   async putBlocks(blocks: readonly Block[], receipts?: readonly (readonly Uint8Array[])[]): Promise<number> {
     this.ensureOpen()
     if (receipts !== undefined) this.checkReceipts(blocks, receipts)
     // One putBlocks at a time, so "already stored" checks, receipts and the cached head agree.
-    const run = this.putQueue.then(() => this.putInOrder(blocks, receipts))
+    const run = this.putQueue.then(() => this.putInOrder(blocks))
     this.putQueue = run.catch(() => undefined)
     return run
   }
 
-  private async putInOrder(blocks: readonly Block[], receipts?: readonly (readonly Uint8Array[])[]): Promise<number> {
+  private async putInOrder(blocks: readonly Block[]): Promise<number> {
     let added = 0
-    for (let i = 0; i < blocks.length; i++) {
-      const block = blocks[i]!
-      const key = bytesToHex(block.hash())
-      if (await this.isStored(block.hash())) {
-        // Receipts (already verified) may arrive for a block first stored without them.
-        if (receipts !== undefined && !this.receiptsByHash.has(key)) this.receiptsByHash.set(key, [...receipts[i]!])
-        continue
-      }
+    for (const block of blocks) {
+      if (await this.isStored(block.hash())) continue
       try {
         await this.blockchain.putBlock(block)
       } catch (err) {
         await this.refreshHead()
         throw new ChainError('ERR_CHAIN_INVALID_BLOCK', `block ${block.header.number} ${bytesToHex(block.hash())} rejected: ${(err as Error).message}`, { cause: err })
       }
-      if (receipts !== undefined) this.receiptsByHash.set(key, [...receipts[i]!])
+      this.receiptsByHash.set(bytesToHex(block.hash()), await this.executeStored(block))
       added++
     }
     await this.refreshHead()
     if (added > 0) log('put %d blocks, head %d', added, this.head.height)
     return added
+  }
+
+  /** Executes a block just stored on its parent's state; removes it again if execution fails. */
+  private async executeStored(block: Block): Promise<Uint8Array[]> {
+    // The parent is stored: putBlock checked the link.
+    const parent = await this.blockchain.getBlock(block.header.parentHash)
+    try {
+      return await this.state.execute(block, parent.header.stateRoot)
+    } catch (err) {
+      await this.blockchain.delBlock(block.hash())
+      await this.refreshHead()
+      throw err
+    }
   }
 
   /** A stored block by hash, or the canonical block at a number; ERR_CHAIN_UNKNOWN_BLOCK if none. */
@@ -201,39 +216,33 @@ export class Chain {
    */
   async getBodies(hashes: readonly Uint8Array[], opts: ResponseLimitOptions = {}): Promise<BlockBodyBytes[]> {
     this.ensureOpen()
-    const limit = opts.softLimitBytes ?? SOFT_RESPONSE_LIMIT
-    const bodies: BlockBodyBytes[] = []
-    let bytes = 0
-    for (const hash of hashes.slice(0, MAX_BODIES_SERVE)) {
-      if (bytes >= limit) break
-      const number = await this.numberOf(hash)
-      if (number === undefined) break
-      const body = (await this.blockchain.dbManager.getBody(hash, number)) as BlockBodyBytes | undefined
-      if (body === undefined) break
-      bodies.push(body)
-      bytes += RLP.encode(body as Uint8Array[][]).length
-    }
-    return bodies
+    const budget = { max: MAX_BODIES_SERVE, softLimitBytes: opts.softLimitBytes, onMiss: 'stop' } as const
+    return collectReply(hashes, budget, (hash) => this.bodyOf(hash), (body) => RLP.encode(body as Uint8Array[][]).length)
   }
 
   /**
-   * Consensus-encoded receipts of the given blocks, in request order, stopping at the first
-   * block that is unknown or whose receipts were never stored (a block with no transactions
-   * has none to store: its list is empty), after MAX_RECEIPTS_SERVE blocks, or at the soft limit.
+   * Consensus-encoded receipts of the given blocks (as their execution produced them), in
+   * request order, stopping at the first unknown block, after MAX_RECEIPTS_SERVE blocks, or at
+   * the soft limit. A block without transactions has an empty list.
    */
   async getReceipts(hashes: readonly Uint8Array[], opts: ResponseLimitOptions = {}): Promise<Uint8Array[][]> {
     this.ensureOpen()
-    const limit = opts.softLimitBytes ?? SOFT_RESPONSE_LIMIT
-    const out: Uint8Array[][] = []
-    let bytes = 0
-    for (const hash of hashes.slice(0, MAX_RECEIPTS_SERVE)) {
-      if (bytes >= limit) break
-      const receipts = await this.receiptsOf(hash)
-      if (receipts === undefined) break
-      out.push(receipts)
-      for (const r of receipts) bytes += r.length
-    }
-    return out
+    const budget = { max: MAX_RECEIPTS_SERVE, softLimitBytes: opts.softLimitBytes, onMiss: 'stop' } as const
+    return collectReply(hashes, budget, async (hash) => this.receiptsOf(hash), (rs) => rs.reduce((n, r) => n + r.length, 0))
+  }
+
+  /**
+   * State entries by hash as eth/66 GetNodeData asks for them: trie nodes (account and storage
+   * tries, of any executed block's state) and contract code, in request order, skipping hashes
+   * this node never held (the protocol's answer for "not available"), after
+   * MAX_NODE_DATA_SERVE entries or once the reply has reached `softLimitBytes`.
+   */
+  async getNodeData(hashes: readonly Uint8Array[], opts: ResponseLimitOptions = {}): Promise<Uint8Array[]> {
+    this.ensureOpen()
+    const budget = { max: MAX_NODE_DATA_SERVE, softLimitBytes: opts.softLimitBytes, onMiss: 'skip' } as const
+    const lookup = async (hash: Uint8Array): Promise<Uint8Array | undefined> =>
+      hash instanceof Uint8Array && hash.length === 32 ? this.state.nodeData(hash) : undefined
+    return collectReply(hashes, budget, lookup, (data) => data.length)
   }
 
   /** Total difficulty at a stored block; ERR_CHAIN_UNKNOWN_BLOCK if (hash, number) is not stored. */
@@ -244,13 +253,15 @@ export class Chain {
     return this.blockchain.getTotalDifficulty(hash, number)
   }
 
-  private async receiptsOf(hash: Uint8Array): Promise<Uint8Array[] | undefined> {
-    const stored = this.receiptsByHash.get(bytesToHex(hash))
-    if (stored !== undefined) return [...stored]
+  private async bodyOf(hash: Uint8Array): Promise<BlockBodyBytes | undefined> {
     const number = await this.numberOf(hash)
     if (number === undefined) return undefined
-    const header = await this.blockchain.dbManager.getHeader(hash, number)
-    return equalsBytes(header.receiptTrie, KECCAK256_RLP) ? [] : undefined
+    return (await this.blockchain.dbManager.getBody(hash, number)) as BlockBodyBytes | undefined
+  }
+
+  private receiptsOf(hash: Uint8Array): Uint8Array[] | undefined {
+    const stored = this.receiptsByHash.get(bytesToHex(hash))
+    return stored === undefined ? undefined : [...stored]
   }
 
   private checkReceipts(blocks: readonly Block[], receipts: readonly (readonly Uint8Array[])[]): void {
@@ -311,6 +322,34 @@ export class Chain {
   private ensureOpen(): void {
     if (!this.isOpen) throw new ChainError('ERR_CHAIN_CLOSED', 'chain is closed')
   }
+}
+
+/** How much one reply may hold, and what a key without an item does to it. */
+interface ReplyBudget {
+  /** Most items. */
+  max: number
+  /** Items are added while the reply is below this many bytes (SOFT_RESPONSE_LIMIT by default). */
+  softLimitBytes?: number
+  /** 'stop': the reply ends at the first key without an item; 'skip': that key is left out. */
+  onMiss: 'stop' | 'skip'
+}
+
+/** Looks `keys` up in order into a reply that respects `budget` (the eth protocol's serve rules). */
+async function collectReply<T>(keys: readonly Uint8Array[], budget: ReplyBudget, lookup: (key: Uint8Array) => Promise<T | undefined>, size: (item: T) => number): Promise<T[]> {
+  const limit = budget.softLimitBytes ?? SOFT_RESPONSE_LIMIT
+  const out: T[] = []
+  let bytes = 0
+  for (const key of keys.slice(0, budget.max)) {
+    if (bytes >= limit) break
+    const item = await lookup(key)
+    if (item === undefined) {
+      if (budget.onMiss === 'stop') break
+      continue
+    }
+    out.push(item)
+    bytes += size(item)
+  }
+  return out
 }
 
 function unknownBlock(id: Uint8Array | bigint | number): ChainError {

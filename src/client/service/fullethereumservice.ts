@@ -88,12 +88,8 @@ export class FullEthereumService extends Service {
         return this.onGetReceipts(msg.data as EthMessages['GetReceipts'], peer)
       case 'GetPooledTransactions':
         return this.onGetPooledTransactions(msg.data as EthMessages['GetPooledTransactions'], peer)
-      case 'GetNodeData': {
-        // This node keeps blocks, not the state trie, so it holds none of the requested trie
-        // nodes; the eth protocol answers unknown items by leaving them out.
-        const { reqId } = msg.data as EthMessages['GetNodeData']
-        return this.reply(peer, 'NodeData', { reqId, data: [] })
-      }
+      case 'GetNodeData':
+        return this.onGetNodeData(msg.data as EthMessages['GetNodeData'], peer)
       case 'Transactions':
         return this.onTransactions(msg.data as EthMessages['Transactions'], peer)
       case 'NewPooledTransactionHashes':
@@ -123,6 +119,13 @@ export class FullEthereumService extends Service {
     const hashes = req.hashes.slice(0, this.config.maxServeItems)
     const receipts = await this.chain.getReceipts(hashes, { softLimitBytes: this.config.responseSoftLimit })
     this.reply(peer, 'Receipts', { reqId: req.reqId, receipts })
+  }
+
+  /** eth/66 only: state trie nodes and contract code from the chain's executed state (see Chain.getNodeData). */
+  private async onGetNodeData(req: EthMessages['GetNodeData'], peer: Peer): Promise<void> {
+    const hashes = req.hashes.slice(0, this.config.maxServeItems)
+    const data = await this.chain.getNodeData(hashes, { softLimitBytes: this.config.responseSoftLimit })
+    this.reply(peer, 'NodeData', { reqId: req.reqId, data })
   }
 
   private onGetPooledTransactions(req: EthMessages['GetPooledTransactions'], peer: Peer): void {

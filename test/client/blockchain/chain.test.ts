@@ -1,10 +1,11 @@
 import { type Block, type BlockBodyBytes, createBlock } from '@ethereumjs/block'
 import { RLP } from '@ethereumjs/rlp'
-import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
+import { keccak_256 } from '@noble/hashes/sha3.js'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
-import { Common, createGenesisBlock } from '../../../src/chain-config'
-import { Chain, MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_RECEIPTS_SERVE } from '../../../src/client/blockchain/chain'
+import { Common, LOG_CONTRACT_CODE, createGenesisBlock } from '../../../src/chain-config'
+import { Chain, MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_NODE_DATA_SERVE, MAX_RECEIPTS_SERVE } from '../../../src/client/blockchain/chain'
 import { ChainError } from '../../../src/client/blockchain/errors'
 import { type TestChain, buildTestChain, verifyBody, verifyReceipts } from '../../../src/client/testing/testchain'
 
@@ -207,13 +208,11 @@ describe('Chain', () => {
       expect(await chain.getReceipts(many, { softLimitBytes: 1 })).toHaveLength(1)
     })
 
-    it('serves no receipts for blocks stored without them, except empty blocks', async () => {
+    it('serves the receipts execution produced for blocks stored without any (a syncing node has only bodies)', async () => {
       const c = await newChain()
       await c.putBlocks(test.blocks.slice(0, 3))
-      expect(await c.getReceipts([test.blocks[0]!.hash()])).toEqual([])
-      // Receipts given later for the stored blocks are kept.
-      expect(await c.putBlocks(test.blocks.slice(0, 3), test.receipts.slice(0, 3))).toBe(0)
-      expect((await c.getReceipts([test.blocks[0]!.hash()]))[0]!.map(hex)).toEqual(test.receipts[0]!.map(hex))
+      const receipts = await c.getReceipts(test.blocks.slice(0, 3).map((b) => b.hash()))
+      expect(receipts.map((rs) => rs.map(hex))).toEqual(test.receipts.slice(0, 3).map((rs) => rs.map(hex)))
       const empty = await buildTestChain({ common, blocks: 2, txsPerBlock: 0 })
       const e = await newChain()
       await e.putBlocks(empty.blocks)
@@ -226,6 +225,36 @@ describe('Chain', () => {
       await expect(c.putBlocks(test.blocks.slice(0, 2), wrong)).rejects.toMatchObject({ code: 'ERR_CHAIN_INVALID_RECEIPTS' })
       await expect(c.putBlocks(test.blocks.slice(0, 2), [test.receipts[0]!])).rejects.toMatchObject({ code: 'ERR_CHAIN_INVALID_RECEIPTS' })
       expect(c.headers.height).toBe(0n)
+    })
+  })
+
+  describe('getNodeData', () => {
+    const keccak = (b: Uint8Array): string => hex(keccak_256(b))
+
+    it('serves state trie nodes of the head and of earlier blocks, by hash', async () => {
+      const head = test.blocks[63]!.header.stateRoot
+      const earlier = test.genesis.header.stateRoot
+      const nodes = await chain.getNodeData([head, earlier])
+      expect(nodes.map(keccak)).toEqual([hex(head), hex(earlier)])
+      // The root node is a branch of the account trie: its children are servable by their hashes too.
+      const children = (RLP.decode(nodes[0]!) as Uint8Array[]).filter((c) => c instanceof Uint8Array && c.length === 32)
+      expect(children.length).toBeGreaterThan(0)
+      expect((await chain.getNodeData(children)).map(keccak)).toEqual(children.map(hex))
+    })
+
+    it('serves contract code by its code hash', async () => {
+      const code = hexToBytes(LOG_CONTRACT_CODE)
+      expect((await chain.getNodeData([keccak_256(code)])).map(hex)).toEqual([hex(code)])
+    })
+
+    it('skips what it never held, keeps request order, and caps the reply', async () => {
+      const head = test.blocks[63]!.header.stateRoot
+      const earlier = test.genesis.header.stateRoot
+      const unknown = new Uint8Array(32).fill(9)
+      expect((await chain.getNodeData([unknown, earlier, new Uint8Array(3), head])).map(keccak)).toEqual([hex(earlier), hex(head)])
+      const many = Array.from({ length: MAX_NODE_DATA_SERVE + 50 }, () => head)
+      expect(await chain.getNodeData(many, { softLimitBytes: Number.MAX_SAFE_INTEGER })).toHaveLength(MAX_NODE_DATA_SERVE)
+      expect(await chain.getNodeData(many, { softLimitBytes: 1 })).toHaveLength(1)
     })
   })
 
@@ -262,6 +291,23 @@ describe('Chain', () => {
       const foreign = await buildTestChain({ common: other, blocks: 1 })
       const c = await newChain()
       await expect(c.putBlocks(foreign.blocks)).rejects.toMatchObject({ code: 'ERR_CHAIN_INVALID_BLOCK' })
+    })
+
+    it('executes every block: one whose header claims another state root is rejected and not kept', async () => {
+      const c = await newChain()
+      const b1 = test.blocks[0]!
+      const forged = createBlock(
+        { header: { ...b1.header.toJSON(), stateRoot: new Uint8Array(32).fill(0x5a) }, transactions: b1.transactions, withdrawals: [] },
+        { common: b1.common },
+      )
+      const err = await c.putBlocks([forged]).then(() => undefined, (e: unknown) => e)
+      expect(err).toBeInstanceOf(ChainError)
+      expect((err as ChainError).code).toBe('ERR_CHAIN_INVALID_BLOCK')
+      expect((err as Error).message).toMatch(/failed execution/)
+      expect(c.headers.height).toBe(0n)
+      await expect(c.getBlock(forged.hash())).rejects.toMatchObject({ code: 'ERR_CHAIN_UNKNOWN_BLOCK' })
+      // The real block 1 still goes in on top of genesis.
+      expect(await c.putBlocks([b1])).toBe(1)
     })
 
     it('keeps the blocks before a rejected one', async () => {
