@@ -34,11 +34,18 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
 /** TCP connect of a dial: a host that neither accepts nor refuses in this time is unreachable. */
 export const DEFAULT_DIAL_TIMEOUT_MS = 10_000
 /**
- * Of two nodes that discover each other, the one with the lower id dials at
- * once and the other waits this long before dialing (if still unconnected),
- * so the two rarely dial each other at the same moment and race.
+ * Of two nodes that want to dial each other at the same moment (they just
+ * discovered each other on RLPx, or both lost their connection), the one with
+ * the lower id dials at once and the other waits this long before dialing (if
+ * still unconnected), so the two rarely race and open a duplicate.
  */
 export const DEFAULT_DIAL_BACKOFF_MS = 3_000
+/**
+ * After a failed dial the node is not dialed again for this long: discovery
+ * may report it again at any time, and a dead or refusing node must not cost
+ * a socket and a handshake per report.
+ */
+export const DEFAULT_REDIAL_BACKOFF_MS = 30_000
 /** devp2p keep-alive: a Ping unanswered this long ends the RLPx session; devp2p's default. */
 export const DEFAULT_PING_TIMEOUT_MS = 10_000
 /** Discovery (discv4) ping: devp2p's own default; UDP answers either come fast or not at all. */
@@ -77,18 +84,33 @@ export interface ConfigOptions {
   maxPeers?: number
   /** Run discv4 discovery (DPT). Default true. */
   discV4?: boolean
+  /** Time a peer has to answer one ETH request. Default DEFAULT_REQUEST_TIMEOUT_MS (8 s). */
   requestTimeoutMs?: number
+  /** Time a peer has to send its Status after ours. Default DEFAULT_STATUS_TIMEOUT_MS (10 s). */
   statusTimeoutMs?: number
+  /** Connection setup before it is dropped (ECIES + Hello / muxer). Default DEFAULT_HANDSHAKE_TIMEOUT_MS (10 s). */
   handshakeTimeoutMs?: number
+  /** TCP connect of a dial. Default DEFAULT_DIAL_TIMEOUT_MS (10 s). */
   dialTimeoutMs?: number
+  /** devp2p keep-alive Ping timeout. Default DEFAULT_PING_TIMEOUT_MS (10 s). */
   pingTimeoutMs?: number
+  /** How long the higher id of two nodes about to dial each other waits. Default DEFAULT_DIAL_BACKOFF_MS (3 s); 0 = never wait. */
   dialBackoffMs?: number
+  /** How long a node whose dial failed is not dialed again. Default DEFAULT_REDIAL_BACKOFF_MS (30 s); 0 = no backoff. */
+  redialBackoffMs?: number
+  /** discv4 ping timeout. Default DEFAULT_DISCOVERY_TIMEOUT_MS (4 s). */
   discoveryTimeoutMs?: number
+  /** Discovery table refresh period, at least 10 ms. Default DEFAULT_DISCOVERY_REFRESH_MS (60 s). */
   discoveryRefreshMs?: number
+  /** Largest ETH message accepted or sent. Default DEFAULT_MAX_MESSAGE_SIZE (10 MiB). */
   maxMessageSize?: number
+  /** How long a banned peer is refused. Default DEFAULT_BAN_TIME_MS (5 min). */
   banTimeMs?: number
+  /** Most items in one reply. Default DEFAULT_MAX_SERVE_ITEMS (1024). */
   maxServeItems?: number
+  /** A reply stops growing once it reaches this many bytes. Default DEFAULT_RESPONSE_SOFT_LIMIT (2 MiB). */
   responseSoftLimit?: number
+  /** Transactions kept in the in-memory pool. Default DEFAULT_TX_POOL_MAX_SIZE (4096). */
   txPoolMaxSize?: number
 }
 
@@ -116,6 +138,7 @@ export class Config {
   readonly dialTimeoutMs: number
   readonly pingTimeoutMs: number
   readonly dialBackoffMs: number
+  readonly redialBackoffMs: number
   readonly discoveryTimeoutMs: number
   readonly discoveryRefreshMs: number
   readonly maxMessageSize: number
@@ -145,6 +168,7 @@ export class Config {
     this.dialTimeoutMs = checkInt('dialTimeoutMs', opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS, 1)
     this.pingTimeoutMs = checkInt('pingTimeoutMs', opts.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS, 1)
     this.dialBackoffMs = checkInt('dialBackoffMs', opts.dialBackoffMs ?? DEFAULT_DIAL_BACKOFF_MS, 0)
+    this.redialBackoffMs = checkInt('redialBackoffMs', opts.redialBackoffMs ?? DEFAULT_REDIAL_BACKOFF_MS, 0)
     this.discoveryTimeoutMs = checkInt('discoveryTimeoutMs', opts.discoveryTimeoutMs ?? DEFAULT_DISCOVERY_TIMEOUT_MS, 1)
     // devp2p divides the refresh period by ten; below 10 ms its interval would be 0 and spin.
     this.discoveryRefreshMs = checkInt('discoveryRefreshMs', opts.discoveryRefreshMs ?? DEFAULT_DISCOVERY_REFRESH_MS, 10)

@@ -51,3 +51,10 @@ export class ServiceError extends ClientError {
     super(code, message, options)
   }
 }
+
+/** An error's code and message (or the thrown value), for log lines and error texts that carry their reason. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err)
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' ? `${code}: ${err.message}` : err.message
+}

@@ -16,6 +16,7 @@ export {
   DEFAULT_MAX_SERVE_ITEMS,
   DEFAULT_PING_TIMEOUT_MS,
   DEFAULT_PORT,
+  DEFAULT_REDIAL_BACKOFF_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_RESPONSE_SOFT_LIMIT,
   DEFAULT_STATUS_TIMEOUT_MS,
@@ -25,6 +26,7 @@ export { EthereumClient, type EthereumClientOptions, type ClientState } from './
 export { ClientError, ClientStateError, ConfigError, PeerError, ServerError, ServiceError } from './errors'
 export { Event, EventBus, type EventListener, type EventParams, type ProtocolMessage } from './types'
 export { Chain } from './blockchain/chain'
+export { BanList } from './net/banlist'
 export { PeerPool } from './net/peerpool'
 export * from './net/server'
 export * from './net/peer'

@@ -9,7 +9,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 import { buildTestChain } from '../../src/client/testing/testchain'
 import { Event } from '../../src/client'
-import { WAIT_MS, chainWith, enodeId, nextPeer, resourceCounts, startNode, testCommon } from '../client/server/helpers'
+import { chainWith, enodeId, nextPeer, resourceCounts, startNode, testCommon } from '../client/helpers/nodes'
+import { WAIT_MS, collect } from '../client/helpers/waits'
 
 import type { Block, BlockBodyBytes, BlockHeader } from '@ethereumjs/block'
 import type { EthereumClient, Peer } from '../../src/client'
@@ -26,7 +27,10 @@ beforeAll(async () => {
   source = await buildTestChain({ common: testCommon(), blocks: BLOCKS, txsPerBlock: 3 })
 }, 120_000)
 
+const stops: (() => void)[] = []
+
 afterEach(async () => {
+  for (const stop of stops.splice(0)) stop()
   await Promise.all(clients.splice(0).map((c) => c.stop()))
 })
 
@@ -109,14 +113,14 @@ describe('legacy RLPx path', () => {
   ] as const)('refuses a peer with another %s with a PEER_ERROR saying why', async (_what, chain, reason) => {
     const a = await node({ common: testCommon() })
     const otherCommon = testCommon(chain.chainId, 'gasLimit' in chain ? chain.gasLimit : undefined)
-    const connected: Peer[] = []
-    a.client.config.events.on(Event.PEER_CONNECTED, (p) => connected.push(p))
+    const connected = collect<[Peer]>(a.client.config.events, Event.PEER_CONNECTED)
+    stops.push(connected.stop)
     const errorAtA = a.client.config.events.waitFor(Event.PEER_ERROR, { timeoutMs: WAIT_MS })
     const b = await node({ common: otherCommon, bootnodes: [a.url] })
     const [err, peer] = await errorAtA
     expect(peer.id).toBe(enodeId(b.url))
     expect(err.message).toMatch(reason)
-    expect(connected).toEqual([])
+    expect(connected.items).toEqual([])
     expect(a.client.service.pool.size).toBe(0)
     expect(b.client.service.pool.size).toBe(0)
   })

@@ -1,17 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest'
 
-import { Common } from '../../src/chain-config'
-import { Config, EthereumClient, Event } from '../../src/client'
+import { type EthereumClient, Event } from '../../src/client'
 import { LegacyRlpxPeerError } from '../../src/client/net/server/p2p-legacy'
 import { P2PServer } from '../../src/client/net/server/p2pserver'
+
+import { enodeId, startNode } from '../client/helpers/nodes'
+import { WAIT_MS, waitUntil } from '../client/helpers/waits'
 
 import type { ConfigOptions } from '../../src/client'
 import type { DiscoveredPeer } from '../../src/client/types'
 
-const WAIT_MS = 30_000
 const clients: EthereumClient[] = []
+const detach: (() => void)[] = []
 
 afterEach(async () => {
+  for (const d of detach.splice(0)) d()
   await Promise.all(clients.splice(0).map((c) => c.stop()))
 })
 
@@ -24,19 +27,22 @@ interface Node {
 }
 
 async function startClient(opts: ConfigOptions): Promise<Node> {
-  const common = Common.custom({ chainId: 1234, name: 'testnet' })
-  const config = new Config({ common, port: 0, discPort: 0, bindAddress: '127.0.0.1', ...opts })
-  const client = await EthereumClient.create({ config })
-  clients.push(client)
   const discovered: DiscoveredPeer[] = []
   const errors: Error[] = []
-  config.events.on(Event.PEER_DISCOVERED, (p) => void discovered.push(p))
-  config.events.on(Event.PEER_ERROR, (err) => void errors.push(err))
-  const listening = config.events.waitFor(Event.SERVER_LISTENING, { timeoutMs: WAIT_MS })
-  await client.open()
-  await client.start()
-  const [{ url }] = await listening
-  return { client, url, id: url.slice('enode://'.length, url.indexOf('@')), discovered, errors }
+  const onDiscovered = (p: DiscoveredPeer): void => void discovered.push(p)
+  const onError = (err: Error): void => void errors.push(err)
+  // Subscribed before start(): bootstrapping already discovers.
+  const subscribe = (client: EthereumClient): void => {
+    client.config.events.on(Event.PEER_DISCOVERED, onDiscovered)
+    client.config.events.on(Event.PEER_ERROR, onError)
+    detach.push(() => {
+      client.config.events.off(Event.PEER_DISCOVERED, onDiscovered)
+      client.config.events.off(Event.PEER_ERROR, onError)
+    })
+  }
+  const { client, url } = await startNode({ ...opts, beforeStart: subscribe })
+  clients.push(client)
+  return { client, url, id: enodeId(url), discovered, errors }
 }
 
 describe('a P2P client and an RLPx client that discover each other', () => {
@@ -57,15 +63,7 @@ describe('a P2P client and an RLPx client that discover each other', () => {
     if (!rlpx.discovered.some((d) => d.id === p2p.id)) {
       await rlpx.client.config.events.waitFor(Event.PEER_DISCOVERED, { timeoutMs: WAIT_MS, filter: (d) => d.id === p2p.id })
     }
-    if (inboundAttempts === 0) {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('the RLPx client never reached us')), WAIT_MS)
-        server.listener!.once('error', () => {
-          clearTimeout(timer)
-          resolve()
-        })
-      })
-    }
+    await waitUntil([server.listener!], ['error'], () => inboundAttempts > 0, { describe: () => 'the RLPx client never reached us' })
     // Asking both sides to bootstrap again re-runs discovery against each other; it must not lead to new dials.
     await server.bootstrap()
     await rlpx.client.server.bootstrap()

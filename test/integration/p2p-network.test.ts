@@ -1,19 +1,16 @@
 import { bytesToHex } from '@ethereumjs/util'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 
-import { Common } from '../../src/chain-config'
-import { Config, EthereumClient, Event, type Peer } from '../../src/client'
+import { type EthereumClient, Event, type Peer } from '../../src/client'
 import { bodyMatchesHeader } from '../../src/client/blockchain/verify'
 import { P2PPeer } from '../../src/client/net/peer/p2ppeer'
 import { StatusMismatchError } from '../../src/client/net/protocol/errors'
 import { P2PServer } from '../../src/client/net/server/p2pserver'
 import { type TestChain, buildTestChain } from '../../src/client/testing/testchain'
 import { expectResourcesBackTo } from '../p2p/stack/helpers'
+import { type NodeOptions, enodeId, meshed, startNode, testCommon } from '../client/helpers/nodes'
+import { WAIT_MS } from '../client/helpers/waits'
 
-import type { ConfigOptions } from '../../src/client'
-
-/** Bound on every wait: loopback needs far less; a broken build fails with a message instead of hanging. */
-const WAIT_MS = 30_000
 const CHAIN_ID = 1234
 const BLOCKS = 24
 
@@ -21,54 +18,20 @@ let source: TestChain
 const clients: EthereumClient[] = []
 
 beforeAll(async () => {
-  source = await buildTestChain({ common: Common.custom({ chainId: CHAIN_ID, name: 'testnet' }), blocks: BLOCKS, txsPerBlock: 3, seed: 'p2p-network' })
+  source = await buildTestChain({ common: testCommon(CHAIN_ID), blocks: BLOCKS, txsPerBlock: 3, seed: 'p2p-network' })
 })
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.stop()))
 })
 
-/** DESIGN section 5's seed usage, on loopback with ephemeral ports; resolves once the node listens. */
-async function startClient(opts: ConfigOptions & { gasLimit?: bigint } = {}): Promise<{ client: EthereumClient; url: string }> {
+/** DESIGN section 5's seed usage (`useP2PServer: true`), on loopback with ephemeral ports. */
+async function startClient(opts: NodeOptions & { gasLimit?: bigint } = {}): Promise<{ client: EthereumClient; url: string }> {
   const { gasLimit, ...rest } = opts
-  const common = Common.custom({ chainId: CHAIN_ID, name: 'testnet', gasLimit })
-  const config = new Config({ common, useP2PServer: true, port: 0, discPort: 0, bindAddress: '127.0.0.1', maxPeers: 25, ...rest })
-  const client = await EthereumClient.create({ config })
-  clients.push(client)
-  await client.open()
-  const listening = config.events.waitFor(Event.SERVER_LISTENING, { timeoutMs: WAIT_MS })
-  await client.start()
-  const [{ transport, url }] = await listening
-  expect(transport).toBe('p2p')
-  return { client, url }
-}
-
-function idOf(url: string): string {
-  return url.slice('enode://'.length, url.indexOf('@'))
-}
-
-/** Resolves once every client's pool holds exactly the other clients, re-checked on pool changes. */
-function meshed(all: EthereumClient[], ids: string[]): Promise<void> {
-  const ok = (): boolean =>
-    all.every((c, i) => c.service.pool.peers.map((p) => p.id).sort().join() === ids.filter((_, j) => j !== i).sort().join())
-  if (ok()) return Promise.resolve()
-  return new Promise((resolve, reject) => {
-    const events = [Event.POOL_PEER_ADDED, Event.POOL_PEER_REMOVED] as const
-    const check = (): void => {
-      if (!ok()) return
-      done()
-      resolve()
-    }
-    const done = (): void => {
-      clearTimeout(timer)
-      for (const c of all) for (const e of events) c.config.events.off(e, check)
-    }
-    const timer = setTimeout(() => {
-      done()
-      reject(new Error(`clients did not mesh within ${WAIT_MS} ms: ${all.map((c) => c.service.pool.size).join('/')}`))
-    }, WAIT_MS)
-    for (const c of all) for (const e of events) c.config.events.on(e, check)
-  })
+  const node = await startNode({ common: testCommon(CHAIN_ID, gasLimit), useP2PServer: true, maxPeers: 25, ...rest })
+  clients.push(node.client)
+  expect(node.client.config.server.name).toBe('p2p')
+  return node
 }
 
 describe('three P2P clients (useP2PServer: true)', () => {
@@ -80,13 +43,13 @@ describe('three P2P clients (useP2PServer: true)', () => {
     const bootKnowsB = boot.client.config.events.waitFor(Event.PEER_DISCOVERED, { timeoutMs: WAIT_MS })
     const b = await startClient({ bootnodes: [boot.url] })
     const [seen] = await bootKnowsB
-    expect(seen).toMatchObject({ id: idOf(b.url), transport: 'p2p' })
+    expect(seen).toMatchObject({ id: enodeId(b.url), transport: 'p2p' })
     const c = await startClient({ bootnodes: [boot.url] })
     const all = [boot.client, b.client, c.client]
-    await meshed(all, [boot.url, b.url, c.url].map(idOf))
+    await meshed(all)
 
     for (const fetcher of [b.client, c.client]) {
-      const peer = fetcher.service.pool.peers.find((p) => p.id === idOf(boot.url)) as Peer
+      const peer = fetcher.service.pool.peers.find((p) => p.id === enodeId(boot.url)) as Peer
       expect(peer).toBeInstanceOf(P2PPeer)
       expect(peer.transport).toBe('p2p')
       const headers = await peer.eth!.getBlockHeaders({ block: 1n, max: BLOCKS })
@@ -128,7 +91,7 @@ describe('three P2P clients (useP2PServer: true)', () => {
       expect(err).toBeInstanceOf(StatusMismatchError)
       expect(err.message).toMatch(/genesis/)
     }
-    expect(peer.id).toBe(idOf(other.url))
+    expect(peer.id).toBe(enodeId(other.url))
     expect(boot.client.service.pool.size).toBe(0)
     expect(other.client.service.pool.size).toBe(0)
   })
@@ -137,7 +100,7 @@ describe('three P2P clients (useP2PServer: true)', () => {
     const baseline = process.getActiveResourcesInfo()
     const boot = await startClient()
     const b = await startClient({ bootnodes: [boot.url] })
-    await meshed([boot.client, b.client], [boot.url, b.url].map(idOf))
+    await meshed([boot.client, b.client])
     for (const client of [b.client, boot.client]) {
       await client.stop()
       await client.stop()

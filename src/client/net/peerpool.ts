@@ -2,6 +2,8 @@ import debug from 'debug'
 
 import { Event } from '../types'
 
+import { BanList } from './banlist'
+
 import type { Config } from '../config'
 import type { EventListener, ProtocolMessage } from '../types'
 import type { Peer } from './peer/peer'
@@ -24,8 +26,7 @@ export type AdmitRefusal = 'already in pool' | 'banned' | 'pool full'
 export class PeerPool {
   readonly config: Config
   private readonly pool = new Map<string, Peer>()
-  /** peer id -> ban expiry (ms since epoch). */
-  private readonly banned = new Map<string, number>()
+  private readonly banned = new BanList()
   private opened = false
 
   constructor(opts: PeerPoolOptions) {
@@ -65,11 +66,7 @@ export class PeerPool {
   }
 
   isBanned(id: string): boolean {
-    const until = this.banned.get(id)
-    if (until === undefined) return false
-    if (until > Date.now()) return true
-    this.banned.delete(id)
-    return false
+    return this.banned.isBanned(id)
   }
 
   /**
@@ -100,7 +97,7 @@ export class PeerPool {
    */
   ban(peer: Peer, reason: string, maxAgeMs = this.config.banTimeMs): void {
     log('banning %s for %d ms: %s', peer.toString(), maxAgeMs, reason)
-    this.banned.set(peer.id, Date.now() + maxAgeMs)
+    this.banned.ban(peer.id, maxAgeMs)
     this.remove(peer)
     this.config.events.emit(Event.POOL_PEER_BANNED, peer, reason)
     this.config.server.ban(peer.id, maxAgeMs)
@@ -127,6 +124,7 @@ export class PeerPool {
     const refusal = this.add(peer)
     if (refusal === undefined || refusal === 'already in pool') return
     log('refusing %s: %s', peer.toString(), refusal)
+    // A bus listener has no caller to hand the failure to; the server reports the session's end either way.
     peer.disconnect(refusal).catch((err: unknown) => log('disconnecting refused %s failed: %o', peer.toString(), err))
   }
 

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 
 import { Chain } from '../../../src/client/blockchain/chain'
 import { ClientError, ClientStateError, Config, EthereumClient, Event, EventBus, FullEthereumService, P2PServer, StreamEthProtocol } from '../../../src/client'
-import { WAIT_MS, enodeId, nextPeer, resourceCounts, startNode, testCommon } from '../server/helpers'
+import { enodeId, nextPeer, resourceCounts, startNode, testCommon } from '../helpers/nodes'
+import { WAIT_MS } from '../helpers/waits'
 
 const clients: EthereumClient[] = []
 

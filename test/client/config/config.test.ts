@@ -19,6 +19,7 @@ import {
   DEFAULT_MAX_SERVE_ITEMS,
   DEFAULT_PING_TIMEOUT_MS,
   DEFAULT_PORT,
+  DEFAULT_REDIAL_BACKOFF_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_RESPONSE_SOFT_LIMIT,
   DEFAULT_STATUS_TIMEOUT_MS,
@@ -27,7 +28,7 @@ import {
   RlpxServer,
   parseEnode,
 } from '../../../src/client'
-import { testCommon } from '../server/helpers'
+import { testCommon } from '../helpers/nodes'
 
 const ID = 'a'.repeat(128)
 const GOOD_ENODE = `enode://${ID}@10.0.0.1:30303?discport=30301`
@@ -62,6 +63,7 @@ describe('Config defaults', () => {
     expect(c.dialTimeoutMs).toBe(DEFAULT_DIAL_TIMEOUT_MS)
     expect(c.pingTimeoutMs).toBe(DEFAULT_PING_TIMEOUT_MS)
     expect(c.dialBackoffMs).toBe(DEFAULT_DIAL_BACKOFF_MS)
+    expect(c.redialBackoffMs).toBe(DEFAULT_REDIAL_BACKOFF_MS)
     expect(c.discoveryTimeoutMs).toBe(DEFAULT_DISCOVERY_TIMEOUT_MS)
     expect(c.discoveryRefreshMs).toBe(DEFAULT_DISCOVERY_REFRESH_MS)
     expect(c.maxMessageSize).toBe(DEFAULT_MAX_MESSAGE_SIZE)
@@ -169,6 +171,11 @@ describe('Config validation names the option', () => {
     ['txPoolMaxSize'],
   ] as const)('rejects %s = 0', (option) => {
     expect(configError(() => new Config({ common: testCommon(), [option]: 0 })).option).toBe(option)
+  })
+
+  it.each([['dialBackoffMs'], ['redialBackoffMs']] as const)('accepts %s = 0 (no backoff) but not a negative one', (option) => {
+    expect(new Config({ common: testCommon(), [option]: 0 })[option]).toBe(0)
+    expect(configError(() => new Config({ common: testCommon(), [option]: -1 })).option).toBe(option)
   })
 
   it('rejects a discovery refresh period devp2p would turn into a busy loop', () => {

@@ -3,7 +3,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 import { Config, Event, Peer, PeerDisconnectedError, RlpxPeer } from '../../../src/client'
 import { buildTestChain } from '../../../src/client/testing/testchain'
-import { WAIT_MS, chainWith, enodeId, nextPeer, startNode, testCommon } from '../server/helpers'
+import { chainWith, enodeId, nextPeer, startNode, testCommon } from '../helpers/nodes'
+import { WAIT_MS } from '../helpers/waits'
 
 import type { EthereumClient } from '../../../src/client'
 import type { TestChain } from '../../../src/client/testing/testchain'

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 
 import { Config, Event, Peer, PeerPool } from '../../../src/client'
-import { testCommon } from '../server/helpers'
+import { testCommon } from '../helpers/nodes'
 
 import type { Peer as PeerType } from '../../../src/client'
 

@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 
 import { Config, EthereumClient, Event, RlpxServer, ServerError, parseEnode } from '../../../src/client'
 
-import { WAIT_MS, enodeId, nextPeer, startNode, testCommon } from './helpers'
+import { enodeId, enodeTcpPort, nextPeer, startNode, testCommon } from '../helpers/nodes'
+import { WAIT_MS, collect } from '../helpers/waits'
 
 import type { AddressInfo, Socket } from 'node:net'
 import type { Peer } from '../../../src/client'
@@ -14,7 +15,10 @@ import type { Peer } from '../../../src/client'
 const clients: EthereumClient[] = []
 const sockets: Socket[] = []
 
+const stops: (() => void)[] = []
+
 afterEach(async () => {
+  for (const stop of stops.splice(0)) stop()
   for (const s of sockets.splice(0)) s.destroy()
   await Promise.all(clients.splice(0).map((c) => c.stop()))
 })
@@ -58,13 +62,13 @@ describe('RlpxServer', () => {
     await server.stop()
     const client = await EthereumClient.create({ config })
     clients.push(client)
-    let listening = 0
-    config.events.on(Event.SERVER_LISTENING, () => listening++)
+    const listening = collect(config.events, Event.SERVER_LISTENING)
+    stops.push(listening.stop)
     await client.open()
     await Promise.all([server.start(), server.start()])
     await server.start()
     expect(server.started).toBe(true)
-    expect(listening).toBe(1)
+    expect(listening.items).toHaveLength(1)
     await Promise.all([server.stop(), server.stop()])
     expect(server.started).toBe(false)
     await server.stop()
@@ -94,12 +98,12 @@ describe('RlpxServer', () => {
     const b = await node({ discV4: false, bootnodes: [a.url] })
     const peer = await nextPeer(b.client, enodeId(a.url))
     expect(peer.inbound).toBe(false)
-    expect(peer.address).toBe(`127.0.0.1:${new URL(a.url.replace('enode', 'http')).port}`)
+    expect(peer.address).toBe(`127.0.0.1:${enodeTcpPort(a.url)}`)
   })
 
   it('closes a connection that does not finish its handshake in time', async () => {
     const a = await node({ discV4: false, handshakeTimeoutMs: 100 })
-    const tcpPort = Number(new URL(a.url.replace('enode', 'http')).port)
+    const tcpPort = enodeTcpPort(a.url)
     const silent = await rawConnect(tcpPort)
     await once(silent, 'close')
     expect(silent.destroyed).toBe(true)
@@ -107,7 +111,7 @@ describe('RlpxServer', () => {
 
   it('refuses inbound connections beyond maxPeers', async () => {
     const a = await node({ discV4: false, maxPeers: 1 })
-    const tcpPort = Number(new URL(a.url.replace('enode', 'http')).port)
+    const tcpPort = enodeTcpPort(a.url)
     const first = await rawConnect(tcpPort)
     const second = await rawConnect(tcpPort)
     await once(second, 'close')
@@ -129,15 +133,15 @@ describe('RlpxServer', () => {
 
   it('a third node finds the second through the bootnode, and the bootnode keeps to maxPeers', async () => {
     const boot = await node({ maxPeers: 1 })
-    const connectedAtBoot: Peer[] = []
-    boot.client.config.events.on(Event.PEER_CONNECTED, (p) => connectedAtBoot.push(p))
+    const connectedAtBoot = collect<[Peer]>(boot.client.config.events, Event.PEER_CONNECTED)
+    stops.push(connectedAtBoot.stop)
     const b = await node({ bootnodes: [boot.url] })
     await nextPeer(b.client, enodeId(boot.url))
     const c = await node({ bootnodes: [boot.url] })
     // C never gets a slot at the bootnode, but learns B from it (discv4 neighbours) and connects.
     const cToB = await nextPeer(c.client, enodeId(b.url))
     expect(cToB.id).toBe(enodeId(b.url))
-    expect(connectedAtBoot.map((p) => p.id)).toEqual([enodeId(b.url)])
+    expect(connectedAtBoot.items.map(([p]) => p.id)).toEqual([enodeId(b.url)])
     expect((boot.client.config.server as RlpxServer).peers).toHaveLength(1)
     expect(c.client.service.pool.contains(enodeId(boot.url))).toBe(false)
   })

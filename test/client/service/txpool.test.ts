@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { testAccounts } from '../../../src/chain-config'
 import { ServiceError, TxPool } from '../../../src/client'
 import { makeTestTx } from '../../../src/client/testing/testchain'
-import { testCommon } from '../server/helpers'
+import { testCommon } from '../helpers/nodes'
 
 const common = testCommon()
 const tx = (i: number, c = common) => makeTestTx(c, { kind: '1559-transfer', from: testAccounts[i % 4], nonce: BigInt(i), seed: 'txpool', index: i })

@@ -1,7 +1,7 @@
 import { buildTestChain } from '../../testing/testchain'
 
 import { nodePort } from './args'
-import { errorMessage } from './errors'
+import { NetworkScriptError, errorMessage } from './errors'
 import { NodeNames, logNodeEvents } from './eventlog'
 import { formatDuration } from './format'
 import { TestNode } from './node'
@@ -38,7 +38,7 @@ export class LocalNetwork {
 
   get bootnode(): TestNode {
     const boot = this.nodes[0]
-    if (boot === undefined) throw new Error('the network has no nodes')
+    if (boot === undefined) throw new NetworkScriptError('ERR_NETWORK_STATE', 'the network has no nodes')
     return boot
   }
 

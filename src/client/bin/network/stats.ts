@@ -1,9 +1,9 @@
+import { P2PPeer } from '../../net/peer/p2ppeer'
 import { isResponse, messageName } from '../../net/protocol/ethmessages'
 import { P2PServer } from '../../net/server/p2pserver'
 import { RlpxServer } from '../../net/server/rlpxserver'
 import { Event } from '../../types'
 
-import { peerBytes, peerStreamCount } from './traffic'
 
 import type { Peer } from '../../net/peer/peer'
 import type { SenderMessage } from '../../net/protocol/sender'
@@ -107,7 +107,7 @@ export class NodeStats {
     let bytesIn = 0
     let bytesOut = 0
     for (const peer of this.peersSeen) {
-      const b = peerBytes(peer)
+      const b = peer.bytes
       if (b === undefined) continue
       bytesIn += b.bytesIn
       bytesOut += b.bytesOut
@@ -131,7 +131,7 @@ export class NodeStats {
   openStreams(): number | undefined {
     if (this.node.config.useP2PServer === false) return undefined
     let total = 0
-    for (const peer of this.node.peers) total += peerStreamCount(peer) ?? 0
+    for (const peer of this.node.peers) if (peer instanceof P2PPeer) total += peer.getStreams().length
     return total
   }
 }

@@ -103,7 +103,8 @@ export class PeerSync {
   private async probe(peer: Peer): Promise<BlockHeader | undefined> {
     try {
       return await this.request(peer, 'GetBlockHeaders', 'head', () => peer.latest(), (h) => (h === undefined ? 'unknown' : `#${h.number} ${shortHex(bytesToUnprefixedHex(h.hash()))}`))
-    } catch {
+    } catch (err) {
+      if (err instanceof InterruptedError) throw err
       return undefined // logged by request(); this peer just is not a source
     }
   }
@@ -176,8 +177,9 @@ export class PeerSync {
         const result = await this.request(peer, name, what, () => call(peer), summary)
         if (useful(result)) return result
         this.opts.log.log(this.node.label, 'error', `${this.opts.names.name(peer.id)} returned nothing for ${name} ${what}; asking another peer`)
-      } catch {
-        // request() logged the failure
+      } catch (err) {
+        // An interruption ends the sync; any other failure was logged by request() and drops the peer.
+        if (err instanceof InterruptedError) throw err
       }
       this.sources = this.sources.filter((p) => p !== peer)
     }

@@ -5,7 +5,7 @@ import { Event, type StreamInfo } from '../../types'
 import { PeerDisconnectedError } from '../protocol/errors'
 import { StreamEthProtocol } from '../protocol/streamethprotocol'
 
-import { Peer, peerIdHex } from './peer'
+import { type ByteCounts, Peer, peerIdHex } from './peer'
 
 import type { Config } from '../../config'
 import type { Connection, MplexStream } from '../../../p2p'
@@ -91,6 +91,12 @@ export class P2PPeer extends Peer {
     return this.reason
   }
 
+  /** Bytes on the connection (ciphertext, RLPx frames and mplex framing included); kept after it closed. */
+  override get bytes(): ByteCounts {
+    const { bytesIn, bytesOut } = this.connection.stats
+    return { bytesIn, bytesOut }
+  }
+
   /** The StreamSender of the bound ETH session (traffic statistics). */
   get ethSender(): StreamSender | undefined {
     return this.sender
@@ -172,6 +178,8 @@ export class P2PPeer extends Peer {
     this.reason ??= reason
     if (this.closing !== undefined) return this.closing
     log('disconnecting %s: %s', this.toString(), reason)
+    // Callers fire and forget (bans, refusals, stop). A close that fails has aborted the
+    // connection instead, and its 'close' event still reports the end to the server.
     this.closing = this.connection.close().catch((err: unknown) => log('closing %s failed: %s', this.toString(), (err as Error).message))
     return this.closing
   }

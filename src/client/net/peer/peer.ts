@@ -18,6 +18,12 @@ export interface PeerOptions {
   protocols: Protocol[]
 }
 
+/** Bytes exchanged with a peer, as its transport counts them (encryption and framing included). */
+export interface ByteCounts {
+  bytesIn: number
+  bytesOut: number
+}
+
 /**
  * One remote node, whatever carries its bytes. Subclasses (RlpxPeer,
  * P2PPeer) only differ in how they obtain a Sender per protocol; the bound
@@ -52,10 +58,22 @@ export abstract class Peer {
   /** Closes the session with the remote. Idempotent. */
   abstract disconnect(reason?: string): Promise<void>
 
-  /** Runs the protocol's handshake over `sender`; on success the bound protocol is available (`eth`). */
+  /**
+   * Runs the protocol's handshake over `sender`; the bound protocol is
+   * available (`eth`) from the moment the remote Status is accepted, before
+   * any message behind it is handled.
+   */
   async bindProtocol(protocol: Protocol, sender: Sender): Promise<void> {
-    const bound = await protocol.bind(this, sender)
-    if (protocol.name === 'eth') this.eth = bound
+    await protocol.bind(this, sender, {
+      onReady: (bound) => {
+        if (protocol.name === 'eth') this.eth = bound
+      },
+    })
+  }
+
+  /** Bytes exchanged with the remote so far; undefined when the transport does not count them. */
+  get bytes(): ByteCounts | undefined {
+    return undefined
   }
 
   /** Hash of the best block the remote told us about (announcement, else its Status). */

@@ -9,6 +9,8 @@ import { Peer } from './peer'
 import type { Config } from '../../config'
 import type { Protocol } from '../protocol/protocol'
 import type { Peer as Devp2pPeer } from '@ethereumjs/devp2p'
+import type { Socket } from 'node:net'
+import type { ByteCounts } from './peer'
 
 const log = debug('client:rlpxpeer')
 
@@ -16,6 +18,8 @@ export interface RlpxPeerOptions {
   config: Config
   /** The devp2p session (ECIES + Hello done) this peer wraps. */
   rlpxPeer: Devp2pPeer
+  /** The session's TCP socket (owned by the server): the source of the byte counts. */
+  socket: Socket
   /** Ends the session (Disconnect with `reason`, then the socket); provided by the server owning the socket. */
   close: (reason: DISCONNECT_REASON) => void
   id: string
@@ -42,13 +46,20 @@ const DISCONNECT_CODES: Record<string, DISCONNECT_REASON> = {
  */
 export class RlpxPeer extends Peer {
   readonly rlpxPeer: Devp2pPeer
+  private readonly socket: Socket
   private readonly closeSession: (reason: DISCONNECT_REASON) => void
   private disconnected = false
 
   constructor(opts: RlpxPeerOptions) {
     super({ ...opts, transport: 'rlpx' })
     this.rlpxPeer = opts.rlpxPeer
+    this.socket = opts.socket
     this.closeSession = opts.close
+  }
+
+  /** Bytes on the session's socket (ciphertext and RLPx framing included); kept after it closed. */
+  override get bytes(): ByteCounts {
+    return { bytesIn: this.socket.bytesRead, bytesOut: this.socket.bytesWritten }
   }
 
   async connect(): Promise<void> {

@@ -27,5 +27,8 @@ export class UnconnectedPeer extends Peer {
     throw new PeerError('ERR_PEER_NOT_CONNECTABLE', `${this.toString()} has no connection to bind protocols on`)
   }
 
-  async disconnect(): Promise<void> {}
+  /** Nothing to close: there never was a session (the refused connection is closed by the server). */
+  async disconnect(): Promise<void> {
+    return undefined
+  }
 }

@@ -21,7 +21,6 @@ import {
   MAX_HASHES_PER_REQUEST,
   MAX_HEADERS_PER_REQUEST,
   decodeEthPayload,
-  decodeStatus,
   encodeEthPayload,
   isResponse,
   messageName,
@@ -42,6 +41,8 @@ export interface BoundProtocolOptions {
   protocol: Protocol
   peer: Peer
   sender: Sender
+  /** Runs when the handshake succeeds, before anything behind the remote Status is handled (see Protocol.bind). */
+  onReady?: () => void
 }
 
 /** Session states: Status exchange first, then requests/announcements, then closed for good. */
@@ -70,8 +71,9 @@ export class BoundProtocol {
   private remoteStatus?: EthStatus
   private waiter?: Waiter
   private readonly requests: RequestTracker
+  private readonly onReady?: () => void
   /** Bus events held back right after the handshake; see handleStatus. */
-  private settling?: { events: (() => void)[]; handle: ReturnType<typeof setImmediate> }
+  private held?: (() => void)[]
 
   private readonly onStatus = (s: EthStatus) => this.handleStatus(s)
   private readonly onMessage = (m: SenderMessage) => this.handleMessage(m)
@@ -84,6 +86,7 @@ export class BoundProtocol {
     this.peer = opts.peer
     this.sender = opts.sender
     this.name = opts.protocol.name
+    this.onReady = opts.onReady
     this.requests = new RequestTracker({ timeoutMs: opts.config.requestTimeoutMs })
   }
 
@@ -185,6 +188,9 @@ export class BoundProtocol {
     }
     this.remoteStatus = status
     this.state = 'ready'
+    // The peer stores the session now, not when its bind() promise settles: a request the
+    // remote sent right behind its Status is handled next, in this same turn.
+    this.onReady?.()
     const waiter = this.waiter
     this.waiter = undefined
     if (waiter !== undefined) {
@@ -192,39 +198,29 @@ export class BoundProtocol {
       waiter.resolve()
     }
     log('eth/%d session with %s ready', this.version, this.peer.toString())
-    // Whoever awaits bind() (Peer.bindProtocol) stores this session only some
-    // microtasks from now, yet a request the remote sent right behind its Status
-    // is delivered next in this same turn. Hold bus events until the next
-    // macrotask so the service never sees a message it cannot answer yet.
-    this.settling = { events: [], handle: setImmediate(() => this.settle()) }
+    // Bus events of the new session wait for the next macrotask. By then the server has
+    // announced the peer (PEER_CONNECTED follows bind() within microtasks) and the pool
+    // holds it, so its first request or announcement is routed like every later one
+    // (e.g. a NewBlock right behind Status updates the pooled peer's best block).
+    this.held = []
+    setImmediate(() => this.settle())
     this.toBus(() => this.config.events.emit(Event.PROTOCOL_STATUS, status, this.peer))
   }
 
   private settle(): void {
-    const held = this.settling?.events ?? []
-    this.settling = undefined
+    const held = this.held ?? []
+    this.held = undefined
     for (const emit of held) emit()
   }
 
   private toBus(emit: () => void): void {
-    if (this.settling !== undefined) this.settling.events.push(emit)
+    if (this.held !== undefined) this.held.push(emit)
     else emit()
   }
 
   private handleMessage({ code, payload }: SenderMessage): void {
+    // Status never arrives here: every Sender delivers it as 'status' (see Sender.receiveMessage).
     if (this.state === 'closed') return
-    if (code === EthCode.Status) {
-      // A transport may pass Status on as a plain message; treat it as one Status.
-      let status: EthStatus
-      try {
-        status = decodeStatus(payload)
-      } catch (err) {
-        this.handleError(err as EthCodecError)
-        return
-      }
-      this.handleStatus(status)
-      return
-    }
     if (this.state === 'handshaking') {
       this.failHandshake(new MessageBeforeStatusError(messageName(code, this.version) ?? `code 0x${code.toString(16)}`))
       return
@@ -289,11 +285,8 @@ export class BoundProtocol {
       clearTimeout(waiter.timer)
       waiter.reject(handshakeErr)
     }
-    if (this.settling !== undefined) {
-      // The session is gone before anyone could act on these.
-      clearImmediate(this.settling.handle)
-      this.settling = undefined
-    }
+    // Events still held (see handleStatus) go out as planned: a protocol error right behind the
+    // Status must still get its sender banned, even though the session ended in the same turn.
     this.requests.rejectAll(err)
   }
 }

@@ -6,7 +6,7 @@ export { MAX_RLP_DEPTH, decodeRlp } from './rlpdecode'
 export { DEFAULT_MAX_BUFFERED, Sender, type SenderEvents, type SenderMessage, type SenderOptions } from './sender'
 export { RlpxSender, type RlpxSenderOptions } from './rlpxsender'
 export { MAX_REMEMBERED_TIMEOUTS, type RequestData, type ResponseData } from './requests'
-export { Protocol, type ProtocolOptions } from './protocol'
+export { type BindOptions, Protocol, type ProtocolOptions } from './protocol'
 export { BoundEthProtocol, BoundProtocol, type BoundProtocolOptions, type BoundState } from './boundprotocol'
 export { type Devp2pCapability, EthProtocol } from './ethprotocol'
 export {
@@ -16,6 +16,7 @@ export {
   SendBufferFullError,
   StreamFramingError,
   StreamSender,
+  StreamSenderOptionError,
   type StreamSenderOptions,
   type StreamSenderStats,
 } from './streamsender'

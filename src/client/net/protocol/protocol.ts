@@ -15,6 +15,15 @@ export interface ProtocolOptions {
   chain: Chain
 }
 
+export interface BindOptions {
+  /**
+   * Called with the session the moment the remote Status is validated,
+   * before any message behind it is handled: the peer stores the session
+   * here, so a request that arrived in the same chunk as the Status finds it.
+   */
+  onReady?: (bound: BoundEthProtocol) => void
+}
+
 /**
  * A protocol the client speaks (eth), independent of how its bytes travel.
  * It owns what a session must agree on: our Status, and the validation of the
@@ -86,13 +95,20 @@ export abstract class Protocol {
    * Runs the Status handshake with `peer` over `sender` and resolves with the
    * session once it is usable; rejects with the reason (and closes the sender) otherwise.
    */
-  async bind(peer: Peer, sender: Sender): Promise<BoundEthProtocol> {
+  async bind(peer: Peer, sender: Sender, opts: BindOptions = {}): Promise<BoundEthProtocol> {
     if (!this.versions.includes(sender.version)) {
       const err = new StatusMismatchError('version', `transport negotiated eth/${sender.version}, we speak ${this.versions.join('/')}`)
       sender.close(err)
       throw err
     }
-    const bound = new BoundEthProtocol({ config: this.config, protocol: this, peer, sender })
+    const onReady = opts.onReady
+    const bound: BoundEthProtocol = new BoundEthProtocol({
+      config: this.config,
+      protocol: this,
+      peer,
+      sender,
+      onReady: onReady === undefined ? undefined : () => onReady(bound),
+    })
     await bound.handshake()
     return bound
   }

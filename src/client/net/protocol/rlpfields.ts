@@ -1,4 +1,4 @@
-import { EthCodecError } from './errors'
+import { EthCodecError, EthEncodeError } from './errors'
 
 /**
  * Strict readers and writers for the fields of decoded RLP. Readers throw
@@ -92,12 +92,12 @@ export function asBool(item: RlpItem | undefined, what: string): boolean {
 /** Minimal big-endian bytes of a non-negative integer (0 -> empty). */
 export function uintBytes(value: bigint | number): Uint8Array {
   if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not a non-negative safe integer: ${value}`)
+    if (!Number.isSafeInteger(value) || value < 0) throw new EthEncodeError(`not a non-negative safe integer: ${value}`)
     if (value === 0) return new Uint8Array(0)
     if (value < 256) return Uint8Array.of(value)
     value = BigInt(value)
   }
-  if (value < 0n) throw new RangeError(`negative integer: ${value}`)
+  if (value < 0n) throw new EthEncodeError(`negative integer: ${value}`)
   if (value === 0n) return new Uint8Array(0)
   let hex = value.toString(16)
   if (hex.length % 2 === 1) hex = `0${hex}`

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events'
 
 import { SenderBufferOverflowError } from './errors'
+import { EthCode, type EthStatus, decodeStatus } from './ethmessages'
 
 import type { Input } from '@ethereumjs/rlp'
-import type { EthStatus } from './ethmessages'
 import type { RlpItem } from './rlpfields'
 
 /** An inbound message as a transport hands it over: RLP bytes or the already-decoded item list. */
@@ -97,8 +97,24 @@ export abstract class Sender extends EventEmitter<SenderEvents> {
     this.receive({ event: 'status', args: [status] })
   }
 
+  /**
+   * An inbound message as the wire carries it. A Status is decoded here, for
+   * every transport alike, and delivered as 'status' (a malformed one as an
+   * EthCodecError on 'error'): consumers never see code 0 as a 'message'.
+   */
   protected receiveMessage(code: number, payload: Uint8Array | RlpItem[]): void {
-    this.receive({ event: 'message', args: [{ code, payload }] })
+    if (code !== EthCode.Status) {
+      this.receive({ event: 'message', args: [{ code, payload }] })
+      return
+    }
+    let status: EthStatus
+    try {
+      status = decodeStatus(payload)
+    } catch (err) {
+      this.receiveError(err as Error)
+      return
+    }
+    this.receiveStatus(status)
   }
 
   protected receiveError(error: Error): void {

@@ -1,11 +1,11 @@
 import { type Input, RLP } from '@ethereumjs/rlp'
 import debug from 'debug'
 
-import { ClientError } from '../../errors'
+import { ClientError, describeError } from '../../errors'
 import { LengthPrefixedDecoder, MessageTooLargeError, uvarintLength, writeMessage } from '../../../p2p'
 
 import { EthEncodeError, PeerDisconnectedError } from './errors'
-import { EthCode, type EthStatus, decodeStatus, encodeStatus } from './ethmessages'
+import { EthCode, type EthStatus, encodeStatus } from './ethmessages'
 import { Sender, type SenderOptions } from './sender'
 
 import type { Duplex } from 'node:stream'
@@ -49,6 +49,13 @@ export class EthMessageTooLargeError extends ClientError {
       `${direction} eth message of ${length} bytes exceeds the limit of ${maxLength} bytes`,
       options,
     )
+  }
+}
+
+/** A StreamSender limit option is not a usable integer. */
+export class StreamSenderOptionError extends ClientError {
+  constructor(readonly option: string, message: string) {
+    super('ERR_ETH_STREAM_OPTION', `${option}: ${message}`)
   }
 }
 
@@ -199,18 +206,7 @@ export class StreamSender extends Sender {
     const payload = msg.subarray(1)
     this.stats.messagesIn++
     this.stats.inByCode.set(code, (this.stats.inByCode.get(code) ?? 0) + 1)
-    if (code !== EthCode.Status) {
-      this.receiveMessage(code, payload)
-      return
-    }
-    let status: EthStatus
-    try {
-      status = decodeStatus(payload)
-    } catch (err) {
-      this.receiveError(err as Error)
-      return
-    }
-    this.receiveStatus(status)
+    this.receiveMessage(code, payload)
   }
 
   /** A framing violation: report it, then end the session (nothing after it can be parsed). */
@@ -243,7 +239,7 @@ export class StreamSender extends Sender {
     if (this.closed) return
     const err = this.streamError
     const reason = err
-      ? new PeerDisconnectedError(`eth stream failed: ${describe(err)}`, { cause: err })
+      ? new PeerDisconnectedError(`eth stream failed: ${describeError(err)}`, { cause: err })
       : new PeerDisconnectedError('eth stream closed')
     this.receiveClosed(reason)
   }
@@ -257,15 +253,9 @@ export class StreamSender extends Sender {
 function framingError(err: unknown, maxLength: number): Error {
   if (err instanceof ClientError) return err
   if (err instanceof MessageTooLargeError) return new EthMessageTooLargeError('inbound', err.length, maxLength, { cause: err })
-  return new StreamFramingError(describe(err), { cause: err })
-}
-
-function describe(err: unknown): string {
-  if (!(err instanceof Error)) return String(err)
-  const code = (err as { code?: unknown }).code
-  return typeof code === 'string' ? `${code}: ${err.message}` : err.message
+  return new StreamFramingError(describeError(err), { cause: err })
 }
 
 function checkLimit(name: string, value: number, min: number): void {
-  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${value}`)
+  if (!Number.isSafeInteger(value) || value < min) throw new StreamSenderOptionError(name, `must be an integer >= ${min}, got ${value}`)
 }

@@ -2,28 +2,10 @@ import { bytesToUnprefixedHex } from '@ethereumjs/util'
 import debug from 'debug'
 
 import type { ConnectionGater, HostPort } from '../../../p2p'
+import type { BanList } from '../banlist'
 import type { SessionTable } from './p2p-connections'
 
 const log = debug('client:p2p:admission')
-
-/** Peer ids refused until a deadline. Expired entries are dropped as they are met. */
-export class BanList {
-  private readonly until = new Map<string, number>()
-
-  ban(id: string, maxAgeMs: number): void {
-    const now = Date.now()
-    for (const [k, t] of this.until) if (t <= now) this.until.delete(k)
-    this.until.set(id, now + maxAgeMs)
-  }
-
-  isBanned(id: string): boolean {
-    const t = this.until.get(id)
-    if (t === undefined) return false
-    if (t > Date.now()) return true
-    this.until.delete(id)
-    return false
-  }
-}
 
 /**
  * Remote ids of inbound sockets that passed the ECIES handshake and are
@@ -58,7 +40,8 @@ export function addressKey(addr: HostPort): string {
 export interface AdmissionPolicy {
   localId: Uint8Array
   accepting(): boolean
-  slotsUsed(): number
+  /** Slots a new inbound socket cannot take over: sessions and our dials in progress. */
+  committedSlots(): number
   maxPeers(): number
   bans: BanList
   sessions: SessionTable
@@ -71,15 +54,20 @@ export interface AdmissionPolicy {
  * Refusal hooks the stack consults: at accept (peer slots; the reason is
  * logged), right after the ECIES handshake when the remote id is first known
  * (bans, a duplicate the tie-break would close anyway), and before a dial (bans).
+ *
+ * At accept only committed slots count: a socket still in its handshake may be
+ * a staller, and the listener bounds those itself (its pending-handshake table
+ * evicts the oldest when full). Refusing new sockets because stallers hold
+ * the slots would lock every honest node out until the handshake timeout.
  */
 export function createGater(p: AdmissionPolicy): ConnectionGater {
   return {
     denyInboundSocket: (addr: HostPort) => {
       if (!p.accepting()) return true
-      const used = p.slotsUsed()
+      const used = p.committedSlots()
       if (used < p.maxPeers()) return false
       p.onRefused()
-      log('refusing inbound %s:%d: too many peers (%d of %d slots in use)', addr.host, addr.port, used, p.maxPeers())
+      log('refusing inbound %s:%d: too many peers (%d of %d slots taken by sessions and dials)', addr.host, addr.port, used, p.maxPeers())
       return true
     },
     denyInboundPeer: (remoteId: Uint8Array, addr: HostPort) => {

@@ -57,10 +57,3 @@ export function isLegacyRlpxFailure(err: unknown): boolean {
   }
   return false
 }
-
-/** An error's code and message (or the thrown value), for log lines and error texts that carry their reason. */
-export function describeError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err)
-  const code = codeOf(err)
-  return code === undefined ? err.message : `${code}: ${err.message}`
-}

@@ -1,7 +1,7 @@
-import { bytesToUnprefixedHex, equalsBytes, unprefixedHexToBytes } from '@ethereumjs/util'
+import { bytesToUnprefixedHex } from '@ethereumjs/util'
 import debug from 'debug'
 
-import { ClientError, PeerError, ServerError } from '../../errors'
+import { PeerError, ServerError, describeError } from '../../errors'
 import { Event, type ConnectionInfo } from '../../types'
 import { P2PPeer } from '../peer/p2ppeer'
 import { UnconnectedPeer } from '../peer/unconnectedpeer'
@@ -17,33 +17,30 @@ import {
   Upgrader,
 } from '../../../p2p'
 
-import { formatEnode } from './enode'
-import { BanList, InboundIds, addressKey, createGater } from './p2p-admission'
+import { InboundIds, addressKey, createGater } from './p2p-admission'
 import { type P2PSession, SessionTable } from './p2p-connections'
 import { Dialer } from './p2p-dialer'
-import { Discovery } from './p2p-discovery'
-import { LegacyRlpxPeerError, describeError as describe, isLegacyRlpxFailure } from './p2p-legacy'
-import { CANDIDATES_PER_SLOT } from './rlpxserver'
-import { Server, type ServerOptions } from './server'
+import { LegacyRlpxPeerError, isLegacyRlpxFailure } from './p2p-legacy'
+import { Server, type ServerOptions, type ServerStats } from './server'
 
-import type { PeerInfo } from '@ethereumjs/devp2p'
-import type { ClientDpt } from './dpt'
+import type { DialTarget } from './dialscheduler'
 
 const log = debug('client:p2p')
 
-const NODE_ID_HEX = /^[0-9a-f]{128}$/
-
 /**
- * The modular-stack server: discv4 discovery (the client's DPT, set up as
- * RlpxServer does) feeding `transport.dial`, a TransportListener for inbound
+ * The modular-stack server: discv4 discovery (shared with RlpxServer through
+ * the base Server) feeding `transport.dial`, a TransportListener for inbound
  * connections, an Upgrader (ECIES with the node key, then mplex), and a
  * Registrar holding the StreamEthProtocol handlers. Each upgraded connection
  * becomes a P2PPeer; once its ETH Status handshake is done the server emits
  * PEER_CONNECTED, exactly as RlpxServer does for an RLPx session.
  *
- * Policy: at most `maxPeers` connections (dials in progress and inbound
- * handshakes count; inbound sockets beyond it are refused at accept with a
- * logged reason); one connection per remote id (simultaneous dials: the
+ * Policy: at most `maxPeers` connections. Dials in progress count, and so do
+ * inbound handshakes when deciding whether to dial; inbound sockets are
+ * refused at accept (with a logged reason) once sessions and dials fill every
+ * slot, while handshakes in progress are bounded by the listener, which evicts
+ * the oldest when its table is full, so sockets that never handshake cannot
+ * lock honest nodes out. One connection per remote id (simultaneous dials: the
  * connection dialed by the node with the smaller id survives, see
  * p2p-connections.ts); never dials itself (our id is derived from our
  * public key); banned ids are refused at dial and right after the ECIES
@@ -57,18 +54,16 @@ export class P2PServer extends Server {
   readonly upgrader: Upgrader
   readonly transport: Transport
   listener: TransportListener | null = null
-  readonly stats = { dialFailures: 0, inboundRefused: 0, legacyRefused: 0 }
+  /** The base counters plus remotes refused for speaking legacy RLPx. */
+  override readonly stats: ServerStats & { legacyRefused: number } = { dialFailures: 0, inboundRefused: 0, legacyRefused: 0 }
   private readonly dialer: Dialer
-  private discovery: Discovery | null = null
-  private tcpPort = 0
   private readonly sessions = new SessionTable()
   private readonly refusedClosing = new Set<Promise<void>>()
-  private readonly bans = new BanList()
   private readonly inboundIds = new InboundIds()
-  private transition: Promise<void> | undefined
 
   constructor(opts: ServerOptions) {
-    super(opts)
+    // A crossed dial is cheap here (refused right after ECIES by the tie-break), so nobody yields.
+    super(opts, { yieldToLowerIdMs: 0 })
     this.registrar = new Registrar()
     this.upgrader = new Upgrader({
       privateKey: this.key,
@@ -77,7 +72,7 @@ export class P2PServer extends Server {
       gater: createGater({
         localId: this.config.nodeId,
         accepting: () => this.state === 'started',
-        slotsUsed: () => this.slotsUsed(),
+        committedSlots: () => this.sessions.size + this.dialer.size,
         maxPeers: () => this.config.maxPeers,
         bans: this.bans,
         sessions: this.sessions,
@@ -88,24 +83,9 @@ export class P2PServer extends Server {
     this.transport = new Transport({ upgrader: this.upgrader, dialTimeoutMs: this.config.dialTimeoutMs })
     this.dialer = new Dialer({
       transport: this.transport,
-      maxCandidates: () => this.config.maxPeers * CANDIDATES_PER_SLOT,
       onConnection: (conn) => this.onConnection(conn),
-      onFailure: (id, addr, err) => this.onDialFailed(id, addr, err),
+      onFailure: (target, err) => this.onDialFailed(target, err),
     })
-  }
-
-  /** Outbound dials started since creation (each dial of a discovered node counts once). */
-  get dialAttempts(): number {
-    return this.dialer.attempts
-  }
-
-  get dpt(): ClientDpt | null {
-    return this.discovery?.dpt ?? null
-  }
-
-  /** Our enode URL. Without discovery the discport is the TCP port (an enode URL cannot say "none"). */
-  get url(): string {
-    return formatEnode(this.config.nodeId, this.config.extIP, this.tcpPort, this.discovery?.udpPort ?? this.tcpPort)
   }
 
   /** Peers with a completed Status handshake. */
@@ -118,93 +98,58 @@ export class P2PServer extends Server {
     return this.sessions.all().map((s) => s.conn)
   }
 
-  async start(): Promise<void> {
-    if (this.state === 'started') return
-    if (this.transition !== undefined) await this.transition.catch(() => undefined)
-    if (this.started) return
-    this.state = 'starting'
-    this.transition = this.doStart()
-    try {
-      await this.transition
-    } finally {
-      this.transition = undefined
-    }
+  protected async listen(): Promise<number> {
+    const eth = this.ethProtocols()
+    if (eth.length === 0) throw new ServerError('ERR_SERVER_NO_PROTOCOLS', 'no StreamEthProtocol to offer; call addProtocols() first')
+    for (const p of eth) p.register(this.registrar, this.onEthStream)
+    const listener = this.transport.createListener()
+    this.listener = listener
+    listener.on('connection', this.onInbound)
+    listener.on('refused', this.onRefused)
+    listener.on('error', this.onListenerError)
+    await listener.listen({ host: this.config.bindAddress, port: this.config.port })
+    return listener.address().port
   }
 
-  async stop(): Promise<void> {
-    if (this.transition !== undefined) await this.transition.catch(() => undefined)
-    if (this.state === 'stopped') return
-    this.state = 'stopping'
-    this.transition = this.release()
-    try {
-      await this.transition
-    } finally {
-      this.transition = undefined
-      this.state = 'stopped'
-    }
+  protected dial(target: DialTarget): void {
+    this.dialer.dial(target)
   }
 
-  async bootstrap(): Promise<void> {
-    if (this.state !== 'started') throw new ServerError('ERR_SERVER_STATE', 'bootstrap() needs a started server')
-    for (const node of this.config.bootnodes) {
-      if (equalsBytes(node.id, this.config.nodeId)) continue
-      const info: PeerInfo = { id: node.id, address: node.ip, udpPort: node.udpPort, tcpPort: node.tcpPort }
-      if (this.discovery !== null) {
-        log('bootstrapping discovery from %s:%d', node.ip, node.udpPort)
-        // A failed bootstrap ping is reported on DPT's 'error' event (logged).
-        await this.discovery.dpt.bootstrap(info)
-      } else {
-        this.maybeDial(info)
-      }
-    }
+  protected isEngaged(id: string): boolean {
+    return this.dialer.isDialing(id) || this.sessions.get(id) !== undefined
   }
 
-  ban(peerId: string, maxAgeMs = this.config.banTimeMs): void {
-    this.bans.ban(peerId, maxAgeMs)
-    if (NODE_ID_HEX.test(peerId)) this.discovery?.dpt.banPeer(unprefixedHexToBytes(peerId), maxAgeMs)
-    this.dialer.forget(peerId, new PeerError('ERR_PEER_BANNED', `peer ${peerId.slice(0, 8)} banned`))
+  /** Slots taken, for dialing: sessions, dials in progress, inbound sockets still in their handshake. */
+  protected slotsUsed(): number {
+    return this.sessions.size + this.dialer.size + (this.listener?.pendingHandshakes ?? 0)
+  }
+
+  protected dropBanned(peerId: string): void {
+    this.dialer.abort(peerId, new PeerError('ERR_PEER_BANNED', `peer ${peerId.slice(0, 8)} banned`))
     void this.sessions.get(peerId)?.peer.disconnect('banned')
   }
 
-  isBanned(peerId: string): boolean {
-    return this.bans.isBanned(peerId)
+  /** Closes every connection, dial and the listener; the base closes discovery afterwards. */
+  protected async close(): Promise<void> {
+    await this.dialer.abortAll(new ServerError('ERR_SERVER_STOPPING', 'server stopping'))
+    const closing: Promise<unknown>[] = this.sessions.all().map((s) => s.peer.disconnect('server stopping'))
+    const listener = this.listener
+    if (listener !== null) closing.push(listener.close())
+    closing.push(...this.refusedClosing)
+    await Promise.all(closing)
+    if (listener !== null) {
+      listener.off('connection', this.onInbound)
+      listener.off('refused', this.onRefused)
+      listener.off('error', this.onListenerError)
+    }
+    this.listener = null
+    for (const p of this.ethProtocols()) p.unregister(this.registrar)
+    this.sessions.clear()
+    this.inboundIds.clear()
   }
 
   private ethProtocols(): StreamEthProtocol[] {
     return [...this.protocols].filter((p): p is StreamEthProtocol => p instanceof StreamEthProtocol)
-  }
-
-  private async doStart(): Promise<void> {
-    try {
-      const eth = this.ethProtocols()
-      if (eth.length === 0) throw new ServerError('ERR_SERVER_NO_PROTOCOLS', 'no StreamEthProtocol to offer; call addProtocols() first')
-      for (const p of eth) p.register(this.registrar, this.onEthStream)
-      const listener = this.transport.createListener()
-      this.listener = listener
-      listener.on('connection', this.onInbound)
-      listener.on('refused', this.onRefused)
-      listener.on('error', this.onListenerError)
-      await listener.listen({ host: this.config.bindAddress, port: this.config.port })
-      this.tcpPort = listener.address().port
-      if (this.config.discV4) {
-        this.discovery = await Discovery.start({
-          config: this.config,
-          key: this.key,
-          tcpPort: this.tcpPort,
-          onPeer: (info) => this.onDiscovered(info),
-          onSocketError: (err) => this.config.events.emit(Event.SERVER_ERROR, err, this),
-        })
-      }
-    } catch (err) {
-      await this.release()
-      this.state = 'stopped'
-      if (err instanceof ServerError) throw err
-      throw new ServerError('ERR_SERVER_START', `P2P server failed to start: ${describe(err)}`, { cause: err })
-    }
-    this.state = 'started'
-    log('listening: %s', this.url)
-    this.config.events.emit(Event.SERVER_LISTENING, { transport: 'p2p', url: this.url })
-    await this.bootstrap()
   }
 
   private readonly onInbound = (conn: Connection): void => {
@@ -215,6 +160,8 @@ export class P2PServer extends Server {
   private readonly onRefused = (err: Error & { remoteAddr?: HostPort }): void => {
     if (err.remoteAddr !== undefined) this.inboundIds.take(err.remoteAddr)
     log('%s', err.message)
+    // An evicted handshake frees the slot it held for dialing.
+    this.scheduler.refill()
   }
 
   private readonly onListenerError = (err: Error & { remoteAddr?: HostPort }): void => {
@@ -227,7 +174,9 @@ export class P2PServer extends Server {
       this.refuseLegacy(id, addressKey(err.remoteAddr), true, err)
       return
     }
-    log('inbound upgrade failed: %s', describe(err))
+    log('inbound upgrade failed: %s', describeError(err))
+    // The failed handshake held a slot for dialing: a queued node may go now.
+    this.scheduler.refill()
   }
 
   private readonly onEthStream = (stream: MplexStream, conn: Connection): void => {
@@ -240,39 +189,17 @@ export class P2PServer extends Server {
     session.peer.acceptEthStream(stream)
   }
 
-  private onDiscovered(info: PeerInfo): void {
-    if (this.state !== 'started' || info.id === undefined) return
-    // Our id comes from the public key (config.nodeId); a node that lists us must not make us dial ourselves.
-    if (equalsBytes(info.id, this.config.nodeId)) return
-    const id = bytesToUnprefixedHex(info.id)
-    this.config.events.emit(Event.PEER_DISCOVERED, { id, address: `${info.address}:${info.tcpPort}`, transport: 'p2p' })
-    this.maybeDial(info)
-  }
-
-  /** Dials a discovered node if it is new, allowed and a slot is free; queues it when slots are full. */
-  private maybeDial(info: PeerInfo): void {
-    if (info.id === undefined || info.address === undefined || info.tcpPort === undefined || info.tcpPort === null) return
-    if (equalsBytes(info.id, this.config.nodeId)) return
-    const id = bytesToUnprefixedHex(info.id)
-    if (this.isBanned(id) || this.dialer.isDialing(id) || this.sessions.get(id) !== undefined || this.dialer.backedOff(id)) return
-    if (this.slotsUsed() >= this.config.maxPeers) {
-      this.dialer.enqueue(info)
-      return
-    }
-    this.dialer.dial(id, info.id, { host: info.address, port: info.tcpPort })
-  }
-
-  private onDialFailed(id: string, addr: HostPort, err: unknown): void {
+  private onDialFailed(target: DialTarget, err: unknown): void {
     this.stats.dialFailures++
     if (this.state !== 'started') return
-    const address = `${addr.host}:${addr.port}`
+    const address = `${target.host}:${target.port}`
     if (isLegacyRlpxFailure(err)) {
-      this.refuseLegacy(id, address, false, err)
+      this.refuseLegacy(target.id, address, false, err)
       return
     }
-    log('dial %s at %s failed: %s', id.slice(0, 8), address, describe(err))
-    this.dialer.noteFailure(id)
-    this.refill()
+    log('dial %s at %s failed: %s', target.id.slice(0, 8), address, describeError(err))
+    this.scheduler.dialFailed(target.id)
+    this.scheduler.refill()
   }
 
   /** A node that answered with devp2p RLPx: one PEER_ERROR saying so, then banned (no redial loop). */
@@ -287,7 +214,7 @@ export class P2PServer extends Server {
     const error = new LegacyRlpxPeerError(id, address, banMs, { cause: err })
     log('%s', error.message)
     this.config.events.emit(Event.PEER_ERROR, error, new UnconnectedPeer({ config: this.config, id, address, inbound }))
-    this.refill()
+    this.scheduler.refill()
   }
 
   private onConnection(conn: Connection): void {
@@ -318,7 +245,9 @@ export class P2PServer extends Server {
     this.sessions.add(session)
     conn.once('close', (err?: Error) => this.onConnectionClosed(session, info, err))
     peer.connect().then(
-      () => this.onBound(session),
+      () => {
+        if (this.sessions.get(peer.id) === session && !peer.closed && this.state === 'started') this.announceConnected(session)
+      },
       (err: unknown) => this.onBindFailed(session, err),
     )
   }
@@ -326,30 +255,24 @@ export class P2PServer extends Server {
   private refuse(conn: Connection, info: ConnectionInfo, reason: string): void {
     log('closing connection %s to %s: %s', conn.id, info.peerId.slice(0, 8), reason)
     conn.once('close', () => this.config.events.emit(Event.CONNECTION_CLOSED, info, reason))
-    const closing = conn.close().catch((err: unknown) => log('closing %s failed: %s', conn.id, describe(err)))
+    const closing = conn.close()
     this.refusedClosing.add(closing)
-    void closing.then(() => this.refusedClosing.delete(closing))
-  }
-
-  private onBound(session: P2PSession): void {
-    if (this.sessions.get(session.peer.id) !== session || session.peer.closed || this.state !== 'started') return
-    session.connected = true
-    log('peer connected: %s (%s, eth/%d)', session.peer.toString(), session.peer.inbound ? 'inbound' : 'outbound', session.peer.eth?.version)
-    this.config.events.emit(Event.PEER_CONNECTED, session.peer)
+    const forget = (): void => void this.refusedClosing.delete(closing)
+    // A failure to close surfaces in stop(), which awaits every refused connection.
+    void closing.then(forget, forget)
   }
 
   private onBindFailed(session: P2PSession, err: unknown): void {
-    const error = err instanceof Error ? err : new PeerError('ERR_PEER_P2P', `non-error thrown: ${String(err)}`)
-    if (error instanceof PeerDisconnectedError) {
+    if (err instanceof PeerDisconnectedError) {
       // The stream or connection went away during the handshake (remote closed it, duplicate, stop): not an error of the peer.
-      log('%s: closed during the handshake: %s', session.peer.toString(), error.message)
+      log('%s: closed during the handshake: %s', session.peer.toString(), err.message)
       void session.peer.disconnect('closed during the handshake')
       return
     }
-    this.reportError(session, error)
-    if (error instanceof StatusMismatchError) {
+    this.reportPeerError(session, err, 'ERR_PEER_P2P')
+    if (err instanceof StatusMismatchError) {
       // Another chain (network id, genesis, fork id) stays another chain: do not dial it again for a while.
-      void session.peer.disconnect(`incompatible: ${error.message}`)
+      void session.peer.disconnect(`incompatible: ${err.message}`)
       this.ban(session.peer.id)
       return
     }
@@ -358,67 +281,10 @@ export class P2PServer extends Server {
 
   private onConnectionClosed(session: P2PSession, info: ConnectionInfo, err: Error | undefined): void {
     const registered = this.sessions.remove(session)
-    const reason = session.peer.disconnectReason ?? (err === undefined ? 'connection closed' : describe(err))
+    const reason = session.peer.disconnectReason ?? (err === undefined ? 'connection closed' : describeError(err))
     log('connection %s to %s closed: %s', info.id, session.peer.toString(), reason)
     this.config.events.emit(Event.CONNECTION_CLOSED, info, reason)
     if (session.connected) this.config.events.emit(Event.PEER_DISCONNECTED, session.peer, reason)
-    if (registered) this.refill()
+    if (registered) this.scheduler.refill()
   }
-
-  /** One PEER_ERROR per session (the root cause); follow-up errors are logged. */
-  private reportError(session: P2PSession, err: Error): void {
-    if (session.errorReported || this.state !== 'started') {
-      log('%s: %s', session.peer.toString(), err.message)
-      return
-    }
-    session.errorReported = true
-    const error = err instanceof ClientError ? err : new PeerError('ERR_PEER_P2P', `${session.peer.toString()}: ${describe(err)}`, { cause: err })
-    log('peer error %s: %s', session.peer.toString(), error.message)
-    this.config.events.emit(Event.PEER_ERROR, error, session.peer)
-  }
-
-  /** Slots taken: sessions, dials in progress, inbound sockets still in their handshake. */
-  private slotsUsed(): number {
-    return this.sessions.size + this.dialer.size + (this.listener?.pendingHandshakes ?? 0)
-  }
-
-  /** Dials queued candidates into freed slots. */
-  private refill(): void {
-    while (this.state === 'started' && this.slotsUsed() < this.config.maxPeers) {
-      const next = this.dialer.nextCandidate()
-      if (next === undefined) return
-      this.maybeDial(next)
-    }
-  }
-
-  /** Closes everything start() opened, whatever stage it reached. */
-  private async release(): Promise<void> {
-    await this.dialer.abortAll(new ServerError('ERR_SERVER_STOPPING', 'server stopping'))
-    const closing: Promise<unknown>[] = this.sessions.all().map((s) => s.peer.disconnect('server stopping'))
-    const listener = this.listener
-    if (listener !== null) closing.push(listener.close())
-    closing.push(...this.refusedClosing)
-    await Promise.all(closing)
-    if (listener !== null) {
-      listener.off('connection', this.onInbound)
-      listener.off('refused', this.onRefused)
-      listener.off('error', this.onListenerError)
-    }
-    this.listener = null
-    await this.discovery?.close()
-    this.discovery = null
-    for (const p of this.ethProtocols()) p.unregister(this.registrar)
-    this.sessions.clear()
-    this.inboundIds.clear()
-    await handlesClosed()
-  }
-}
-
-/**
- * Resolves after the event loop's close phase: 'close' events fire before
- * libuv has released the handle, and a stopped server should not even be
- * listed by process.getActiveResourcesInfo().
- */
-function handlesClosed(): Promise<void> {
-  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)))
 }

@@ -41,6 +41,8 @@ export interface Session {
   up: boolean
   /** We initiated the close; later socket errors are expected. */
   closing: boolean
+  /** devp2p Disconnect reason of the session's end: ours when `closing`, else the remote's (undefined: no Disconnect). */
+  readonly disconnectReason?: number
 }
 
 interface MutableSession extends Session {
@@ -54,6 +56,11 @@ export interface RlpxSessionsEvents {
   up: [session: Session]
   /** An 'up' session's socket closed. */
   down: [session: Session, reason: string]
+  /**
+   * A session's socket closed before Hello completed: a failed dial or
+   * inbound handshake (`closing` tells whether we ended it ourselves).
+   */
+  aborted: [session: Session]
   /** devp2p reported an error on an 'up' session. */
   error: [session: Session, error: Error]
 }
@@ -211,7 +218,10 @@ export class RlpxSessions extends EventEmitter<RlpxSessionsEvents> {
   private onClosed(session: MutableSession): void {
     clearTimeout(session.timer)
     this.sessions.delete(session)
-    if (!session.up) return
+    if (!session.up) {
+      this.emit('aborted', session)
+      return
+    }
     const code = session.disconnectReason
     const reason = code === undefined ? 'connection closed' : (DisconnectReasonNames[code as DISCONNECT_REASON] ?? `reason ${code}`)
     this.emit('down', session, reason)

@@ -1,20 +1,65 @@
-import { ServerError } from '../../errors'
+import { bytesToUnprefixedHex, equalsBytes, unprefixedHexToBytes } from '@ethereumjs/util'
+import debug from 'debug'
 
+import { ClientError, PeerError, ServerError, describeError } from '../../errors'
+import { Event } from '../../types'
+
+import { BanList } from '../banlist'
+import { CANDIDATES_PER_SLOT, DialScheduler, type DialTarget } from './dialscheduler'
+import { Discovery } from './discovery'
+import { formatEnode } from './enode'
+
+import type { PeerInfo } from '@ethereumjs/devp2p'
 import type { Config } from '../../config'
+import type { Peer } from '../peer/peer'
 import type { Protocol } from '../protocol/protocol'
+import type { ClientDpt } from './dpt'
+
+const log = debug('client:server')
+
+const NODE_ID_HEX = /^[0-9a-f]{128}$/
 
 export interface ServerOptions {
   config: Config
 }
 
+/** How a server schedules its dials (see DialScheduler). */
+export interface DialPolicy {
+  /** A discovered node with a lower id than ours is dialed only after this long; 0 dials at once. */
+  yieldToLowerIdMs: number
+}
+
+/** Counters a server keeps for statistics and diagnostics. */
+export interface ServerStats {
+  /** Outbound dials that failed (refused, unreachable, handshake error). */
+  dialFailures: number
+  /** Inbound connections refused at accept or right after the handshake (slots full, banned, duplicate). */
+  inboundRefused: number
+}
+
 /** Lifecycle of a server; `stop()` from any state ends in 'stopped', and 'stopped' can start again. */
 export type ServerState = 'stopped' | 'starting' | 'started' | 'stopping'
 
+/** A remote's session as a server tracks it, from its transport handshake until it ends. */
+export interface PeerSession<P extends Peer = Peer> {
+  readonly peer: P
+  /** PEER_CONNECTED was emitted (Status handshake done). */
+  connected: boolean
+  /** PEER_ERROR was emitted; later errors of this session are only logged. */
+  errorReported: boolean
+}
+
 /**
- * Base of the client's networking servers (RlpxServer; P2PServer in the
- * modular stack). A server owns discovery and the listener, turns remote
- * nodes into `Peer`s bound to its protocols, and reports them on
- * `config.events` (PEER_CONNECTED / PEER_DISCONNECTED / PEER_ERROR).
+ * Base of the client's networking servers (RlpxServer, P2PServer). A server
+ * owns the listener and discovery, turns remote nodes into `Peer`s bound to
+ * its protocols, and reports them on `config.events` (PEER_CONNECTED /
+ * PEER_DISCONNECTED / PEER_ERROR).
+ *
+ * What both transports share lives here: the start/stop state machine
+ * (idempotent, concurrent calls wait for the transition in progress), discv4
+ * discovery, bootnodes, bans, dial scheduling and the maxPeers slot count,
+ * the enode URL, and the one-PEER_ERROR-per-session rule. A subclass brings
+ * its transport: `listen()`, `dial()`, `close()` and how it counts slots.
  */
 export abstract class Server {
   readonly config: Config
@@ -22,15 +67,47 @@ export abstract class Server {
   readonly key: Uint8Array
   readonly protocols = new Set<Protocol>()
   abstract readonly name: 'rlpx' | 'p2p'
+  readonly stats: ServerStats = { dialFailures: 0, inboundRefused: 0 }
   protected state: ServerState = 'stopped'
+  protected readonly bans = new BanList()
+  protected readonly scheduler: DialScheduler
+  private discovery: Discovery | null = null
+  private tcpPort = 0
+  private transition: Promise<void> | undefined
 
-  constructor(opts: ServerOptions) {
+  constructor(opts: ServerOptions, policy: DialPolicy) {
     this.config = opts.config
     this.key = opts.config.key
+    this.scheduler = new DialScheduler({
+      localId: this.config.nodeId,
+      maxCandidates: () => this.config.maxPeers * CANDIDATES_PER_SLOT,
+      yieldToLowerIdMs: policy.yieldToLowerIdMs,
+      reconnectYieldMs: this.config.dialBackoffMs,
+      redialBackoffMs: this.config.redialBackoffMs,
+      eligible: (id) => this.state === 'started' && !this.isBanned(id) && !this.isEngaged(id),
+      hasFreeSlot: () => this.hasFreeSlot(),
+      known: () => this.discovery?.dpt.getPeers() ?? [],
+      dial: (target) => this.dial(target),
+    })
   }
 
   get started(): boolean {
     return this.state === 'started'
+  }
+
+  /** The discovery table, while discovery runs. */
+  get dpt(): ClientDpt | null {
+    return this.discovery?.dpt ?? null
+  }
+
+  /** The node's enode URL; meaningful once started. `discport=0` says the node runs no discovery. */
+  get url(): string {
+    return formatEnode(this.config.nodeId, this.config.extIP, this.tcpPort, this.discovery?.udpPort ?? 0)
+  }
+
+  /** Outbound dials started since creation (each dial of a node counts once). */
+  get dialAttempts(): number {
+    return this.scheduler.attempts
   }
 
   /** Protocols offered to every peer; must be added before start(). */
@@ -39,17 +116,160 @@ export abstract class Server {
     for (const p of protocols) this.protocols.add(p)
   }
 
-  /** The node's enode URL; only meaningful once started (bound ports are known). */
-  abstract get url(): string
-
-  abstract start(): Promise<void>
+  /** Listens, starts discovery, announces SERVER_LISTENING and bootstraps. Idempotent. */
+  async start(): Promise<void> {
+    if (this.state === 'started') return
+    // Wait out a start/stop in progress; its failure is reported to its own caller.
+    if (this.transition !== undefined) await this.transition.catch(() => undefined)
+    if (this.started) return
+    this.state = 'starting'
+    this.transition = this.runStart()
+    try {
+      await this.transition
+    } finally {
+      this.transition = undefined
+    }
+  }
 
   /** Idempotent: releases every socket, timer and listener the server opened. */
-  abstract stop(): Promise<void>
+  async stop(): Promise<void> {
+    // Wait out a start/stop in progress; its failure is reported to its own caller.
+    if (this.transition !== undefined) await this.transition.catch(() => undefined)
+    if (this.state === 'stopped') return
+    this.state = 'stopping'
+    this.transition = this.release()
+    try {
+      await this.transition
+    } finally {
+      this.transition = undefined
+      this.state = 'stopped'
+    }
+  }
 
-  /** (Re)contacts the configured bootnodes through discovery. */
-  abstract bootstrap(): Promise<void>
+  /** (Re)contacts the configured bootnodes: through discovery where both ends run it, else by dialing. */
+  async bootstrap(): Promise<void> {
+    if (this.state !== 'started') throw new ServerError('ERR_SERVER_STATE', 'bootstrap() needs a started server')
+    for (const node of this.config.bootnodes) {
+      if (equalsBytes(node.id, this.config.nodeId)) continue
+      const info: PeerInfo = { id: node.id, address: node.ip, udpPort: node.udpPort, tcpPort: node.tcpPort }
+      if (this.discovery !== null && node.udpPort !== 0) {
+        log('%s: bootstrapping discovery from %s:%d', this.name, node.ip, node.udpPort)
+        // A failed bootstrap ping is reported on DPT's 'error' event (logged by Discovery).
+        await this.discovery.dpt.bootstrap(info)
+      } else {
+        this.scheduler.offer(info, false)
+      }
+    }
+  }
 
-  /** Disconnects the peer (if connected) and refuses it for `maxAgeMs`. */
-  abstract ban(peerId: string, maxAgeMs?: number): void
+  /** Disconnects the peer (if connected), cancels dials to it, and refuses it for `maxAgeMs`, discovery included. */
+  ban(peerId: string, maxAgeMs = this.config.banTimeMs): void {
+    this.bans.ban(peerId, maxAgeMs)
+    if (NODE_ID_HEX.test(peerId)) this.discovery?.dpt.banPeer(unprefixedHexToBytes(peerId), maxAgeMs)
+    this.scheduler.forget(peerId)
+    this.dropBanned(peerId)
+  }
+
+  isBanned(peerId: string): boolean {
+    return this.bans.isBanned(peerId)
+  }
+
+  /** Binds the transport's listener (protocols checked first); resolves with the bound TCP port. */
+  protected abstract listen(): Promise<number>
+
+  /** Closes what listen() and the sessions opened; the base closes discovery afterwards. */
+  protected abstract close(): Promise<void>
+
+  /** Connects to `target`; a failure is reported back through `scheduler.dialFailed` and a refill. */
+  protected abstract dial(target: DialTarget): void
+
+  /** True while a session or a dial with `id` exists (as far as the id is known). */
+  protected abstract isEngaged(id: string): boolean
+
+  /** Peer slots taken: sessions, dials in progress and inbound handshakes. */
+  protected abstract slotsUsed(): number
+
+  /** Ends the session with, and any dial to, a peer that was just banned. */
+  protected abstract dropBanned(peerId: string): void
+
+  protected hasFreeSlot(): boolean {
+    return this.slotsUsed() < this.config.maxPeers
+  }
+
+  /** Marks the session connected and announces its peer (PEER_CONNECTED). */
+  protected announceConnected(session: PeerSession): void {
+    session.connected = true
+    const { peer } = session
+    log('%s: peer connected: %s (%s, eth/%d)', this.name, peer.toString(), peer.inbound ? 'inbound' : 'outbound', peer.eth?.version)
+    this.config.events.emit(Event.PEER_CONNECTED, peer)
+  }
+
+  /**
+   * One PEER_ERROR per session, for its root cause; follow-up errors of a
+   * failing session (and anything while stopping) are logged. A non-client
+   * error is wrapped as `code` with the peer in its message.
+   */
+  protected reportPeerError(session: PeerSession, err: unknown, code: `ERR_PEER_${string}`): void {
+    const { peer } = session
+    if (session.errorReported || this.state !== 'started') {
+      log('%s: %s: %s', this.name, peer.toString(), describeError(err))
+      return
+    }
+    session.errorReported = true
+    const error = err instanceof ClientError ? err : new PeerError(code, `${peer.toString()}: ${describeError(err)}`, { cause: err })
+    log('%s: peer error %s: %s', this.name, peer.toString(), error.message)
+    this.config.events.emit(Event.PEER_ERROR, error, peer)
+  }
+
+  private async runStart(): Promise<void> {
+    try {
+      this.tcpPort = await this.listen()
+      if (this.config.discV4) {
+        this.discovery = await Discovery.start({
+          config: this.config,
+          key: this.key,
+          tcpPort: this.tcpPort,
+          onPeer: (info) => this.onDiscovered(info),
+          onSocketError: (err) => this.config.events.emit(Event.SERVER_ERROR, err, this),
+        })
+      }
+    } catch (err) {
+      await this.release()
+      this.state = 'stopped'
+      if (err instanceof ServerError) throw err
+      throw new ServerError('ERR_SERVER_START', `${this.name} server failed to start: ${describeError(err)}`, { cause: err })
+    }
+    this.state = 'started'
+    log('%s: listening: %s', this.name, this.url)
+    this.config.events.emit(Event.SERVER_LISTENING, { transport: this.name, url: this.url })
+    await this.bootstrap()
+  }
+
+  private onDiscovered(info: PeerInfo): void {
+    // Our id comes from the public key (config.nodeId): a node that lists us must not make us dial ourselves.
+    if (this.state !== 'started' || info.id === undefined || equalsBytes(info.id, this.config.nodeId)) return
+    const id = bytesToUnprefixedHex(info.id)
+    this.config.events.emit(Event.PEER_DISCOVERED, { id, address: `${info.address}:${info.tcpPort}`, transport: this.name })
+    this.scheduler.offer(info, true)
+  }
+
+  /** Closes everything start() opened, whatever stage it reached. */
+  private async release(): Promise<void> {
+    this.scheduler.clear()
+    await this.close()
+    await this.discovery?.close()
+    this.discovery = null
+    this.tcpPort = 0
+    await handlesClosed()
+  }
+}
+
+/**
+ * Resolves after the event loop's close phase: 'close' events fire before
+ * libuv has released the handle, and a stopped server should not even be
+ * listed by process.getActiveResourcesInfo(). Two check phases bracket one
+ * close phase.
+ */
+function handlesClosed(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)))
 }

@@ -1,5 +1,5 @@
 import { bytesToHex } from '@ethereumjs/util'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 import { PeerDisconnectedError, StatusMismatchError } from '../../../../src/client/net/protocol/errors'
 import type { EthMessages } from '../../../../src/client/net/protocol/ethmessages'
@@ -11,7 +11,9 @@ import { type Chain } from '../../../../src/client/blockchain/chain'
 import type { Config } from '../../../../src/client/config'
 import type { ProtocolMessage } from '../../../../src/client/types'
 import type { Peer } from '../../../../src/client/net/peer/peer'
-import { PairPeer, makeChain, makeConfig, makeForeignChain, nextEvent, sourceChain } from './helpers'
+import { TestPeer } from '../../helpers/peers'
+import { nextEvent } from '../../helpers/waits'
+import { makeChain, makeConfig, makeForeignChain, sourceChain } from './helpers'
 
 const BLOCKS = 40
 const ID_A = 'aa'.repeat(64)
@@ -23,7 +25,7 @@ interface Side {
   protocol: StreamEthProtocol
   sender: StreamSender
   /** The remote, as this side sees it. */
-  peer: PairPeer
+  peer: TestPeer
   stream: MemoryDuplex
 }
 
@@ -36,14 +38,14 @@ beforeAll(async () => {
   clientChain = await makeChain(0)
 })
 
-afterAll(async () => {
+afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
 function side(config: Config, chain: Chain, stream: MemoryDuplex, remoteId: string): Side {
   const protocol = new StreamEthProtocol({ config, chain })
   const sender = protocol.createSender(stream, ethStreamProtocolId(68))
-  const peer = new PairPeer(config, remoteId)
+  const peer = new TestPeer(config, remoteId, 'p2p')
   cleanups.push(() => sender.close(), () => void stream.destroy())
   return { config, chain, protocol, sender, peer, stream }
 }

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 
 import { Event } from '../../../../src/client/types'
 import { makeChain } from './helpers'
-import { type P2PNode, enodeId, settledAll, startP2PNode } from './nodes'
+import { enodeId } from '../../helpers/nodes'
+import { type P2PNode, count, settledAll, startP2PNode } from './nodes'
 
 const nodes: P2PNode[] = []
 
@@ -16,6 +17,27 @@ function peerIds(n: P2PNode): string[] {
 }
 
 describe('P2PServer with discovery', () => {
+  it('re-establishes a connection that broke, from the discovery table, with one connection in the end', async () => {
+    const common = { discV4: true, discoveryRefreshMs: 60_000 }
+    const a = await startP2PNode({ ...common, chain: await makeChain(2) })
+    nodes.push(a)
+    const b = await startP2PNode({ ...common, bootnodes: [a.url] })
+    nodes.push(b)
+    const aId = enodeId(a.url)
+    const bId = enodeId(b.url)
+    const linked = (): boolean => peerIds(a).join() === bId && peerIds(b).join() === aId && a.server.connections.length === 1
+    await settledAll([a, b], linked)
+    // Discovery reported each node once; only the table can bring the connection back.
+    const [toA] = b.server.peers
+    const before = count(b, Event.PEER_CONNECTED)
+    toA!.connection.abort(new Error('link broke'))
+    await settledAll([a, b], () => count(b, Event.PEER_CONNECTED) > before && linked(), () => `b peers ${peerIds(b).length}, a peers ${peerIds(a).length}`)
+    const again = b.server.peers[0]!
+    expect(again).not.toBe(toA)
+    expect((await again.eth!.getBlockHeaders({ block: 1n, max: 2 })).map((h) => h.number)).toEqual([1n, 2n])
+    expect(count(b, Event.PEER_DISCOVERED, ([p]) => (p as { id: string }).id === aId)).toBe(1)
+  })
+
   it('three nodes find each other through one bootnode and keep exactly one connection per pair', async () => {
     const common = { discV4: true, discoveryRefreshMs: 1_000 }
     const boot = await startP2PNode({ ...common, chain: await makeChain(0) })

@@ -3,8 +3,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { EthereumClient } from '../../../../src/client/client'
 import { Event } from '../../../../src/client/types'
 import { LegacyRlpxPeerError } from '../../../../src/client/net/server/p2p-legacy'
-import { EVENT_TIMEOUT_MS, makeChain, makeConfig, nextEvent } from './helpers'
-import { type P2PNode, count, enodeId, startP2PNode, waitEvent } from './nodes'
+import { enodeId } from '../../helpers/nodes'
+import { WAIT_MS, nextEvent } from '../../helpers/waits'
+import { makeChain, makeConfig } from './helpers'
+import { type P2PNode, count, startP2PNode, waitEvent } from './nodes'
 
 import type { PeerInfo } from '@ethereumjs/devp2p'
 import type { EventEmitter } from 'node:events'
@@ -20,8 +22,10 @@ async function startRlpxClient(bootnodes: string[], discV4 = true): Promise<{ cl
   const config = makeConfig({ discV4, bootnodes })
   const client = await EthereumClient.create({ config, chain: await makeChain(0) })
   const discovered: DiscoveredPeer[] = []
-  config.events.on(Event.PEER_DISCOVERED, (p) => void discovered.push(p))
-  const listening = config.events.waitFor(Event.SERVER_LISTENING, { timeoutMs: EVENT_TIMEOUT_MS })
+  const onDiscovered = (p: DiscoveredPeer): void => void discovered.push(p)
+  config.events.on(Event.PEER_DISCOVERED, onDiscovered)
+  cleanups.push(async () => void config.events.off(Event.PEER_DISCOVERED, onDiscovered))
+  const listening = config.events.waitFor(Event.SERVER_LISTENING, { timeoutMs: WAIT_MS })
   await client.start()
   cleanups.push(() => client.stop())
   const [{ url, transport }] = await listening
@@ -48,7 +52,7 @@ describe('a P2P node meeting a legacy RLPx node', () => {
 
     // Wait until the RLPx node's own dial reached us and failed (its Hello, or refused once banned).
     const rlpxDialed = (): boolean => rlpx.discovered.some((d) => d.id === enodeId(p2p.url))
-    if (!rlpxDialed()) await rlpx.client.config.events.waitFor(Event.PEER_DISCOVERED, { timeoutMs: EVENT_TIMEOUT_MS })
+    if (!rlpxDialed()) await rlpx.client.config.events.waitFor(Event.PEER_DISCOVERED, { timeoutMs: WAIT_MS })
     if (inboundFailures === 0) await nextEvent(p2p.server.listener!, 'error')
 
     // Rediscovery does not lead to another dial: the node is banned in discovery too.

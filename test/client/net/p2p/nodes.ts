@@ -3,7 +3,8 @@ import { StreamEthProtocol } from '../../../../src/client/net/protocol/streameth
 import { P2PServer } from '../../../../src/client/net/server/p2pserver'
 import { FullEthereumService } from '../../../../src/client/service/fullethereumservice'
 import { Event, type EventParams, type ProtocolMessage } from '../../../../src/client/types'
-import { EVENT_TIMEOUT_MS, makeChain, makeConfig } from './helpers'
+import { WAIT_MS, waitUntil } from '../../helpers/waits'
+import { makeChain, makeConfig } from './helpers'
 
 import type { Chain } from '../../../../src/client/blockchain/chain'
 import type { Config } from '../../../../src/client/config'
@@ -16,6 +17,9 @@ import type { Peer } from '../../../../src/client/net/peer/peer'
  * (its pool and bans stay out of the way, so these tests see the server's
  * behaviour alone).
  */
+/** Re-exported: suites outside test/client (test/reliability) import it from here. */
+export { enodeId } from '../../helpers/nodes'
+
 export interface P2PNode {
   config: Config
   chain: Chain
@@ -24,6 +28,8 @@ export interface P2PNode {
   url: string
   /** Every event of interest, in order, for assertions on counts. */
   events: Array<{ event: Event; args: unknown[] }>
+  /** Requests the service failed to serve (a test that expects answers checks this is empty). */
+  serveErrors: Error[]
   stop(): Promise<void>
 }
 
@@ -52,9 +58,11 @@ export async function startP2PNode(opts: P2PNodeOptions = {}): Promise<P2PNode> 
   await protocol.open()
   server.addProtocols([protocol])
   const service = new FullEthereumService({ config, chain })
+  const serveErrors: Error[] = []
+  // The service's own bus wiring would also ban and pool peers; these tests want the server alone.
   const serve = (msg: ProtocolMessage, name: string, peer: Peer): void => {
     if (name !== 'eth') return
-    service.handle(msg as EthMessage, peer).catch(() => undefined)
+    service.handle(msg as EthMessage, peer).catch((err: unknown) => void serveErrors.push(err as Error))
   }
   config.events.on(Event.PROTOCOL_MESSAGE, serve)
   const events: P2PNode['events'] = []
@@ -63,7 +71,7 @@ export async function startP2PNode(opts: P2PNodeOptions = {}): Promise<P2PNode> 
     config.events.on(event, fn as never)
     return { event, fn }
   })
-  const listening = config.events.waitFor(Event.SERVER_LISTENING, { timeoutMs: EVENT_TIMEOUT_MS })
+  const listening = config.events.waitFor(Event.SERVER_LISTENING, { timeoutMs: WAIT_MS })
   await server.start()
   const [{ url }] = await listening
   return {
@@ -73,6 +81,7 @@ export async function startP2PNode(opts: P2PNodeOptions = {}): Promise<P2PNode> 
     protocol,
     url,
     events,
+    serveErrors,
     async stop() {
       await server.stop()
       config.events.off(Event.PROTOCOL_MESSAGE, serve)
@@ -83,7 +92,7 @@ export async function startP2PNode(opts: P2PNodeOptions = {}): Promise<P2PNode> 
 
 /** The next `event` on the node's bus matching `filter`. */
 export function waitEvent<E extends Event>(node: { config: Config }, event: E, filter?: (...args: EventParams[E]) => boolean): Promise<EventParams[E]> {
-  return node.config.events.waitFor(event, { timeoutMs: EVENT_TIMEOUT_MS, filter })
+  return node.config.events.waitFor(event, { timeoutMs: WAIT_MS, filter })
 }
 
 /** Resolves once `predicate` holds, re-checked on every recorded event of the node. */
@@ -93,27 +102,7 @@ export function settled(node: { config: Config }, predicate: () => boolean, desc
 
 /** Resolves once `predicate` holds, re-checked on every recorded event of any of the nodes. */
 export function settledAll(nodes: Array<{ config: Config }>, predicate: () => boolean, describe?: () => string): Promise<void> {
-  if (predicate()) return Promise.resolve()
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (!predicate()) return
-      done()
-      resolve()
-    }
-    const done = (): void => {
-      clearTimeout(timer)
-      for (const n of nodes) for (const e of RECORDED) n.config.events.off(e, check)
-    }
-    const timer = setTimeout(() => {
-      done()
-      reject(new Error(`condition not reached within ${EVENT_TIMEOUT_MS} ms${describe ? `: ${describe()}` : ''}`))
-    }, EVENT_TIMEOUT_MS)
-    for (const n of nodes) for (const e of RECORDED) n.config.events.on(e, check)
-  })
-}
-
-export function enodeId(url: string): string {
-  return url.slice('enode://'.length, url.indexOf('@'))
+  return waitUntil(nodes.map((n) => n.config.events), RECORDED, predicate, { describe })
 }
 
 export function count(node: P2PNode, event: Event, filter: (args: unknown[]) => boolean = () => true): number {

@@ -1,3 +1,5 @@
+import { type Socket, connect } from 'node:net'
+
 import { bytesToHex } from '@ethereumjs/util'
 import { afterEach, describe, expect, it } from 'vitest'
 
@@ -5,10 +7,13 @@ import { P2PPeer } from '../../../../src/client/net/peer/p2ppeer'
 import { PeerDisconnectedError, StatusMismatchError } from '../../../../src/client/net/protocol/errors'
 import { Event } from '../../../../src/client/types'
 import { expectResourcesBackTo } from '../../../p2p/stack/helpers'
-import { makeChain, makeForeignChain, nextEvent, sourceChain } from './helpers'
-import { type P2PNode, count, enodeId, settled, startP2PNode, waitEvent } from './nodes'
+import { enodeId, enodeTcpPort } from '../../helpers/nodes'
+import { nextEvent } from '../../helpers/waits'
+import { makeChain, makeForeignChain, sourceChain } from './helpers'
+import { type P2PNode, count, settled, startP2PNode, waitEvent } from './nodes'
 
-import type { ConnectionInfo, StreamInfo } from '../../../../src/client/types'
+import type { Peer } from '../../../../src/client/net/peer/peer'
+import type { ConnectionInfo, ProtocolMessage, StreamInfo } from '../../../../src/client/types'
 import type { InboundRefusedError } from '../../../../src/p2p'
 
 const BLOCKS = 12
@@ -20,7 +25,10 @@ async function node(opts: Parameters<typeof startP2PNode>[0] = {}): Promise<P2PN
   return n
 }
 
+const stops: (() => void)[] = []
+
 afterEach(async () => {
+  for (const stop of stops.splice(0)) stop()
   await Promise.all(nodes.splice(0).map((n) => n.stop()))
 })
 
@@ -54,6 +62,14 @@ describe('P2PServer', () => {
     )
   })
 
+  it('announces discport=0 without discovery and the bound UDP port with it, as RlpxServer does', async () => {
+    const plain = await node({ chain: await makeChain(0) })
+    expect(plain.url).toMatch(/^enode:\/\/[0-9a-f]{128}@127\.0\.0\.1:\d+\?discport=0$/)
+    const discovering = await node({ chain: await makeChain(0), discV4: true })
+    const discport = Number(new URL(discovering.url).searchParams.get('discport'))
+    expect(discport).toBeGreaterThan(0)
+  })
+
   it('reports PEER_DISCONNECTED on both sides when a peer disconnects', async () => {
     const a = await node({ chain: await makeChain(BLOCKS) })
     const b = await node({ bootnodes: [a.url] })
@@ -77,9 +93,11 @@ describe('P2PServer', () => {
     const [peer] = await waitEvent(b, Event.PEER_CONNECTED)
     await settled(a, () => a.server.peers.length === 1)
     // a drops the connection when the request arrives, before its service can answer.
-    a.config.events.on(Event.PROTOCOL_MESSAGE, (msg, _name, from) => {
+    const dropOnRequest = (msg: ProtocolMessage, _name: string, from: Peer): void => {
       if (msg.name === 'GetBlockHeaders') void from.disconnect('going away mid-request')
-    })
+    }
+    a.config.events.on(Event.PROTOCOL_MESSAGE, dropOnRequest)
+    stops.push(() => a.config.events.off(Event.PROTOCOL_MESSAGE, dropOnRequest))
     // With a 30 s request timeout, a RequestTimeoutError here would mean the close went unnoticed.
     const err = await peer.eth!.getBlockHeaders({ block: 1n, max: 4 }).then(
       () => undefined,
@@ -119,6 +137,28 @@ describe('P2PServer', () => {
     expect(a.server.stats.inboundRefused).toBe(1)
     expect(a.server.peers.map((p) => p.id)).toEqual([enodeId(b.url)])
     expect(count(c, Event.PEER_CONNECTED)).toBe(0)
+  })
+
+  it('lets an honest node in while sockets that never handshake fill every slot, and dials queued nodes once they go', async () => {
+    const maxPeers = 2
+    const a = await node({ chain: await makeChain(0), maxPeers, discV4: true })
+    const idle = await idleSockets(enodeTcpPort(a.url), maxPeers * 3)
+    // Inbound: stalled handshakes take no slot at accept (the listener bounds them itself).
+    const honest = await node({ bootnodes: [a.url] })
+    await waitEvent(a, Event.PEER_CONNECTED, (p) => p.id === enodeId(honest.url))
+    // The stalled sockets were accepted before the honest one, and are still pending.
+    expect(a.server.listener!.pendingHandshakes).toBe(idle.length)
+    // Outbound: with the remaining slot held by stalled handshakes a discovered node waits in the queue...
+    const queued = await node()
+    const attempts = a.server.dialAttempts
+    const port = enodeTcpPort(queued.url)
+    a.server.dpt!.events.emit('peer:new', { id: Buffer.from(enodeId(queued.url), 'hex'), address: '127.0.0.1', udpPort: port, tcpPort: port })
+    expect(a.server.dialAttempts).toBe(attempts)
+    // ...and is dialed as soon as they go away.
+    const connected = waitEvent(a, Event.PEER_CONNECTED, (p) => p.id === enodeId(queued.url))
+    for (const s of idle) s.destroy()
+    await connected
+    expect(a.server.dialAttempts).toBe(attempts + 1)
   })
 
   it('ban disconnects the peer and refuses it after the handshake when it dials again', async () => {
@@ -175,6 +215,18 @@ describe('P2PServer', () => {
     expect(await expectResourcesBackTo(baseline)).toEqual([])
   })
 })
+
+/** `n` sockets that connect and never send a byte (destroyed at cleanup). */
+async function idleSockets(port: number, n: number): Promise<Socket[]> {
+  const opened = Array.from({ length: n }, () => {
+    const s = connect(port, '127.0.0.1')
+    s.on('error', () => undefined) // the node closing stalled sockets is what these provoke
+    stops.push(() => void s.destroy())
+    return s
+  })
+  await Promise.all(opened.map((s) => nextEvent(s, 'connect')))
+  return opened
+}
 
 /** Codes along an error's cause chain. */
 function describeChain(err: unknown): string[] {

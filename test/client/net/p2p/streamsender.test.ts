@@ -10,10 +10,12 @@ import {
   SendBufferFullError,
   StreamFramingError,
   StreamSender,
+  StreamSenderOptionError,
 } from '../../../../src/client/net/protocol/streamsender'
 import { encodeUvarint } from '../../../../src/p2p/codec'
 import { type MemoryDuplex, duplexPair } from '../../../utils/duplex-pair'
-import { nextEvent } from './helpers'
+import { randomBytes } from '../../../p2p/muxer/helpers'
+import { nextEvent, waitUntil } from '../../helpers/waits'
 
 const MiB = 1024 * 1024
 
@@ -26,17 +28,7 @@ function frame(code: number, rlp: Uint8Array): Uint8Array {
 }
 
 /** Deterministic non-trivial bytes (a repeating pattern would hide offset bugs less well). */
-function pattern(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
+const pattern = (length: number, seed: number): Uint8Array => randomBytes(length, seed)
 
 const open: Array<MemoryDuplex> = []
 const senders: StreamSender[] = []
@@ -187,6 +179,27 @@ describe('StreamSender framing', () => {
     expect(sender.closed).toBe(false)
   })
 
+  it('refuses unusable limits with a typed error naming the option', () => {
+    const [a, b] = duplexPair()
+    open.push(a, b)
+    for (const [opts, option] of [
+      [{ maxMessageSize: 0 }, 'maxMessageSize'],
+      [{ maxMessageSize: 1.5 }, 'maxMessageSize'],
+      [{ maxMessageSize: 1024, maxSendBufferBytes: 1023 }, 'maxSendBufferBytes'],
+    ] as const) {
+      const err = (() => {
+        try {
+          new StreamSender(a, { version: 68, ...opts })
+        } catch (e) {
+          return e
+        }
+        return undefined
+      })()
+      expect(err).toBeInstanceOf(StreamSenderOptionError)
+      expect(err).toMatchObject({ code: 'ERR_ETH_STREAM_OPTION', option })
+    }
+  })
+
   it('reports an empty message (no code byte) as a framing error', async () => {
     const { raw, sender } = pair()
     const errored = nextEvent<[Error]>(sender, 'error')
@@ -229,7 +242,8 @@ describe('StreamSender framing', () => {
     await nextEvent(stream, 'readable')
     const sender = new StreamSender(stream, { version: 68 })
     senders.push(sender)
-    await new Promise<void>((resolve) => setImmediate(resolve))
+    // The sender reads the buffered bytes as soon as it attaches; wait until it has taken both messages in.
+    await waitUntil([stream], ['data'], () => sender.stats.messagesIn === 2)
     const order: string[] = []
     sender.on('status', () => order.push('status'))
     sender.on('message', (m) => order.push(`message ${m.code}`))

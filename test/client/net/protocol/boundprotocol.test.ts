@@ -23,6 +23,7 @@ import {
   MAX_HEADERS_PER_REQUEST,
   decodeEthPayload,
   encodeEthPayload,
+  encodeStatus,
 } from '../../../../src/client/net/protocol/ethmessages'
 import { Event } from '../../../../src/client/types'
 import { filled, loadTestChain, plain } from './fixtures'
@@ -172,6 +173,41 @@ describe('BoundEthProtocol handshake', () => {
     await nextStatus(remote)
     remote.close()
     await expect(bound).rejects.toBeInstanceOf(PeerDisconnectedError)
+  })
+
+  it('hands the session to the peer before a message right behind the remote Status is routed', async () => {
+    const side = await makeSide()
+    const [local] = MemorySender.pair(VERSION)
+    const order: string[] = []
+    const onMessage = (msg: { name: string }): void => void order.push(`bus ${msg.name} (peer.eth ${side.peer.eth === undefined ? 'unset' : 'set'})`)
+    side.config.events.on(Event.PROTOCOL_MESSAGE, onMessage)
+    cleanups.push(() => side.config.events.off(Event.PROTOCOL_MESSAGE, onMessage))
+    const routed = nextEvent(side.config.events, Event.PROTOCOL_MESSAGE)
+    const bound = side.peer.bindProtocol(side.protocol, local)
+    // Status and a request reach the sender in one turn, before the handshake's promise settles.
+    local.inject(EthCode.Status, RLP.encode(encodeStatus(side.protocol.createStatus(VERSION))))
+    local.inject(EthCode.GetPooledTransactions, RLP.encode(encodeEthPayload('GetPooledTransactions', { reqId: 1n, hashes: [] }, { version: VERSION, common: side.config.common })))
+    expect(side.peer.eth).toBeDefined()
+    await bound
+    cleanups.push(() => side.peer.eth?.close())
+    await routed
+    expect(order).toEqual(['bus GetPooledTransactions (peer.eth set)'])
+  })
+
+  it('reports a protocol error right behind the remote Status even when the session ends in the same turn', async () => {
+    const side = await makeSide()
+    const [local] = MemorySender.pair(VERSION)
+    const reported = nextEvent(side.config.events, Event.PROTOCOL_ERROR)
+    const bound = side.peer.bindProtocol(side.protocol, local)
+    local.inject(EthCode.Status, RLP.encode(encodeStatus(side.protocol.createStatus(VERSION))))
+    // What a transport does on a framing violation: report it, then end the session.
+    local.injectError(new EthCodecError('garbage right behind Status'))
+    local.remoteClosed()
+    await bound
+    expect(side.peer.eth?.closed).toBe(true)
+    const [err, peer] = await reported
+    expect(err).toBeInstanceOf(EthCodecError)
+    expect(peer).toBe(side.peer)
   })
 
   it('reports a second Status as a protocol error and stays usable', async () => {

@@ -2,17 +2,20 @@ import { RLP } from '@ethereumjs/rlp'
 
 import { Chain } from '../../../../src/client/blockchain/chain'
 import { Config } from '../../../../src/client/config'
-import { Peer } from '../../../../src/client/net/peer/peer'
 import { PeerDisconnectedError } from '../../../../src/client/net/protocol/errors'
-import { type EthStatus, decodeStatus, encodeStatus } from '../../../../src/client/net/protocol/ethmessages'
+import { type EthStatus, encodeStatus } from '../../../../src/client/net/protocol/ethmessages'
 import { EthProtocol } from '../../../../src/client/net/protocol/ethprotocol'
-import { Sender, type SenderOptions } from '../../../../src/client/net/protocol/sender'
+import { Sender, type SenderMessage, type SenderOptions } from '../../../../src/client/net/protocol/sender'
 import { type Event, type EventBus, type EventParams } from '../../../../src/client/types'
+import { TestPeer } from '../../helpers/peers'
+import { WAIT_MS, collect as collectOf, nextEvent as nextEventOf, nextEvents as nextEventsOf } from '../../helpers/waits'
 import { loadTestChain } from './fixtures'
 
 import type { Input } from '@ethereumjs/rlp'
 import type { Common } from '@ethereumjs/common'
 import type { RlpItem } from '../../../../src/client/net/protocol/rlpfields'
+
+export { TestPeer }
 
 /**
  * An in-memory transport: the real Sender machinery (buffering, ordering, close)
@@ -52,20 +55,9 @@ export class MemorySender extends Sender {
     queueMicrotask(() => remote?.remoteClosed())
   }
 
-  /** Feeds an inbound message as the wire would (Status as a 'status' event). */
+  /** Feeds an inbound message as the wire would (the Sender turns a Status into a 'status' event). */
   inject(code: number, payload: Uint8Array | RlpItem[]): void {
-    if (code === 0) {
-      let status: EthStatus
-      try {
-        status = decodeStatus(payload)
-      } catch (err) {
-        this.receiveError(err as Error)
-        return
-      }
-      this.receiveStatus(status)
-    } else {
-      this.receiveMessage(code, payload)
-    }
+    this.receiveMessage(code, payload)
   }
 
   injectError(err: Error): void {
@@ -74,19 +66,6 @@ export class MemorySender extends Sender {
 
   remoteClosed(reason = new PeerDisconnectedError('remote closed the memory transport')): void {
     this.receiveClosed(reason)
-  }
-}
-
-/** The smallest real Peer: no transport of its own (tests hand it a MemorySender). */
-export class TestPeer extends Peer {
-  constructor(config: Config, id = 'ab'.repeat(64)) {
-    super({ config, id, address: '127.0.0.1:0', inbound: false, transport: 'rlpx', protocols: [] })
-  }
-
-  async connect(): Promise<void> {}
-
-  async disconnect(): Promise<void> {
-    this.eth?.close()
   }
 }
 
@@ -116,81 +95,28 @@ export async function makeSide(opts: { common?: Common; blocks?: number; request
   return { config, chain, protocol, peer: new TestPeer(config) }
 }
 
-/** Resolves with the next emission of `event` on the bus; rejects after `timeoutMs` (a safety net, not a sleep). */
-export function nextEvent<E extends Event>(bus: EventBus, event: E, timeoutMs = 10_000): Promise<EventParams[E]> {
-  return new Promise((resolve, reject) => {
-    const listener = (...args: EventParams[E]) => {
-      clearTimeout(timer)
-      resolve(args)
-    }
-    const timer = setTimeout(() => {
-      bus.off(event, listener)
-      reject(new Error(`no ${event} within ${timeoutMs} ms`))
-    }, timeoutMs)
-    bus.once(event, listener)
-  })
+/** Resolves with the arguments of the next `event` on the bus. */
+export function nextEvent<E extends Event>(bus: EventBus, event: E, timeoutMs = WAIT_MS): Promise<EventParams[E]> {
+  return bus.waitFor(event, { timeoutMs })
 }
 
-/** Collects every emission of `event` until `stop()` is called. */
+/** Collects every emission of `event` on the bus until `stop()` is called. */
 export function collect<E extends Event>(bus: EventBus, event: E): { items: EventParams[E][]; stop: () => void } {
-  const items: EventParams[E][] = []
-  const listener = (...args: EventParams[E]) => {
-    items.push(args)
-  }
-  bus.on(event, listener)
-  return { items, stop: () => bus.off(event, listener) }
+  return collectOf<EventParams[E]>(bus, event)
 }
 
 /** Resolves with the next `n` emissions of `event` on the bus. */
-export function nextEvents<E extends Event>(bus: EventBus, event: E, n: number, timeoutMs = 10_000): Promise<EventParams[E][]> {
-  return new Promise((resolve, reject) => {
-    const got: EventParams[E][] = []
-    const listener = (...args: EventParams[E]) => {
-      got.push(args)
-      if (got.length < n) return
-      clearTimeout(timer)
-      bus.off(event, listener)
-      resolve(got)
-    }
-    const timer = setTimeout(() => {
-      bus.off(event, listener)
-      reject(new Error(`only ${got.length}/${n} ${event} within ${timeoutMs} ms`))
-    }, timeoutMs)
-    bus.on(event, listener)
-  })
+export function nextEvents<E extends Event>(bus: EventBus, event: E, n: number, timeoutMs = WAIT_MS): Promise<EventParams[E][]> {
+  return nextEventsOf<EventParams[E]>(bus, event, n, timeoutMs)
 }
 
 /** Resolves with the next `n` messages a raw sender receives. */
-export function nextMessages(sender: Sender, n: number, timeoutMs = 10_000): Promise<{ code: number; payload: Uint8Array | RlpItem[] }[]> {
-  return new Promise((resolve, reject) => {
-    const got: { code: number; payload: Uint8Array | RlpItem[] }[] = []
-    const listener = (m: { code: number; payload: Uint8Array | RlpItem[] }) => {
-      got.push(m)
-      if (got.length === n) {
-        clearTimeout(timer)
-        sender.off('message', listener)
-        resolve(got)
-      }
-    }
-    const timer = setTimeout(() => {
-      sender.off('message', listener)
-      reject(new Error(`only ${got.length}/${n} messages within ${timeoutMs} ms`))
-    }, timeoutMs)
-    sender.on('message', listener)
-  })
+export async function nextMessages(sender: Sender, n: number, timeoutMs = WAIT_MS): Promise<SenderMessage[]> {
+  return (await nextEventsOf<[SenderMessage]>(sender, 'message', n, timeoutMs)).map(([m]) => m)
 }
 
 /** Resolves with the next Status a raw sender receives. */
-export function nextStatus(sender: Sender, timeoutMs = 10_000): Promise<EthStatus> {
-  return new Promise((resolve, reject) => {
-    const listener = (s: EthStatus) => {
-      clearTimeout(timer)
-      resolve(s)
-    }
-    const timer = setTimeout(() => {
-      sender.off('status', listener)
-      reject(new Error(`no Status within ${timeoutMs} ms`))
-    }, timeoutMs)
-    sender.once('status', listener)
-  })
+export async function nextStatus(sender: Sender, timeoutMs = WAIT_MS): Promise<EthStatus> {
+  const [status] = await nextEventOf<[EthStatus]>(sender, 'status', timeoutMs)
+  return status
 }

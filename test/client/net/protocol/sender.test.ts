@@ -5,14 +5,16 @@ import { SenderBufferOverflowError } from '../../../../src/client/net/protocol/e
 import { EthCode, encodeEthPayload, encodeStatus } from '../../../../src/client/net/protocol/ethmessages'
 import { Event } from '../../../../src/client/types'
 import { filled, loadTestChain } from './fixtures'
-import { MemorySender, makeSide, nextEvent, nextMessages } from './harness'
+import { nextEvent } from '../../helpers/waits'
+import { MemorySender, makeSide, nextMessages } from './harness'
 
 import type { EthStatus } from '../../../../src/client/net/protocol/ethmessages'
 
 const status: EthStatus = { version: 68, networkId: 1n, td: 0n, bestHash: filled(32, 1), genesisHash: filled(32, 2), forkId: { hash: filled(4, 3), next: 0n } }
 
-function closeEvent(sender: MemorySender): Promise<Error | undefined> {
-  return new Promise((resolve) => sender.once('close', resolve))
+async function closeEvent(sender: MemorySender): Promise<Error | undefined> {
+  const [reason] = await nextEvent<[Error | undefined]>(sender, 'close')
+  return reason
 }
 
 describe('Sender buffering', () => {

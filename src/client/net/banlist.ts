@@ -1,0 +1,29 @@
+/**
+ * Peer ids refused until a deadline: the bans of a server or of the peer
+ * pool, and the redial backoff of the dial scheduler (a node whose dial
+ * failed is "banned from dialing" for a while). Expired entries are dropped
+ * as they are met, and whenever a new entry is added, so the map never
+ * outgrows the ids refused right now.
+ */
+export class BanList {
+  private readonly until = new Map<string, number>()
+
+  /** Refuses `id` for `maxAgeMs` from now (a later call replaces the deadline). */
+  ban(id: string, maxAgeMs: number): void {
+    const now = Date.now()
+    for (const [k, t] of this.until) if (t <= now) this.until.delete(k)
+    this.until.set(id, now + maxAgeMs)
+  }
+
+  isBanned(id: string): boolean {
+    const t = this.until.get(id)
+    if (t === undefined) return false
+    if (t > Date.now()) return true
+    this.until.delete(id)
+    return false
+  }
+
+  clear(): void {
+    this.until.clear()
+  }
+}

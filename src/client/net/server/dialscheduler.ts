@@ -1,0 +1,166 @@
+import { bytesToUnprefixedHex, compareBytes, equalsBytes } from '@ethereumjs/util'
+import debug from 'debug'
+
+import { BanList } from '../banlist'
+
+import type { PeerInfo } from '@ethereumjs/devp2p'
+
+const log = debug('client:dial')
+
+/**
+ * Nodes remembered for later dialing, per peer slot, while every slot is
+ * taken. Twice the slots: enough to refill after churn without dialing
+ * stale entries from long ago.
+ */
+export const CANDIDATES_PER_SLOT = 2
+
+/** A node to dial, as the servers need it. */
+export interface DialTarget {
+  /** Node id as 128 hex characters. */
+  id: string
+  /** Node id as bytes (the ECIES handshake authenticates it). */
+  remoteId: Uint8Array
+  host: string
+  port: number
+}
+
+/** The dialable part of a discovery record, or undefined when it has no id, address or TCP port. */
+export function dialTarget(info: PeerInfo): DialTarget | undefined {
+  const { id, address, tcpPort } = info
+  if (id === undefined || address === undefined || tcpPort === undefined || tcpPort === null || tcpPort === 0) return undefined
+  return { id: bytesToUnprefixedHex(id), remoteId: id, host: address, port: tcpPort }
+}
+
+export interface DialSchedulerOptions {
+  localId: Uint8Array
+  /** Most candidates kept while every slot is taken. */
+  maxCandidates: () => number
+  /**
+   * Lower id dials first: a discovered node whose id is below ours is dialed
+   * only after this long (it is expected to dial us first). 0: dial at once.
+   */
+  yieldToLowerIdMs: number
+  /**
+   * The same rule for nodes dialed from the discovery table to fill a freed slot: both ends of
+   * a lost connection free their slot at the same moment, so without it they would redial
+   * each other at once and the tie-break would close one of the two new connections.
+   */
+  reconnectYieldMs: number
+  /** How long a node whose dial failed is not dialed again (config.redialBackoffMs). */
+  redialBackoffMs: number
+  /** Whether `id` may be dialed at all now: server started, not banned, no session or dial with it. */
+  eligible: (id: string) => boolean
+  hasFreeSlot: () => boolean
+  /**
+   * Every node discovery knows (its table). Discovery reports a node once, when it enters the
+   * table; a node whose session later ended is dialed again from here when a slot frees up.
+   */
+  known: () => readonly PeerInfo[]
+  /** Starts the dial; the server reports a failure back through dialFailed(). */
+  dial: (target: DialTarget) => void
+}
+
+/**
+ * When to dial whom, for both servers: nodes offered by discovery or the
+ * bootnode list are dialed at once if a slot is free, queued otherwise (and
+ * dialed by refill() when a slot frees up), postponed by the lower-id-first
+ * rule, or skipped while they are in their redial backoff. A slot that frees
+ * up with nothing queued goes to a node of the discovery table we hold no
+ * session with (a lost connection is re-established this way). How a dial is
+ * carried out, and who may be dialed at all, is the server's business.
+ */
+export class DialScheduler {
+  /** Dials started since creation. */
+  attempts = 0
+  private readonly opts: DialSchedulerOptions
+  private candidates: DialTarget[] = []
+  private readonly backoff = new BanList()
+  private readonly yielding = new Map<string, NodeJS.Timeout>()
+
+  constructor(opts: DialSchedulerOptions) {
+    this.opts = opts
+  }
+
+  /** Nodes waiting for a free slot. */
+  get queued(): number {
+    return this.candidates.length
+  }
+
+  /**
+   * A node to connect to. `fromDiscovery`: discovery is mutual, so both ends
+   * learn of each other at about the same time; the lower-id rule keeps them
+   * from dialing each other at once.
+   */
+  offer(info: PeerInfo, fromDiscovery: boolean): void {
+    const target = dialTarget(info)
+    if (target === undefined || equalsBytes(target.remoteId, this.opts.localId)) return
+    const yieldMs = this.opts.yieldToLowerIdMs
+    if (fromDiscovery && yieldMs > 0 && compareBytes(this.opts.localId, target.remoteId) > 0) {
+      this.yieldTo(target, yieldMs)
+      return
+    }
+    this.dialOrQueue(target)
+  }
+
+  /** The dial of `id` failed: leave it alone for the backoff period. */
+  dialFailed(id: string): void {
+    this.backoff.ban(id, this.opts.redialBackoffMs)
+  }
+
+  /** Dials queued nodes into free slots, oldest first, then known nodes without a session. */
+  refill(): void {
+    while (this.candidates.length > 0 && this.opts.hasFreeSlot()) this.dialOrQueue(this.candidates.shift() as DialTarget)
+    for (const info of this.opts.known()) {
+      if (!this.opts.hasFreeSlot()) return
+      const target = dialTarget(info)
+      if (target === undefined || equalsBytes(target.remoteId, this.opts.localId) || this.yielding.has(target.id)) continue
+      if (!this.opts.eligible(target.id) || this.backoff.isBanned(target.id)) continue
+      if (this.opts.reconnectYieldMs > 0 && compareBytes(this.opts.localId, target.remoteId) > 0) this.yieldTo(target, this.opts.reconnectYieldMs)
+      else this.dial(target)
+    }
+  }
+
+  /** Drops `id` from the queue and cancels its postponed dial (it was banned). */
+  forget(id: string): void {
+    this.candidates = this.candidates.filter((c) => c.id !== id)
+    clearTimeout(this.yielding.get(id))
+    this.yielding.delete(id)
+  }
+
+  /** Forgets every queued node, postponed dial and backoff (the server stops). */
+  clear(): void {
+    for (const timer of this.yielding.values()) clearTimeout(timer)
+    this.yielding.clear()
+    this.candidates = []
+    this.backoff.clear()
+  }
+
+  private dialOrQueue(target: DialTarget): void {
+    if (!this.opts.eligible(target.id) || this.backoff.isBanned(target.id)) return
+    if (!this.opts.hasFreeSlot()) {
+      this.enqueue(target)
+      return
+    }
+    this.dial(target)
+  }
+
+  private dial(target: DialTarget): void {
+    this.attempts++
+    log('dialing %s at %s:%d', target.id.slice(0, 8), target.host, target.port)
+    this.opts.dial(target)
+  }
+
+  private enqueue(target: DialTarget): void {
+    if (this.candidates.some((c) => c.id === target.id)) return
+    if (this.candidates.length < this.opts.maxCandidates()) this.candidates.push(target)
+  }
+
+  private yieldTo(target: DialTarget, ms: number): void {
+    if (this.yielding.has(target.id)) return
+    const timer = setTimeout(() => {
+      this.yielding.delete(target.id)
+      this.dialOrQueue(target)
+    }, ms)
+    this.yielding.set(target.id, timer)
+  }
+}
