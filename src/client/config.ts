@@ -60,6 +60,18 @@ export const DEFAULT_BAN_TIME_MS = 5 * 60_000
 export const DEFAULT_MAX_SERVE_ITEMS = 1024
 /** Stop adding items to a reply once it reaches this many bytes: geth's soft response limit. */
 export const DEFAULT_RESPONSE_SOFT_LIMIT = 2 * 1024 * 1024
+/**
+ * Requests served at the same moment across all peers. The chain is in memory, so serving is
+ * CPU work: more slots only interleave replies (each up to responseSoftLimit in memory), while
+ * a few let a short request pass a long one. Each peer is served one request at a time.
+ */
+export const DEFAULT_SERVE_CONCURRENCY = 4
+/**
+ * Requests one peer may have waiting to be served; the next one is a flood and bans the peer.
+ * Far above what a syncing peer pipelines (this client keeps at most tens in flight), and it
+ * bounds what a flood holds: at most this many decoded requests, each under maxMessageSize.
+ */
+export const DEFAULT_MAX_QUEUED_REQUESTS = 256
 /** Transactions held by the in-memory pool; the oldest is evicted beyond this. */
 export const DEFAULT_TX_POOL_MAX_SIZE = 4096
 
@@ -110,6 +122,10 @@ export interface ConfigOptions {
   maxServeItems?: number
   /** A reply stops growing once it reaches this many bytes. Default DEFAULT_RESPONSE_SOFT_LIMIT (2 MiB). */
   responseSoftLimit?: number
+  /** Requests served at once across all peers (each peer one at a time). Default DEFAULT_SERVE_CONCURRENCY (4). */
+  serveConcurrency?: number
+  /** Requests one peer may have waiting to be served; one more bans it. Default DEFAULT_MAX_QUEUED_REQUESTS (256). */
+  maxQueuedRequests?: number
   /** Transactions kept in the in-memory pool. Default DEFAULT_TX_POOL_MAX_SIZE (4096). */
   txPoolMaxSize?: number
 }
@@ -145,6 +161,8 @@ export class Config {
   readonly banTimeMs: number
   readonly maxServeItems: number
   readonly responseSoftLimit: number
+  readonly serveConcurrency: number
+  readonly maxQueuedRequests: number
   readonly txPoolMaxSize: number
   readonly events = new EventBus()
 
@@ -176,6 +194,8 @@ export class Config {
     this.banTimeMs = checkInt('banTimeMs', opts.banTimeMs ?? DEFAULT_BAN_TIME_MS, 1)
     this.maxServeItems = checkInt('maxServeItems', opts.maxServeItems ?? DEFAULT_MAX_SERVE_ITEMS, 1)
     this.responseSoftLimit = checkInt('responseSoftLimit', opts.responseSoftLimit ?? DEFAULT_RESPONSE_SOFT_LIMIT, 1)
+    this.serveConcurrency = checkInt('serveConcurrency', opts.serveConcurrency ?? DEFAULT_SERVE_CONCURRENCY, 1)
+    this.maxQueuedRequests = checkInt('maxQueuedRequests', opts.maxQueuedRequests ?? DEFAULT_MAX_QUEUED_REQUESTS, 1)
     this.txPoolMaxSize = checkInt('txPoolMaxSize', opts.txPoolMaxSize ?? DEFAULT_TX_POOL_MAX_SIZE, 1)
   }
 

@@ -5,6 +5,7 @@ import { EthProtocol } from '../net/protocol/ethprotocol'
 import { StreamEthProtocol } from '../net/protocol/streamethprotocol'
 import { Event } from '../types'
 
+import { RequestFloodError, ServeQueue } from './servequeue'
 import { Service, type ServiceOptions } from './service'
 import { TxPool } from './txpool'
 
@@ -15,6 +16,9 @@ import type { EventListener } from '../types'
 
 const log = debug('client:service:eth')
 
+/** Requests the service answers; they wait their turn in the ServeQueue. */
+const SERVED = new Set<string>(['GetBlockHeaders', 'GetBlockBodies', 'GetReceipts', 'GetPooledTransactions', 'GetNodeData'])
+
 /** Messages the service answers or consumes; anything else reaching it is a protocol violation. */
 type Handled = 'GetBlockHeaders' | 'GetBlockBodies' | 'GetReceipts' | 'GetPooledTransactions' | 'GetNodeData'
   | 'Transactions' | 'NewPooledTransactionHashes' | 'NewBlockHashes' | 'NewBlock'
@@ -22,16 +26,21 @@ type Handled = 'GetBlockHeaders' | 'GetBlockBodies' | 'GetReceipts' | 'GetPooled
 /**
  * The full-node service: serves the chain and the transaction pool to peers
  * over eth, takes in gossiped transactions, and bans peers that violate the
- * protocol (PROTOCOL_ERROR, or a message a peer must not send us).
+ * protocol (PROTOCOL_ERROR, or a message a peer must not send us). Requests
+ * are served through a ServeQueue: one at a time per peer, peers taking
+ * turns, so a peer's burst delays only that peer; a peer with more than
+ * `maxQueuedRequests` waiting is banned for flooding.
  */
 export class FullEthereumService extends Service {
   readonly txPool: TxPool
+  private readonly serveQueue: ServeQueue<Peer>
   private ethProtocol?: EthProtocol
   private streamEthProtocol?: StreamEthProtocol
 
   constructor(opts: ServiceOptions) {
     super(opts)
     this.txPool = new TxPool({ common: opts.config.common, maxSize: opts.config.txPoolMaxSize })
+    this.serveQueue = new ServeQueue({ concurrency: opts.config.serveConcurrency, maxQueuedPerPeer: opts.config.maxQueuedRequests })
   }
 
   get name(): string {
@@ -54,11 +63,14 @@ export class FullEthereumService extends Service {
   protected subscribe(): void {
     this.config.events.on(Event.PROTOCOL_MESSAGE, this.onMessage)
     this.config.events.on(Event.PROTOCOL_ERROR, this.onProtocolError)
+    this.config.events.on(Event.PEER_DISCONNECTED, this.onDisconnected)
   }
 
   protected unsubscribe(): void {
     this.config.events.off(Event.PROTOCOL_MESSAGE, this.onMessage)
     this.config.events.off(Event.PROTOCOL_ERROR, this.onProtocolError)
+    this.config.events.off(Event.PEER_DISCONNECTED, this.onDisconnected)
+    this.serveQueue.clear()
   }
 
   override async close(): Promise<void> {
@@ -72,24 +84,29 @@ export class FullEthereumService extends Service {
     this.pool.ban(peer, reason)
   }
 
-  private readonly onMessage: EventListener<Event.PROTOCOL_MESSAGE> = (message, protocol, peer) => {
-    if (protocol !== 'eth') return
-    this.handle(message as EthMessage, peer).catch((err: unknown) => this.reportFailure(message.name, peer, err))
+  private readonly onDisconnected: EventListener<Event.PEER_DISCONNECTED> = (peer) => {
+    const dropped = this.serveQueue.drop(peer)
+    if (dropped > 0) log('dropped %d requests of %s waiting to be served: disconnected', dropped, peer.toString())
   }
 
-  /** Answers or consumes one inbound eth message from `peer`. */
+  private readonly onMessage: EventListener<Event.PROTOCOL_MESSAGE> = (message, protocol, peer) => {
+    if (protocol !== 'eth') return
+    this.handle(message as EthMessage, peer).catch((err: unknown) => {
+      if (!(err instanceof RequestFloodError)) return this.reportFailure(message.name, peer, err)
+      // Its waiting requests and the rest of the burst are not served; the ban ends the session.
+      this.serveQueue.drop(peer)
+      this.pool.ban(peer, err.message)
+    })
+  }
+
+  /**
+   * Answers or consumes one inbound eth message from `peer`; a request
+   * resolves once it is answered (after the peer's earlier requests), or
+   * rejects with RequestFloodError when the peer has too many waiting.
+   */
   async handle(msg: EthMessage, peer: Peer): Promise<void> {
+    if (SERVED.has(msg.name)) return this.serveQueue.run(peer, () => this.serve(msg, peer))
     switch (msg.name as Handled | EthMessageName) {
-      case 'GetBlockHeaders':
-        return this.onGetBlockHeaders(msg.data as EthMessages['GetBlockHeaders'], peer)
-      case 'GetBlockBodies':
-        return this.onGetBlockBodies(msg.data as EthMessages['GetBlockBodies'], peer)
-      case 'GetReceipts':
-        return this.onGetReceipts(msg.data as EthMessages['GetReceipts'], peer)
-      case 'GetPooledTransactions':
-        return this.onGetPooledTransactions(msg.data as EthMessages['GetPooledTransactions'], peer)
-      case 'GetNodeData':
-        return this.onGetNodeData(msg.data as EthMessages['GetNodeData'], peer)
       case 'Transactions':
         return this.onTransactions(msg.data as EthMessages['Transactions'], peer)
       case 'NewPooledTransactionHashes':
@@ -100,6 +117,26 @@ export class FullEthereumService extends Service {
         return
       default:
         this.pool.ban(peer, `unexpected ${msg.name} message`)
+    }
+  }
+
+  /** Answers one request, in the peer's turn; a session that ended while it waited gets nothing. */
+  private async serve(msg: EthMessage, peer: Peer): Promise<void> {
+    if (peer.eth === undefined || peer.eth.closed) {
+      log('not serving %s to %s: session closed', msg.name, peer.toString())
+      return
+    }
+    switch (msg.name as Handled) {
+      case 'GetBlockHeaders':
+        return this.onGetBlockHeaders(msg.data as EthMessages['GetBlockHeaders'], peer)
+      case 'GetBlockBodies':
+        return this.onGetBlockBodies(msg.data as EthMessages['GetBlockBodies'], peer)
+      case 'GetReceipts':
+        return this.onGetReceipts(msg.data as EthMessages['GetReceipts'], peer)
+      case 'GetPooledTransactions':
+        return this.onGetPooledTransactions(msg.data as EthMessages['GetPooledTransactions'], peer)
+      case 'GetNodeData':
+        return this.onGetNodeData(msg.data as EthMessages['GetNodeData'], peer)
     }
   }
 

@@ -22,6 +22,8 @@ import {
   DEFAULT_REDIAL_BACKOFF_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_RESPONSE_SOFT_LIMIT,
+  DEFAULT_SERVE_CONCURRENCY,
+  DEFAULT_MAX_QUEUED_REQUESTS,
   DEFAULT_STATUS_TIMEOUT_MS,
   DEFAULT_TX_POOL_MAX_SIZE,
   P2PServer,
@@ -71,6 +73,8 @@ describe('Config defaults', () => {
     expect(c.banTimeMs).toBe(DEFAULT_BAN_TIME_MS)
     expect(c.maxServeItems).toBe(DEFAULT_MAX_SERVE_ITEMS)
     expect(c.responseSoftLimit).toBe(DEFAULT_RESPONSE_SOFT_LIMIT)
+    expect(c.serveConcurrency).toBe(DEFAULT_SERVE_CONCURRENCY)
+    expect(c.maxQueuedRequests).toBe(DEFAULT_MAX_QUEUED_REQUESTS)
     expect(c.txPoolMaxSize).toBe(DEFAULT_TX_POOL_MAX_SIZE)
   })
 
@@ -168,6 +172,8 @@ describe('Config validation names the option', () => {
     ['banTimeMs'],
     ['maxServeItems'],
     ['responseSoftLimit'],
+    ['serveConcurrency'],
+    ['maxQueuedRequests'],
     ['txPoolMaxSize'],
   ] as const)('rejects %s = 0', (option) => {
     expect(configError(() => new Config({ common: testCommon(), [option]: 0 })).option).toBe(option)
