@@ -74,7 +74,8 @@ describe('handshake floods at the node level', () => {
 
   it('a discovered node queued while idle sockets held every slot is dialed once those sockets go away', async () => {
     const maxPeers = 4
-    const a = await node({ maxPeers, discV4: true })
+    // dialBackoffMs 0: a dials g when a slot frees whichever id is lower.
+    const a = await node({ maxPeers, discV4: true, dialBackoffMs: 0 })
     const idle = await idleFlood(tcpPort(a.url), maxPeers)
     await until(() => a.server.listener?.pendingHandshakes === maxPeers)
     const g = await node()

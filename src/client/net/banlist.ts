@@ -23,6 +23,17 @@ export class BanList {
     return false
   }
 
+  /** The earliest deadline still ahead (ms since the epoch), or undefined when nothing is refused. */
+  nextExpiry(): number | undefined {
+    const now = Date.now()
+    let next: number | undefined
+    for (const [k, t] of this.until) {
+      if (t <= now) this.until.delete(k)
+      else if (next === undefined || t < next) next = t
+    }
+    return next
+  }
+
   clear(): void {
     this.until.clear()
   }

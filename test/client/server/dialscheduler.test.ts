@@ -133,6 +133,28 @@ describe('DialScheduler', () => {
     expect(h.dialed).toHaveLength(2)
   })
 
+  it('tries the known nodes again when a redial backoff ends, with nothing else to trigger it', () => {
+    // Two nodes that refused each other (both full at that moment) would otherwise never meet:
+    // discovery reports a node once, and no slot change may follow.
+    const h = harness({ known: [node(1), node(2)] })
+    h.slots.max = 2
+    h.scheduler.offer(node(1), true)
+    h.scheduler.offer(node(2), true)
+    release(h, node(1))
+    release(h, node(2))
+    h.scheduler.dialFailed(hex(node(1)))
+    vi.advanceTimersByTime(1_000)
+    h.scheduler.dialFailed(hex(node(2)))
+    expect(vi.getTimerCount()).toBe(1)
+    vi.advanceTimersByTime(BACKOFF_MS - 1_000 + 1)
+    // node 1's backoff is over: redialed; node 2 is still in its own, and a timer waits for it.
+    expect(h.dialed.map((t) => t.port)).toEqual([31_001, 31_002, 31_001])
+    expect(vi.getTimerCount()).toBe(1)
+    vi.advanceTimersByTime(1_000)
+    expect(h.dialed.map((t) => t.port)).toEqual([31_001, 31_002, 31_001, 31_002])
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
   it('gives a freed slot with nothing queued to a known node without a session (a lost connection comes back)', () => {
     const self = { id: LOCAL, address: '127.0.0.1', udpPort: 1, tcpPort: 1 }
     const h = harness({ known: [self, node(1), node(2), node(3)] })

@@ -76,6 +76,8 @@ export class DialScheduler {
   private candidates: DialTarget[] = []
   private readonly backoff = new BanList()
   private readonly yielding = new Map<string, NodeJS.Timeout>()
+  /** Fires when the earliest redial backoff ends, to refill (see dialFailed). */
+  private retryTimer?: NodeJS.Timeout
 
   constructor(opts: DialSchedulerOptions) {
     this.opts = opts
@@ -102,9 +104,16 @@ export class DialScheduler {
     this.dialOrQueue(target)
   }
 
-  /** The dial of `id` failed: leave it alone for the backoff period. */
+  /**
+   * The dial of `id` failed: leave it alone for the backoff period, then try
+   * the known nodes again. Discovery reports a node once, and nothing else may
+   * free a slot in the meantime: without the retry, two nodes whose dials to
+   * each other both failed (say both were full at that moment) would never
+   * dial each other again.
+   */
   dialFailed(id: string): void {
     this.backoff.ban(id, this.opts.redialBackoffMs)
+    this.scheduleRetry()
   }
 
   /** Dials queued nodes into free slots, oldest first, then known nodes without a session. */
@@ -129,6 +138,8 @@ export class DialScheduler {
 
   /** Forgets every queued node, postponed dial and backoff (the server stops). */
   clear(): void {
+    clearTimeout(this.retryTimer)
+    this.retryTimer = undefined
     for (const timer of this.yielding.values()) clearTimeout(timer)
     this.yielding.clear()
     this.candidates = []
@@ -153,6 +164,18 @@ export class DialScheduler {
   private enqueue(target: DialTarget): void {
     if (this.candidates.some((c) => c.id === target.id)) return
     if (this.candidates.length < this.opts.maxCandidates()) this.candidates.push(target)
+  }
+
+  /** One timer, at the earliest backoff deadline; it refills, then re-arms for the next one. */
+  private scheduleRetry(): void {
+    if (this.retryTimer !== undefined) return
+    const next = this.backoff.nextExpiry()
+    if (next === undefined) return
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      this.refill()
+      this.scheduleRetry()
+    }, Math.max(0, next - Date.now()) + 1)
   }
 
   private yieldTo(target: DialTarget, ms: number): void {

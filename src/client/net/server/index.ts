@@ -3,7 +3,7 @@ import { RlpxServer } from './rlpxserver'
 
 import type { Config } from '../../config'
 
-export { type DialPolicy, type PeerSession, Server, type ServerOptions, type ServerState, type ServerStats } from './server'
+export { type PeerSession, Server, type ServerOptions, type ServerState, type ServerStats } from './server'
 export { RlpxServer, RLPX_CLIENT_ID, DISCONNECT_GRACE_MS } from './rlpxserver'
 export { type Enode, formatEnode, parseEnode } from './enode'
 export { RlpxSessions, type RlpxSessionsOptions, type Session } from './rlpxsessions'

@@ -40,7 +40,7 @@ export function addressKey(addr: HostPort): string {
 export interface AdmissionPolicy {
   localId: Uint8Array
   accepting(): boolean
-  /** Slots a new inbound socket cannot take over: sessions and our dials in progress. */
+  /** Slots a new inbound socket cannot take over: established sessions (see createGater). */
   committedSlots(): number
   maxPeers(): number
   bans: BanList
@@ -55,10 +55,15 @@ export interface AdmissionPolicy {
  * logged), right after the ECIES handshake when the remote id is first known
  * (bans, a duplicate the tie-break would close anyway), and before a dial (bans).
  *
- * At accept only committed slots count: a socket still in its handshake may be
- * a staller, and the listener bounds those itself (its pending-handshake table
- * evicts the oldest when full). Refusing new sockets because stallers hold
- * the slots would lock every honest node out until the handshake timeout.
+ * At accept only established sessions count. A socket still in its handshake
+ * may be a staller, and the listener bounds those itself (its pending-handshake
+ * table evicts the oldest when full): refusing new sockets because stallers
+ * hold the slots would lock every honest node out until the handshake timeout.
+ * Nor do our own dials in progress count: the socket may be the very node we
+ * are dialing (a crossed dial, settled by the tie-break), and when two nodes
+ * that both have every slot taken by dials refuse each other, neither gets
+ * the connection. maxPeers is enforced once the connection is upgraded
+ * (P2PServer.onConnection), as geth checks it after the handshake.
  */
 export function createGater(p: AdmissionPolicy): ConnectionGater {
   return {
@@ -67,7 +72,7 @@ export function createGater(p: AdmissionPolicy): ConnectionGater {
       const used = p.committedSlots()
       if (used < p.maxPeers()) return false
       p.onRefused()
-      log('refusing inbound %s:%d: too many peers (%d of %d slots taken by sessions and dials)', addr.host, addr.port, used, p.maxPeers())
+      log('refusing inbound %s:%d: too many peers (%d sessions, maxPeers %d)', addr.host, addr.port, used, p.maxPeers())
       return true
     },
     denyInboundPeer: (remoteId: Uint8Array, addr: HostPort) => {

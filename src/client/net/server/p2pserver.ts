@@ -36,11 +36,11 @@ const log = debug('client:p2p')
  * PEER_CONNECTED, exactly as RlpxServer does for an RLPx session.
  *
  * Policy: at most `maxPeers` connections. Dials in progress count, and so do
- * inbound handshakes when deciding whether to dial; inbound sockets are
- * refused at accept (with a logged reason) once sessions and dials fill every
- * slot, while handshakes in progress are bounded by the listener, which evicts
- * the oldest when its table is full, so sockets that never handshake cannot
- * lock honest nodes out. One connection per remote id (simultaneous dials: the
+ * inbound handshakes, when deciding whether to dial; inbound sockets are
+ * refused at accept (with a logged reason) once sessions fill every slot, and
+ * an upgraded connection beyond maxPeers is closed; handshakes in progress are
+ * bounded by the listener, which evicts the oldest when its table is full, so
+ * sockets that never handshake cannot lock honest nodes out. One connection per remote id (simultaneous dials: the
  * connection dialed by the node with the smaller id survives, see
  * p2p-connections.ts); never dials itself (our id is derived from our
  * public key); banned ids are refused at dial and right after the ECIES
@@ -62,8 +62,7 @@ export class P2PServer extends Server {
   private readonly inboundIds = new InboundIds()
 
   constructor(opts: ServerOptions) {
-    // A crossed dial is cheap here (refused right after ECIES by the tie-break), so nobody yields.
-    super(opts, { yieldToLowerIdMs: 0 })
+    super(opts)
     this.registrar = new Registrar()
     this.upgrader = new Upgrader({
       privateKey: this.key,
@@ -72,7 +71,7 @@ export class P2PServer extends Server {
       gater: createGater({
         localId: this.config.nodeId,
         accepting: () => this.state === 'started',
-        committedSlots: () => this.sessions.size + this.dialer.size,
+        committedSlots: () => this.sessions.size,
         maxPeers: () => this.config.maxPeers,
         bans: this.bans,
         sessions: this.sessions,

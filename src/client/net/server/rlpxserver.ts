@@ -45,8 +45,7 @@ export class RlpxServer extends Server {
   private readonly bound = new Map<Session, Bound>()
 
   constructor(opts: ServerOptions) {
-    // A crossed RLPx dial costs a full Hello exchange before the duplicate is dropped: yield instead.
-    super(opts, { yieldToLowerIdMs: opts.config.dialBackoffMs })
+    super(opts)
   }
 
   /** Peers whose Status handshake is done. */

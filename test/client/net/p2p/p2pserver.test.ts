@@ -1,6 +1,7 @@
-import { type Socket, connect } from 'node:net'
+import { type AddressInfo, type Socket, connect, createServer } from 'node:net'
 
 import { bytesToHex } from '@ethereumjs/util'
+import { getPublicKey, utils as secp } from '@noble/secp256k1'
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { P2PPeer } from '../../../../src/client/net/peer/p2ppeer'
@@ -141,7 +142,8 @@ describe('P2PServer', () => {
 
   it('lets an honest node in while sockets that never handshake fill every slot, and dials queued nodes once they go', async () => {
     const maxPeers = 2
-    const a = await node({ chain: await makeChain(0), maxPeers, discV4: true })
+    // dialBackoffMs 0: nodes injected below are dialed at once whichever id is lower.
+    const a = await node({ chain: await makeChain(0), maxPeers, discV4: true, dialBackoffMs: 0 })
     const idle = await idleSockets(enodeTcpPort(a.url), maxPeers * 3)
     // Inbound: stalled handshakes take no slot at accept (the listener bounds them itself).
     const honest = await node({ bootnodes: [a.url] })
@@ -159,6 +161,23 @@ describe('P2PServer', () => {
     for (const s of idle) s.destroy()
     await connected
     expect(a.server.dialAttempts).toBe(attempts + 1)
+  })
+
+  it('accepts an inbound node while its own dial in progress holds the only slot (dials do not refuse inbound sockets)', async () => {
+    // Two nodes whose slots are all taken by dials in progress (a crowd discovered at once)
+    // must not refuse each other at accept: the inbound socket may be the node being dialed.
+    const a = await node({ chain: await makeChain(0), maxPeers: 1, discV4: true, dialBackoffMs: 0 })
+    const hole = await blackhole()
+    const holeId = getPublicKey(secp.randomSecretKey(), false).subarray(1)
+    a.server.dpt!.events.emit('peer:new', { id: holeId, address: '127.0.0.1', udpPort: hole.port, tcpPort: hole.port })
+    await hole.accepted
+    expect(a.server.dialAttempts).toBe(1)
+    const b = await node({ bootnodes: [a.url] })
+    await waitEvent(a, Event.PEER_CONNECTED, (p) => p.id === enodeId(b.url))
+    expect(a.server.stats.inboundRefused).toBe(0)
+    expect(a.server.peers.map((p) => p.id)).toEqual([enodeId(b.url)])
+    // The dial was in progress all along (it waits for an ack that never comes).
+    expect(a.server.stats.dialFailures).toBe(0)
   })
 
   it('ban disconnects the peer and refuses it after the handshake when it dials again', async () => {
@@ -181,7 +200,7 @@ describe('P2PServer', () => {
   })
 
   it('never dials itself, comparing against the id derived from its public key', async () => {
-    const a = await node({ chain: await makeChain(0), discV4: true })
+    const a = await node({ chain: await makeChain(0), discV4: true, dialBackoffMs: 0 })
     const before = a.server.dialAttempts
     const self = a.config.nodeId
     a.server.dpt!.events.emit('peer:new', { id: self, address: '127.0.0.1', udpPort: 1, tcpPort: 1 })
@@ -226,6 +245,24 @@ async function idleSockets(port: number, n: number): Promise<Socket[]> {
   })
   await Promise.all(opened.map((s) => nextEvent(s, 'connect')))
   return opened
+}
+
+/** A TCP server that accepts and never answers: a dial to it stays in its handshake. */
+async function blackhole(): Promise<{ port: number; accepted: Promise<void> }> {
+  const sockets: Socket[] = []
+  let onAccept!: () => void
+  const accepted = new Promise<void>((resolve) => (onAccept = resolve))
+  const server = createServer((s) => {
+    s.on('error', () => undefined) // the dialer aborting at stop is expected
+    sockets.push(s)
+    onAccept()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  stops.push(() => {
+    for (const s of sockets) s.destroy()
+    server.close()
+  })
+  return { port: (server.address() as AddressInfo).port, accepted }
 }
 
 /** Codes along an error's cause chain. */
