@@ -46,6 +46,13 @@ export const DEFAULT_DIAL_BACKOFF_MS = 3_000
  * a socket and a handshake per report.
  */
 export const DEFAULT_REDIAL_BACKOFF_MS = 30_000
+/**
+ * Dials in progress at once. A handshake is elliptic-curve work (about 14 ms of CPU per end
+ * here); a node that dials everything it discovers at once queues so much of it that
+ * handshakes pass their timeout and the work is lost. With 50 nodes in one process, 8 formed
+ * the mesh and unbounded dialing never did (bench/network.ts); geth bounds its dials too.
+ */
+export const DEFAULT_MAX_CONCURRENT_DIALS = 8
 /** devp2p keep-alive: a Ping unanswered this long ends the RLPx session; devp2p's default. */
 export const DEFAULT_PING_TIMEOUT_MS = 10_000
 /** Discovery (discv4) ping: devp2p's own default; UDP answers either come fast or not at all. */
@@ -110,6 +117,8 @@ export interface ConfigOptions {
   dialBackoffMs?: number
   /** How long a node whose dial failed is not dialed again. Default DEFAULT_REDIAL_BACKOFF_MS (30 s); 0 = no backoff. */
   redialBackoffMs?: number
+  /** Dials in progress at once; more wait their turn. Default DEFAULT_MAX_CONCURRENT_DIALS (8). */
+  maxConcurrentDials?: number
   /** discv4 ping timeout. Default DEFAULT_DISCOVERY_TIMEOUT_MS (4 s). */
   discoveryTimeoutMs?: number
   /** Discovery table refresh period, at least 10 ms. Default DEFAULT_DISCOVERY_REFRESH_MS (60 s). */
@@ -155,6 +164,7 @@ export class Config {
   readonly pingTimeoutMs: number
   readonly dialBackoffMs: number
   readonly redialBackoffMs: number
+  readonly maxConcurrentDials: number
   readonly discoveryTimeoutMs: number
   readonly discoveryRefreshMs: number
   readonly maxMessageSize: number
@@ -187,6 +197,7 @@ export class Config {
     this.pingTimeoutMs = checkInt('pingTimeoutMs', opts.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS, 1)
     this.dialBackoffMs = checkInt('dialBackoffMs', opts.dialBackoffMs ?? DEFAULT_DIAL_BACKOFF_MS, 0)
     this.redialBackoffMs = checkInt('redialBackoffMs', opts.redialBackoffMs ?? DEFAULT_REDIAL_BACKOFF_MS, 0)
+    this.maxConcurrentDials = checkInt('maxConcurrentDials', opts.maxConcurrentDials ?? DEFAULT_MAX_CONCURRENT_DIALS, 1)
     this.discoveryTimeoutMs = checkInt('discoveryTimeoutMs', opts.discoveryTimeoutMs ?? DEFAULT_DISCOVERY_TIMEOUT_MS, 1)
     // devp2p divides the refresh period by ten; below 10 ms its interval would be 0 and spin.
     this.discoveryRefreshMs = checkInt('discoveryRefreshMs', opts.discoveryRefreshMs ?? DEFAULT_DISCOVERY_REFRESH_MS, 10)

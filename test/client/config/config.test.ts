@@ -23,6 +23,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_RESPONSE_SOFT_LIMIT,
   DEFAULT_SERVE_CONCURRENCY,
+  DEFAULT_MAX_CONCURRENT_DIALS,
   DEFAULT_MAX_QUEUED_REQUESTS,
   DEFAULT_STATUS_TIMEOUT_MS,
   DEFAULT_TX_POOL_MAX_SIZE,
@@ -74,6 +75,7 @@ describe('Config defaults', () => {
     expect(c.maxServeItems).toBe(DEFAULT_MAX_SERVE_ITEMS)
     expect(c.responseSoftLimit).toBe(DEFAULT_RESPONSE_SOFT_LIMIT)
     expect(c.serveConcurrency).toBe(DEFAULT_SERVE_CONCURRENCY)
+    expect(c.maxConcurrentDials).toBe(DEFAULT_MAX_CONCURRENT_DIALS)
     expect(c.maxQueuedRequests).toBe(DEFAULT_MAX_QUEUED_REQUESTS)
     expect(c.txPoolMaxSize).toBe(DEFAULT_TX_POOL_MAX_SIZE)
   })
@@ -173,6 +175,7 @@ describe('Config validation names the option', () => {
     ['maxServeItems'],
     ['responseSoftLimit'],
     ['serveConcurrency'],
+    ['maxConcurrentDials'],
     ['maxQueuedRequests'],
     ['txPoolMaxSize'],
   ] as const)('rejects %s = 0', (option) => {

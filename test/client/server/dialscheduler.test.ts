@@ -22,10 +22,13 @@ interface Harness {
   dialed: DialTarget[]
   slots: { used: number; max: number }
   engaged: Set<string>
+  /** Dials not finished yet (see finish). */
+  inProgress: Set<string>
 }
 
-function harness(opts: { yieldToLowerIdMs?: number; reconnectYieldMs?: number; maxCandidates?: number; known?: PeerInfo[] } = {}): Harness {
+function harness(opts: { yieldToLowerIdMs?: number; reconnectYieldMs?: number; maxCandidates?: number; known?: PeerInfo[]; maxConcurrentDials?: number } = {}): Harness {
   const dialed: DialTarget[] = []
+  const inProgress = new Set<string>()
   const slots = { used: 0, max: 1 }
   const engaged = new Set<string>()
   const scheduler = new DialScheduler({
@@ -34,6 +37,8 @@ function harness(opts: { yieldToLowerIdMs?: number; reconnectYieldMs?: number; m
     yieldToLowerIdMs: opts.yieldToLowerIdMs ?? 0,
     reconnectYieldMs: opts.reconnectYieldMs ?? 0,
     redialBackoffMs: BACKOFF_MS,
+    maxConcurrentDials: opts.maxConcurrentDials ?? 100,
+    dialsInProgress: () => inProgress.size,
     eligible: (id) => !engaged.has(id),
     hasFreeSlot: () => slots.used < slots.max,
     known: () => opts.known ?? [],
@@ -41,15 +46,22 @@ function harness(opts: { yieldToLowerIdMs?: number; reconnectYieldMs?: number; m
       dialed.push(t)
       slots.used++
       engaged.add(t.id)
+      inProgress.add(t.id)
     },
   })
-  return { scheduler, dialed, slots, engaged }
+  return { scheduler, dialed, slots, engaged, inProgress }
 }
 
 /** Frees the slot of a finished dial (its session ended). */
 function release(h: Harness, info: PeerInfo): void {
   h.slots.used--
   h.engaged.delete(hex(info))
+  h.inProgress.delete(hex(info))
+}
+
+/** The dial of `info` got through its handshake: the session keeps the slot. */
+function finish(h: Harness, info: PeerInfo): void {
+  h.inProgress.delete(hex(info))
 }
 
 beforeEach(() => {
@@ -75,6 +87,21 @@ describe('DialScheduler', () => {
     expect(h.dialed.map((t) => t.port)).toEqual([31_001, 31_002])
     expect(h.dialed[1]).toMatchObject({ id: hex(node(2)), host: '127.0.0.1', remoteId: node(2).id })
     expect(h.scheduler.queued).toBe(1)
+  })
+
+  it('keeps at most maxConcurrentDials in progress; the rest wait and go as dials finish', () => {
+    const h = harness({ maxConcurrentDials: 2 })
+    h.slots.max = 10
+    for (let i = 1; i <= 4; i++) h.scheduler.offer(node(i), true)
+    expect(h.dialed.map((t) => t.port)).toEqual([31_001, 31_002])
+    expect(h.scheduler.queued).toBe(2)
+    finish(h, node(1)) // connected: the session keeps its slot, the dial is over
+    h.scheduler.refill()
+    expect(h.dialed.map((t) => t.port)).toEqual([31_001, 31_002, 31_003])
+    release(h, node(2)) // failed
+    h.scheduler.refill()
+    expect(h.dialed.map((t) => t.port)).toEqual([31_001, 31_002, 31_003, 31_004])
+    expect(h.scheduler.queued).toBe(0)
   })
 
   it('keeps at most maxCandidates queued', () => {

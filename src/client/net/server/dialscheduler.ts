@@ -48,6 +48,10 @@ export interface DialSchedulerOptions {
   reconnectYieldMs: number
   /** How long a node whose dial failed is not dialed again (config.redialBackoffMs). */
   redialBackoffMs: number
+  /** Most dials in progress at once (config.maxConcurrentDials); more wait in the queue. */
+  maxConcurrentDials: number
+  /** Dials in progress now; the server calls refill() when one ends, however it ends. */
+  dialsInProgress: () => number
   /** Whether `id` may be dialed at all now: server started, not banned, no session or dial with it. */
   eligible: (id: string) => boolean
   hasFreeSlot: () => boolean
@@ -118,9 +122,9 @@ export class DialScheduler {
 
   /** Dials queued nodes into free slots, oldest first, then known nodes without a session. */
   refill(): void {
-    while (this.candidates.length > 0 && this.opts.hasFreeSlot()) this.dialOrQueue(this.candidates.shift() as DialTarget)
+    while (this.candidates.length > 0 && this.canDial()) this.dialOrQueue(this.candidates.shift() as DialTarget)
     for (const info of this.opts.known()) {
-      if (!this.opts.hasFreeSlot()) return
+      if (!this.canDial()) return
       const target = dialTarget(info)
       if (target === undefined || equalsBytes(target.remoteId, this.opts.localId) || this.yielding.has(target.id)) continue
       if (!this.opts.eligible(target.id) || this.backoff.isBanned(target.id)) continue
@@ -146,9 +150,14 @@ export class DialScheduler {
     this.backoff.clear()
   }
 
+  /** A peer slot is free and fewer than maxConcurrentDials dials are in progress. */
+  private canDial(): boolean {
+    return this.opts.hasFreeSlot() && this.opts.dialsInProgress() < this.opts.maxConcurrentDials
+  }
+
   private dialOrQueue(target: DialTarget): void {
     if (!this.opts.eligible(target.id) || this.backoff.isBanned(target.id)) return
-    if (!this.opts.hasFreeSlot()) {
+    if (!this.canDial()) {
       this.enqueue(target)
       return
     }

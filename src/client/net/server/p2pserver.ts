@@ -82,7 +82,11 @@ export class P2PServer extends Server {
     this.transport = new Transport({ upgrader: this.upgrader, dialTimeoutMs: this.config.dialTimeoutMs })
     this.dialer = new Dialer({
       transport: this.transport,
-      onConnection: (conn) => this.onConnection(conn),
+      onConnection: (conn) => {
+        this.onConnection(conn)
+        // The dial is over: another may start (maxConcurrentDials).
+        this.scheduler.refill()
+      },
       onFailure: (target, err) => this.onDialFailed(target, err),
     })
   }
@@ -116,6 +120,10 @@ export class P2PServer extends Server {
 
   protected isEngaged(id: string): boolean {
     return this.dialer.isDialing(id) || this.sessions.get(id) !== undefined
+  }
+
+  protected dialsInProgress(): number {
+    return this.dialer.size
   }
 
   /** Slots taken, for dialing: sessions, dials in progress, inbound sockets still in their handshake. */

@@ -72,6 +72,10 @@ export class RlpxServer extends Server {
     return this.sessions === null || this.sessions.has(id)
   }
 
+  protected dialsInProgress(): number {
+    return this.sessions?.dialing ?? 0
+  }
+
   /** Every RLPx connection, dialed or accepted, from its first byte: each holds a socket and a handshake. */
   protected slotsUsed(): number {
     return this.sessions?.size ?? 0
@@ -150,6 +154,8 @@ export class RlpxServer extends Server {
   }
 
   private onSessionUp(session: Session): void {
+    // A dial is over: another may start (maxConcurrentDials).
+    if (session.outbound) this.scheduler.refill()
     const id = session.id as string
     const devp2p = session.devp2p
     if (this.state !== 'started' || devp2p === undefined) return

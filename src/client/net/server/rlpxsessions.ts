@@ -87,6 +87,13 @@ export class RlpxSessions extends EventEmitter<RlpxSessionsEvents> {
     return this.sessions.size
   }
 
+  /** Our dials not through Hello yet. */
+  get dialing(): number {
+    let n = 0
+    for (const s of this.sessions) if (s.outbound && !s.up) n++
+    return n
+  }
+
   /** Every open connection, up or still handshaking. */
   list(): Session[] {
     return [...this.sessions]

@@ -82,6 +82,8 @@ export abstract class Server {
       yieldToLowerIdMs: this.config.dialBackoffMs,
       reconnectYieldMs: this.config.dialBackoffMs,
       redialBackoffMs: this.config.redialBackoffMs,
+      maxConcurrentDials: this.config.maxConcurrentDials,
+      dialsInProgress: () => this.dialsInProgress(),
       eligible: (id) => this.state === 'started' && !this.isBanned(id) && !this.isEngaged(id),
       hasFreeSlot: () => this.hasFreeSlot(),
       known: () => this.discovery?.dpt.getPeers() ?? [],
@@ -183,6 +185,9 @@ export abstract class Server {
 
   /** True while a session or a dial with `id` exists (as far as the id is known). */
   protected abstract isEngaged(id: string): boolean
+
+  /** Our dials not yet through their handshake. */
+  protected abstract dialsInProgress(): number
 
   /** Peer slots taken: sessions, dials in progress and inbound handshakes. */
   protected abstract slotsUsed(): number
