@@ -92,6 +92,20 @@ export class ServeQueue<K extends object> {
    */
   drop(key: K): number {
     this.dropped.add(key)
+    return this.cancelWaiting(key)
+  }
+
+  /**
+   * Resolves every peer's waiting requests without running them (the service
+   * stops); unlike drop(), the peers' later requests are served as usual.
+   */
+  clear(): void {
+    for (const key of [...this.waiting.keys()]) this.cancelWaiting(key)
+    if (this.nextTurn !== undefined) clearImmediate(this.nextTurn)
+    this.nextTurn = undefined
+  }
+
+  private cancelWaiting(key: K): number {
     const queue = this.waiting.get(key)
     if (queue === undefined) return 0
     this.waiting.delete(key)
@@ -99,13 +113,6 @@ export class ServeQueue<K extends object> {
     if (at >= 0) this.turns.splice(at, 1)
     for (const job of queue) job.resolve()
     return queue.length
-  }
-
-  /** Drops every peer with requests waiting (see drop). */
-  clear(): void {
-    for (const key of [...this.waiting.keys()]) this.drop(key)
-    if (this.nextTurn !== undefined) clearImmediate(this.nextTurn)
-    this.nextTurn = undefined
   }
 
   private pump(): void {

@@ -200,7 +200,7 @@ describe('ServeQueue', () => {
     expect(log).toEqual(['a0', 'b0', 'a-new'])
   })
 
-  it('clear() drops every peer with requests waiting', async () => {
+  it('clear() resolves every waiting request without running it; later requests are served again', async () => {
     const q = new ServeQueue<object>({ concurrency: 1, maxQueuedPerPeer: 10 })
     const log: string[] = []
     const head = gate(log, 'a0')
@@ -210,6 +210,13 @@ describe('ServeQueue', () => {
     head.finish()
     await Promise.all(runs)
     expect(log).toEqual(['a0'])
+    // Unlike drop(), clear() (the service stopping) does not shut the peers out for good.
+    const again = gate(log, 'b1')
+    const run = q.run(b, again.serve)
+    await flush()
+    again.finish()
+    await run
+    expect(log).toEqual(['a0', 'b1'])
   })
 
   it('rejects options below 1', () => {
