@@ -43,8 +43,9 @@ const log = debug('client:p2p')
  * sockets that never handshake cannot lock honest nodes out. Dials start
  * at most maxConcurrentDials at a time, the lower id of two first. One
  * connection per remote id (simultaneous dials: the connection dialed by the
- * node with the smaller id survives, see p2p-connections.ts); never dials itself (our id is derived from our
- * public key); banned ids are refused at dial and right after the ECIES
+ * node with the smaller id survives, see p2p-connections.ts); never dials
+ * itself (our id is derived from our public key); banned ids are refused at
+ * dial and right after the ECIES
  * handshake (the first point the remote id is known); a node that turns out
  * to speak legacy RLPx is reported (PEER_ERROR) and banned, so it is not
  * redialed in a loop; peers on another chain are banned the same way.
