@@ -5,10 +5,11 @@ import { isBun } from './env'
 import { withTimeout } from './rounds'
 
 /**
- * A bench script run in a child process of the same runtime (tsx's loader
- * flags are inherited under Node; Bun runs TypeScript itself), talking JSON
- * lines: commands on stdin, one reply line each on stdout. Node children get
- * --expose-gc so they can measure memory after a full collection.
+ * A bench script run in a child process of the same runtime (under Node a
+ * .ts script inherits tsx's loader flags and a compiled .mjs one runs as it
+ * is; Bun runs TypeScript itself), talking JSON lines: commands on stdin, one
+ * reply line each on stdout. Node children get --expose-gc so they can
+ * measure memory after a full collection.
  */
 export class ChildScript {
   private readonly child: ChildProcess
@@ -19,7 +20,8 @@ export class ChildScript {
   private stderr = ''
 
   constructor(script: string, args: string[]) {
-    const flags = isBun() ? [] : [...process.execArgv, '--expose-gc']
+    const loader = script.endsWith('.ts') ? process.execArgv : []
+    const flags = isBun() ? [] : [...loader, '--expose-gc']
     this.child = spawn(process.execPath, [...flags, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
     this.closed = new Promise((resolve) => this.child.once('close', () => resolve()))
     this.child.once('exit', () => {
