@@ -11,7 +11,7 @@ export class BanList {
   /** Refuses `id` for `maxAgeMs` from now (a later call replaces the deadline). */
   ban(id: string, maxAgeMs: number): void {
     const now = Date.now()
-    for (const [k, t] of this.until) if (t <= now) this.until.delete(k)
+    this.dropExpired(now)
     this.until.set(id, now + maxAgeMs)
   }
 
@@ -25,16 +25,17 @@ export class BanList {
 
   /** The earliest deadline still ahead (ms since the epoch), or undefined when nothing is refused. */
   nextExpiry(): number | undefined {
-    const now = Date.now()
+    this.dropExpired(Date.now())
     let next: number | undefined
-    for (const [k, t] of this.until) {
-      if (t <= now) this.until.delete(k)
-      else if (next === undefined || t < next) next = t
-    }
+    for (const t of this.until.values()) if (next === undefined || t < next) next = t
     return next
   }
 
   clear(): void {
     this.until.clear()
+  }
+
+  private dropExpired(now: number): void {
+    for (const [k, t] of this.until) if (t <= now) this.until.delete(k)
   }
 }
