@@ -221,8 +221,10 @@ badInputTable('faults', 'real stack through the fault proxy', [
         const s = await session()
         try {
           const dir: ProxyDirection = round % 2 === 0 ? 'up' : 'down'
-          s.wire.setFaults(dir, { flip: { offset: ahead(s, dir, 1 + Math.floor(Math.random() * 20_000)), mask: 1 << round % 8 } })
+          // Both streams exist before the flip is armed: a flip inside the second stream's
+          // negotiation would fail newStream, which is not what this case is about.
           const clients = [s.echo, new EchoClient(await s.out.newStream(CHECKED_ECHO))]
+          s.wire.setFaults(dir, { flip: { offset: ahead(s, dir, 1 + Math.floor(Math.random() * 20_000)), mask: 1 << round % 8 } })
           // Traffic until the flip kills the connection (bounded: the flip lies within the next 20 kB).
           await Promise.all(
             clients.map(async (c) => {
