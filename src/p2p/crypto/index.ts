@@ -14,4 +14,3 @@ export {
   MAX_RLPX_FRAME_SIZE,
 } from './limits'
 export * from './errors'
-export { NATIVE_ECDH } from './secp256k1'
