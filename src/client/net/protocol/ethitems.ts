@@ -8,6 +8,7 @@ import {
   createBlockHeaderFromBytesArray,
 } from '@ethereumjs/block'
 import { RLP } from '@ethereumjs/rlp'
+import { bytesToBigInt } from '@ethereumjs/util'
 import {
   type TypedTransaction,
   TransactionType,
@@ -17,6 +18,7 @@ import {
 } from '@ethereumjs/tx'
 
 import { EthEncodeError } from './errors'
+import { headerCommon } from './headercommon'
 import { decodeRlp } from './rlpdecode'
 import {
   type RlpItem,
@@ -45,10 +47,19 @@ export type TxForm = 'broadcast' | 'pooled'
 
 // ---- headers and blocks ----
 
+/** Positions in a header's field list (yellow paper order). */
+const HEADER_NUMBER_INDEX = 8
+const HEADER_TIMESTAMP_INDEX = 11
+
 export function decodeHeader(item: RlpItem, common: Common, what: string): BlockHeader {
   const values = asBytesList(item, what)
+  // A header this short fails in the constructor; the template only needs number and timestamp.
+  const forkCommon =
+    values.length > HEADER_TIMESTAMP_INDEX
+      ? headerCommon(common, bytesToBigInt(values[HEADER_NUMBER_INDEX]!), bytesToBigInt(values[HEADER_TIMESTAMP_INDEX]!))
+      : common
   // setHardfork: headers of any height must decode with the rules of their own fork.
-  return createBlockHeaderFromBytesArray(values as BlockHeaderBytes, { common, setHardfork: true })
+  return createBlockHeaderFromBytesArray(values as BlockHeaderBytes, { common: forkCommon, setHardfork: true })
 }
 
 export function decodeBlock(item: RlpItem, common: Common, what: string): Block {
