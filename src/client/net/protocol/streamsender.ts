@@ -1,4 +1,4 @@
-import { type Input, RLP } from '@ethereumjs/rlp'
+import type { Input } from '@ethereumjs/rlp'
 import debug from 'debug'
 
 import { ClientError, describeError } from '../../errors'
@@ -6,6 +6,7 @@ import { LengthPrefixedDecoder, MessageTooLargeError, uvarintLength, writeMessag
 
 import { EthEncodeError, PeerDisconnectedError } from './errors'
 import { EthCode, type EthStatus, encodeStatus } from './ethmessages'
+import { encodeRlp } from './rlpencode'
 import { Sender, type SenderOptions } from './sender'
 
 import type { Duplex } from 'node:stream'
@@ -165,7 +166,7 @@ export class StreamSender extends Sender {
   sendMessage(code: number, payload: Input): void {
     if (this.closed) throw new PeerDisconnectedError('eth stream is closed')
     if (!Number.isInteger(code) || code < 0 || code > 0xff) throw new EthEncodeError(`message code ${code} does not fit one byte`)
-    const rlp = RLP.encode(payload)
+    const rlp = encodeRlp(payload)
     const n = 1 + rlp.length
     if (n > this.maxMessageSize) throw new EthMessageTooLargeError('outbound', n, this.maxMessageSize)
     const queued = this.stream.writableLength
