@@ -7,6 +7,8 @@
  * argv: <p2p|rlpx> <maxPeers>. stdout: JSON lines only. stdin commands, one per line:
  *   wait <n>   reply {"peers": n} once the hub's peer pool holds n peers
  *   measure    settle, collect garbage, reply {"heapUsed", "external", "rss", "peers"}
+ *   snapshot <file>  (Node) collect garbage, write a V8 heap snapshot to <file>, reply {"snapshot": file};
+ *              for finding what a peer costs (diff two snapshots), not used by the bench itself
  *   exit       stop the client and exit
  */
 import './lib/polyfill'
@@ -62,6 +64,12 @@ async function measure(hub: BenchClient): Promise<Record<string, number>> {
   return { heapUsed: m.heapUsed, external: m.external, rss: m.rss, peers: hub.client.service.pool.size }
 }
 
+async function snapshot(hub: BenchClient, file: string): Promise<string> {
+  await measure(hub)
+  const { writeHeapSnapshot } = await import('node:v8')
+  return writeHeapSnapshot(file)
+}
+
 async function main(): Promise<void> {
   const path = process.argv[2] as Path
   const maxPeers = Number(process.argv[3])
@@ -74,6 +82,7 @@ async function main(): Promise<void> {
     try {
       if (cmd === 'wait') reply({ peers: await waitPeers(hub, Number(arg)) })
       else if (cmd === 'measure') reply(await measure(hub))
+      else if (cmd === 'snapshot' && arg !== undefined) reply({ snapshot: await snapshot(hub, arg) })
       else if (cmd === 'exit') break
       else reply({ error: `unknown command ${line}` })
     } catch (err) {

@@ -8,6 +8,11 @@
  * Per peer = (memory with warm-up + N peers − memory with the warm-up peers) / N,
  * each measured after a settle time and full garbage collections, so one-time
  * costs (code, WASM, first-connection caches) cancel out.
+ *
+ * The warm-up has to be long enough for the JIT to settle, JavaScript and
+ * WebAssembly alike. With 10 warm-up peers, V8's tier-up of the secp256k1
+ * WASM module (several MB of optimized code, done after a few hundred calls)
+ * fell inside the measured window and showed up as ~40 KiB of RSS "per peer".
  */
 import { fileURLToPath } from 'node:url'
 
@@ -116,7 +121,8 @@ async function measureOnce(path: Path, sizes: Sizes, source: StatusSource, scrip
 
 async function run(ctx: BenchContext) {
   const rounds = roundsFor(ctx, 3, 1)
-  const sizes: Sizes = ctx.quick ? { warm: 4, peers: 20 } : { warm: 10, peers: 200 }
+  /** 60 warm-up sessions: a few hundred EC operations on the hub, past the JIT's tier-up (see above). */
+  const sizes: Sizes = ctx.quick ? { warm: 4, peers: 20 } : { warm: 60, peers: 200 }
   const source = await statusSource()
   const script = await compiledScript(HUB_SCRIPT)
   const res = await alternate<Sample>({

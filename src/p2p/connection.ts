@@ -1,4 +1,4 @@
-import { EventEmitter, setMaxListeners } from 'node:events'
+import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import debug from 'debug'
 import { P2PError } from './errors'
@@ -16,8 +16,9 @@ import {
   TooManyStreamsError,
   describeError,
 } from './stack-errors'
-import { abortReason, anySignal, raceSignal, throwIfAborted } from './util/abort'
+import { Lifetime, abortReason, anySignal, raceSignal, throwIfAborted } from './util/abort'
 import { shortId } from './util/bytes'
+import { Latch } from './util/events'
 import { assertTimeout, createDeadline } from './util/timeout'
 
 const log = debug('p2p:connection')
@@ -101,11 +102,12 @@ export class Connection extends EventEmitter {
   private readonly registrar: Registrar
   private readonly negotiationTimeoutMs: number
   private readonly closeTimeoutMs: number
-  /** Aborted when the connection starts closing: cancels every pending negotiation. */
-  private readonly lifetime = new AbortController()
-  private readonly socketClosed: Promise<void>
-  /** Resolves once 'closed' is reached and 'close' was emitted. */
-  private readonly finalized: Promise<void>
+  /** Ends when the connection starts closing: cancels every pending negotiation. */
+  private readonly lifetime = new Lifetime()
+  private readonly socketClosed = new Latch()
+  private readonly streamClosed = new Latch()
+  /** Opens once 'closed' is reached and 'close' was emitted. */
+  private readonly finalized = new Latch()
   private closing: Promise<void> | undefined
   private streamsOpened = 0
   private readonly openedAt = Date.now()
@@ -123,33 +125,22 @@ export class Connection extends EventEmitter {
     this.closeTimeoutMs = init.closeTimeoutMs ?? DEFAULT_CONNECTION_CLOSE_TIMEOUT_MS
     assertTimeout(this.negotiationTimeoutMs, 'streamNegotiationTimeoutMs')
     assertTimeout(this.closeTimeoutMs, 'closeTimeoutMs')
-    // Every in-flight stream negotiation (ours and the remote's) links one
-    // 'abort' listener to `lifetime.signal` and removes it when it settles, so
-    // the count is bounded by the muxer's stream limits, not leaking. Node's
-    // default cap of 10 would print a MaxListenersExceededWarning whenever a
-    // remote opens 11 streams at once — a warning any peer could trigger.
-    setMaxListeners(0, this.lifetime.signal)
-
-    this.socketClosed = closedPromise(this.socket)
-    // 'closed' means both the socket and the secure channel above it are gone,
-    // so the muxer (which watches the channel) has finished its own teardown.
-    this.finalized = Promise.all([this.socketClosed, closedPromise(this.stream)]).then(() => this.finalize())
-    this.socket.on('error', (err: Error) => this.noteFailure(err))
-    this.stream.on('error', (err: Error) => this.noteFailure(err))
-    // Either layer going away takes the other with it, whatever the lower layer's own wiring does.
-    this.stream.once('close', () => {
-      if (!this.socket.destroyed) this.socket.destroy()
-    })
-    this.socket.once('close', () => {
-      if (!this.stream.destroyed) this.stream.destroy()
-    })
+    // Every in-flight stream negotiation links one 'abort' listener to
+    // `lifetime.signal` and removes it when it settles, so the count is bounded
+    // by the muxer's stream limits; Lifetime lifts Node's default cap of 10,
+    // whose warning any remote opening 11 streams at once could trigger.
+    this.socket.on('error', this.onLayerError)
+    this.stream.on('error', this.onLayerError)
+    // Each 'close' fires once, so plain listeners do (once() would add a wrapper per listener per connection).
+    if (this.socket.closed) this.socketClosed.open()
+    else this.socket.on('close', this.onSocketClose)
+    if (this.stream.closed) this.streamClosed.open()
+    else this.stream.on('close', this.onStreamClose)
 
     this.muxer = new MplexMuxer(this.stream, { ...init.muxer, onStream: (s) => this.onInboundStream(s) })
     // A protocol violation or the muxer's own close timeout ends up here with its typed error.
-    this.muxer.once('close', (err?: Error) => {
-      if (err !== undefined) this.noteFailure(err)
-      else if (this._status === 'open') this._status = 'closing'
-    })
+    this.muxer.on('close', this.onMuxerClose)
+    this.finalizeOnceBothClosed()
     log('%s open %s %s:%d peer %s', this.id, this.direction, this.remoteAddr.host, this.remoteAddr.port, shortId(this.remoteId))
   }
 
@@ -218,7 +209,7 @@ export class Connection extends EventEmitter {
     if (this._status === 'closed') return Promise.resolve()
     if (this.closing !== undefined) return this.closing
     this._status = 'closing'
-    this.lifetime.abort(new ConnectionClosedError(`connection ${this.id} is closing`))
+    this.lifetime.end(new ConnectionClosedError(`connection ${this.id} is closing`))
     log('%s closing', this.id)
     this.closing = this.closeGracefully()
     return this.closing
@@ -229,7 +220,7 @@ export class Connection extends EventEmitter {
     if (this._status === 'closed') return
     this._status = 'closing'
     this.noteFailure(err)
-    this.lifetime.abort(err)
+    this.lifetime.end(err)
     log('%s abort: %s', this.id, describeError(err))
     this.muxer.abort(err)
     this.socket.destroy()
@@ -246,9 +237,9 @@ export class Connection extends EventEmitter {
       const muxerClosed = this.muxer.close().catch((err: unknown) => {
         log('%s muxer close failed: %s', this.id, describeError(err))
       })
-      await Promise.race([muxerClosed, this.socketClosed])
+      await Promise.race([muxerClosed, this.socketClosed.wait()])
       if (!this.stream.writableEnded && !this.stream.destroyed) this.stream.end()
-      await this.finalized
+      await this.finalized.wait()
     } finally {
       clearTimeout(timer)
     }
@@ -257,13 +248,43 @@ export class Connection extends EventEmitter {
   private finalize(): void {
     if (this._status === 'closed') return
     this._status = 'closed'
-    if (!this.lifetime.signal.aborted) this.lifetime.abort(new ConnectionClosedError(`connection ${this.id} closed`))
+    this.lifetime.end(new ConnectionClosedError(`connection ${this.id} closed`))
     // Safety net: the muxer normally finished when the channel closed; streams cannot outlive the socket.
     if (this.muxer.status !== 'closed') {
       this.muxer.abort(this.closeReason ?? new ConnectionClosedError(`connection ${this.id} closed`))
     }
     log('%s closed%s', this.id, this.closeReason === undefined ? '' : `: ${describeError(this.closeReason)}`)
     this.emit('close', this.closeReason)
+    this.finalized.open()
+  }
+
+  private readonly onLayerError = (err: Error): void => this.noteFailure(err)
+
+  // Either layer going away takes the other with it, whatever the lower layer's own wiring does.
+  private readonly onSocketClose = (): void => {
+    if (!this.stream.destroyed) this.stream.destroy()
+    this.socketClosed.open()
+    this.finalizeOnceBothClosed()
+  }
+
+  private readonly onStreamClose = (): void => {
+    if (!this.socket.destroyed) this.socket.destroy()
+    this.streamClosed.open()
+    this.finalizeOnceBothClosed()
+  }
+
+  private readonly onMuxerClose = (err?: Error): void => {
+    if (err !== undefined) this.noteFailure(err)
+    else if (this._status === 'open') this._status = 'closing'
+  }
+
+  /**
+   * 'closed' means both the socket and the secure channel above it are gone.
+   * Deferred past the current 'close' emit so the muxer, which watches the
+   * channel too, has finished its own teardown first.
+   */
+  private finalizeOnceBothClosed(): void {
+    if (this.socketClosed.isOpen && this.streamClosed.isOpen) queueMicrotask(() => this.finalize())
   }
 
   /** Records the first failure as the close reason (socket errors are wrapped, typed ones kept). */
@@ -347,7 +368,7 @@ export class Connection extends EventEmitter {
   private negotiationFailure(err: unknown, proposals: readonly string[], signal: AbortSignal | undefined): Error {
     if (err instanceof StreamNegotiationTimeoutError) return err
     if (signal?.aborted === true) return abortReason(signal, 'newStream')
-    if (this.lifetime.signal.aborted) {
+    if (this.lifetime.ended) {
       return err instanceof ConnectionClosedError
         ? err
         : new ConnectionClosedError(`connection ${this.id} closed during negotiation`, { cause: err })
@@ -372,13 +393,6 @@ export class Connection extends EventEmitter {
   private watchStream(stream: MplexStream): void {
     stream.on('error', (err: Error) => log('%s stream %s error: %s', this.id, String(stream.id), describeError(err)))
   }
-}
-
-function closedPromise(stream: Duplex): Promise<void> {
-  return new Promise((resolve) => {
-    if (stream.closed) resolve()
-    else stream.once('close', () => resolve())
-  })
 }
 
 function resetStream(stream: MplexStream): void {

@@ -242,7 +242,8 @@ export class TransportListener extends EventEmitter {
       return
     }
     this.conns.add(conn)
-    conn.once('close', () => this.conns.delete(conn))
+    // 'close' fires exactly once; on() spares the once() wrapper per connection.
+    conn.on('close', () => this.conns.delete(conn))
     this.emit('connection', conn)
   }
 

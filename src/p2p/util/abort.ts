@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events'
+
 import { AbortError, TimeoutError } from '../errors'
 
 /**
@@ -102,4 +104,37 @@ export function raceSignal<T>(
       },
     )
   })
+}
+
+/**
+ * An abort signal for the life of a long-lived object (a connection),
+ * created only when something asks for it. Most connections sit idle for
+ * hours with no operation to cancel, and an AbortController (an EventTarget
+ * with its listener maps) costs ~1 KiB each; here an idle object holds two
+ * fields. Once ended, `signal` is an already-aborted signal with the reason.
+ */
+export class Lifetime {
+  #controller: AbortController | undefined
+  #reason: Error | undefined
+
+  get ended(): boolean {
+    return this.#reason !== undefined
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      // Each pending operation links one listener and removes it when it settles: bounded, not a leak.
+      setMaxListeners(0, this.#controller.signal)
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason)
+    }
+    return this.#controller.signal
+  }
+
+  /** Aborts the signal with `reason`; later calls keep the first reason. */
+  end(reason: Error): void {
+    if (this.#reason !== undefined) return
+    this.#reason = reason
+    this.#controller?.abort(reason)
+  }
 }

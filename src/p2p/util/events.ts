@@ -47,3 +47,32 @@ export function waitForEvent<T extends unknown[] = unknown[]>(
     () => detach(),
   )
 }
+
+/**
+ * A one-way flag that can be awaited, allocating nothing until someone
+ * waits: long-lived objects keep one per lifecycle step ("socket closed")
+ * where an eagerly built Promise would hold a promise, its resolver and a
+ * listener for every idle connection.
+ */
+export class Latch {
+  #open = false
+  #waiters: Array<() => void> | undefined
+
+  get isOpen(): boolean {
+    return this.#open
+  }
+
+  /** Opens the latch and releases every waiter; idempotent. */
+  open(): void {
+    if (this.#open) return
+    this.#open = true
+    const waiters = this.#waiters
+    this.#waiters = undefined
+    if (waiters !== undefined) for (const release of waiters) release()
+  }
+
+  wait(): Promise<void> {
+    if (this.#open) return Promise.resolve()
+    return new Promise((resolve) => (this.#waiters ??= []).push(resolve))
+  }
+}

@@ -77,7 +77,8 @@ export class P2PPeer extends Peer {
     })
     this.connection = connection
     connection.on('stream', this.onInboundStream)
-    connection.once('close', this.onConnectionClose)
+    // 'close' fires exactly once (as do the streams' below); on() spares a once() wrapper per listener.
+    connection.on('close', this.onConnectionClose)
     if (connection.status === 'closed') queueMicrotask(() => this.handleConnectionClose(connection.closeReason))
   }
 
@@ -230,7 +231,7 @@ export class P2PPeer extends Peer {
    * (Before that a failing bind rejects connect(), and the caller disconnects with the reason.)
    */
   private watchEthStream(stream: MplexStream): void {
-    stream.once('close', () => {
+    stream.on('close', () => {
       if (!this.bound || this.closed) return
       void this.disconnect('eth stream closed')
     })
@@ -251,7 +252,7 @@ export class P2PPeer extends Peer {
       this.config.events.emit(Event.STREAM_CLOSED, info)
     }
     if (stream.closed) onClose()
-    else stream.once('close', onClose)
+    else stream.on('close', onClose)
   }
 
   private findStream(streamId: string | number | bigint, direction?: 'inbound' | 'outbound'): MplexStream | undefined {

@@ -1,6 +1,7 @@
-import { bytesToUnprefixedHex, compareBytes, equalsBytes } from '@ethereumjs/util'
+import { compareBytes, equalsBytes } from '@ethereumjs/util'
 import debug from 'debug'
 
+import { peerIdHex } from '../peer/peer'
 import { BanList } from '../banlist'
 
 import type { PeerInfo } from '@ethereumjs/devp2p'
@@ -28,7 +29,7 @@ export interface DialTarget {
 export function dialTarget(info: PeerInfo): DialTarget | undefined {
   const { id, address, tcpPort } = info
   if (id === undefined || address === undefined || tcpPort === undefined || tcpPort === null || tcpPort === 0) return undefined
-  return { id: bytesToUnprefixedHex(id), remoteId: id, host: address, port: tcpPort }
+  return { id: peerIdHex(id), remoteId: id, host: address, port: tcpPort }
 }
 
 export interface DialSchedulerOptions {

@@ -1,6 +1,6 @@
-import { bytesToUnprefixedHex } from '@ethereumjs/util'
 import debug from 'debug'
 
+import { peerIdHex } from '../peer/peer'
 import type { ConnectionGater, HostPort } from '../../../p2p'
 import type { BanList } from '../banlist'
 import type { SessionTable } from './p2p-connections'
@@ -76,7 +76,7 @@ export function createGater(p: AdmissionPolicy): ConnectionGater {
       return true
     },
     denyInboundPeer: (remoteId: Uint8Array, addr: HostPort) => {
-      const id = bytesToUnprefixedHex(remoteId)
+      const id = peerIdHex(remoteId)
       p.inboundIds.note(addr, id)
       let reason: string | undefined
       if (p.bans.isBanned(id)) reason = 'banned'
@@ -86,6 +86,6 @@ export function createGater(p: AdmissionPolicy): ConnectionGater {
       log('refusing inbound %s from %s:%d: %s', id.slice(0, 8), addr.host, addr.port, reason)
       return true
     },
-    denyDial: (remoteId: Uint8Array) => p.bans.isBanned(bytesToUnprefixedHex(remoteId)),
+    denyDial: (remoteId: Uint8Array) => p.bans.isBanned(peerIdHex(remoteId)),
   }
 }

@@ -1,6 +1,6 @@
-import { bytesToUnprefixedHex } from '@ethereumjs/util'
 import debug from 'debug'
 
+import { peerIdHex } from '../peer/peer'
 import { PeerError, ServerError, describeError } from '../../errors'
 import { Event, type ConnectionInfo } from '../../types'
 import { P2PPeer } from '../peer/p2ppeer'
@@ -227,7 +227,7 @@ export class P2PServer extends Server {
   }
 
   private onConnection(conn: Connection): void {
-    const id = bytesToUnprefixedHex(conn.remoteId)
+    const id = peerIdHex(conn.remoteId)
     const info: ConnectionInfo = {
       id: conn.id,
       peerId: id,
@@ -252,7 +252,8 @@ export class P2PServer extends Server {
     const peer = new P2PPeer({ config: this.config, connection: conn, protocols: [...this.protocols] })
     const session: P2PSession = { conn, peer, connected: false, errorReported: false }
     this.sessions.add(session)
-    conn.once('close', (err?: Error) => this.onConnectionClosed(session, info, err))
+    // A Connection emits 'close' exactly once; on() spares the once() wrapper per connection.
+    conn.on('close', (err?: Error) => this.onConnectionClosed(session, info, err))
     peer.connect().then(
       () => {
         if (this.sessions.get(peer.id) === session && !peer.closed && this.state === 'started') this.announceConnected(session)
@@ -263,7 +264,7 @@ export class P2PServer extends Server {
 
   private refuse(conn: Connection, info: ConnectionInfo, reason: string): void {
     log('closing connection %s to %s: %s', conn.id, info.peerId.slice(0, 8), reason)
-    conn.once('close', () => this.config.events.emit(Event.CONNECTION_CLOSED, info, reason))
+    conn.on('close', () => this.config.events.emit(Event.CONNECTION_CLOSED, info, reason))
     const closing = conn.close()
     this.refusedClosing.add(closing)
     const forget = (): void => void this.refusedClosing.delete(closing)

@@ -2,9 +2,10 @@ import { EventEmitter } from 'node:events'
 import { Socket } from 'node:net'
 
 import { DISCONNECT_REASON, DisconnectReasonNames, Peer as Devp2pPeer } from '@ethereumjs/devp2p'
-import { bytesToUnprefixedHex, compareBytes, equalsBytes, unprefixedHexToBytes } from '@ethereumjs/util'
+import { compareBytes, equalsBytes, unprefixedHexToBytes } from '@ethereumjs/util'
 import debug from 'debug'
 
+import { peerIdHex } from '../peer/peer'
 import { PeerError } from '../../errors'
 
 import { sendDisconnect } from './devp2p'
@@ -153,7 +154,7 @@ export class RlpxSessions extends EventEmitter<RlpxSessionsEvents> {
 
   private track(socket: Socket, outbound: boolean, remoteId?: Uint8Array): MutableSession {
     const session: MutableSession = { socket, outbound, up: false, closing: false }
-    if (remoteId !== undefined) session.id = bytesToUnprefixedHex(remoteId)
+    if (remoteId !== undefined) session.id = peerIdHex(remoteId)
     this.sessions.add(session)
     const ms = outbound ? this.opts.dialTimeoutMs + this.opts.handshakeTimeoutMs : this.opts.handshakeTimeoutMs
     session.timer = setTimeout(() => {
@@ -202,7 +203,7 @@ export class RlpxSessions extends EventEmitter<RlpxSessionsEvents> {
       log('closing connection to ourselves')
       return this.disconnect(session, DISCONNECT_REASON.SAME_IDENTITY)
     }
-    session.id = bytesToUnprefixedHex(remote)
+    session.id = peerIdHex(remote)
     const existing = [...this.sessions].find((s) => s !== session && s.up && s.id === session.id)
     if (existing !== undefined) {
       // Both ends apply the same rule, so they keep the same TCP connection.
@@ -239,7 +240,7 @@ function remoteIdOf(s: MutableSession): string | undefined {
   if (s.id !== undefined) return s.id
   // An inbound remote's id is known once its ECIES auth arrived, before Hello.
   const id = s.devp2p?.getId()
-  return id ? bytesToUnprefixedHex(id) : undefined
+  return id ? peerIdHex(id) : undefined
 }
 
 function hexId(id: string): Uint8Array {

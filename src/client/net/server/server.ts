@@ -1,4 +1,4 @@
-import { bytesToUnprefixedHex, equalsBytes, unprefixedHexToBytes } from '@ethereumjs/util'
+import { equalsBytes, unprefixedHexToBytes } from '@ethereumjs/util'
 import debug from 'debug'
 
 import { ClientError, PeerError, ServerError, describeError } from '../../errors'
@@ -11,7 +11,7 @@ import { formatEnode } from './enode'
 
 import type { PeerInfo } from '@ethereumjs/devp2p'
 import type { Config } from '../../config'
-import type { Peer } from '../peer/peer'
+import { type Peer, peerIdHex } from '../peer/peer'
 import type { Protocol } from '../protocol/protocol'
 import type { ClientDpt } from './dpt'
 
@@ -251,7 +251,7 @@ export abstract class Server {
   private onDiscovered(info: PeerInfo): void {
     // Our id comes from the public key (config.nodeId): a node that lists us must not make us dial ourselves.
     if (this.state !== 'started' || info.id === undefined || equalsBytes(info.id, this.config.nodeId)) return
-    const id = bytesToUnprefixedHex(info.id)
+    const id = peerIdHex(info.id)
     this.config.events.emit(Event.PEER_DISCOVERED, { id, address: `${info.address}:${info.tcpPort}`, transport: this.name })
     this.scheduler.offer(info, true)
   }
