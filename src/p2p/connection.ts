@@ -351,7 +351,7 @@ export class Connection extends EventEmitter {
     run: (signal: AbortSignal) => Promise<{ stream: Duplex; protocol: string }>,
   ): Promise<string> {
     const deadline = createDeadline(timeoutMs, () => new StreamNegotiationTimeoutError(timeoutMs))
-    const linked = anySignal([signal, this.lifetime.signal, deadline.signal])
+    const linked = anySignal([signal, this.lifetime.acquire(), deadline.signal])
     try {
       const result = await raceSignal(run(linked.signal), linked.signal, () => resetStream(stream), 'stream negotiation')
       if (result.stream !== stream) {
@@ -361,6 +361,7 @@ export class Connection extends EventEmitter {
     } finally {
       linked.clear()
       deadline.clear()
+      this.lifetime.release()
     }
   }
 

@@ -107,21 +107,25 @@ export function raceSignal<T>(
 }
 
 /**
- * An abort signal for the life of a long-lived object (a connection),
- * created only when something asks for it. Most connections sit idle for
- * hours with no operation to cancel, and an AbortController (an EventTarget
- * with its listener maps) costs ~1 KiB each; here an idle object holds two
- * fields. Once ended, `signal` is an already-aborted signal with the reason.
+ * An abort signal for the life of a long-lived object (a connection), held
+ * only while some operation uses it. Most connections sit idle for hours
+ * with nothing to cancel, and an AbortController (an EventTarget with its
+ * listener maps) costs ~1 KiB; an idle Lifetime holds three fields.
+ * Operations take the signal with acquire() and give it back with
+ * release(); once ended, acquire() returns an already-aborted signal.
  */
 export class Lifetime {
   #controller: AbortController | undefined
   #reason: Error | undefined
+  #users = 0
 
   get ended(): boolean {
     return this.#reason !== undefined
   }
 
-  get signal(): AbortSignal {
+  /** The lifetime's signal, kept until every acquire() is matched by a release(). */
+  acquire(): AbortSignal {
+    this.#users++
     if (this.#controller === undefined) {
       this.#controller = new AbortController()
       // Each pending operation links one listener and removes it when it settles: bounded, not a leak.
@@ -129,6 +133,13 @@ export class Lifetime {
       if (this.#reason !== undefined) this.#controller.abort(this.#reason)
     }
     return this.#controller.signal
+  }
+
+  release(): void {
+    if (this.#users === 0) return
+    this.#users--
+    // Nobody holds the signal any more: the next acquire() makes a fresh one (or an aborted one after the end).
+    if (this.#users === 0) this.#controller = undefined
   }
 
   /** Aborts the signal with `reason`; later calls keep the first reason. */

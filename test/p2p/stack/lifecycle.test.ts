@@ -3,9 +3,9 @@ import { Lifetime } from '../../../src/p2p/util/abort'
 import { Latch } from '../../../src/p2p/util/events'
 
 describe('Lifetime', () => {
-  it('aborts a signal taken before the end with the first reason', () => {
+  it('aborts a held signal with the first reason', () => {
     const life = new Lifetime()
-    const signal = life.signal
+    const signal = life.acquire()
     expect(signal.aborted).toBe(false)
     const first = new Error('first')
     life.end(first)
@@ -13,15 +13,31 @@ describe('Lifetime', () => {
     expect(life.ended).toBe(true)
     expect(signal.aborted).toBe(true)
     expect(signal.reason).toBe(first)
-    expect(life.signal).toBe(signal)
   })
 
-  it('hands out an already-aborted signal when asked only after the end', () => {
+  it('shares one signal among holders and lets it go when the last releases', () => {
+    const life = new Lifetime()
+    const a = life.acquire()
+    const b = life.acquire()
+    expect(b).toBe(a)
+    life.release()
+    expect(life.acquire()).toBe(a)
+    life.release()
+    life.release()
+    const fresh = life.acquire()
+    expect(fresh).not.toBe(a)
+    life.end(new Error('end'))
+    expect(fresh.aborted).toBe(true)
+    expect(a.aborted).toBe(false) // released before the end: nobody is listening to it
+  })
+
+  it('hands out an already-aborted signal once ended', () => {
     const life = new Lifetime()
     const reason = new Error('gone')
     life.end(reason)
-    expect(life.signal.aborted).toBe(true)
-    expect(life.signal.reason).toBe(reason)
+    const signal = life.acquire()
+    expect(signal.aborted).toBe(true)
+    expect(signal.reason).toBe(reason)
   })
 
   it('takes more than ten listeners without a MaxListenersExceededWarning', async () => {
@@ -30,10 +46,12 @@ describe('Lifetime', () => {
     process.on('warning', onWarning)
     try {
       const life = new Lifetime()
+      const signal = life.acquire()
       const listeners = Array.from({ length: 20 }, () => () => {})
-      for (const l of listeners) life.signal.addEventListener('abort', l)
+      for (const l of listeners) signal.addEventListener('abort', l)
       await new Promise((resolve) => setImmediate(resolve))
-      for (const l of listeners) life.signal.removeEventListener('abort', l)
+      for (const l of listeners) signal.removeEventListener('abort', l)
+      life.release()
     } finally {
       process.off('warning', onWarning)
     }
