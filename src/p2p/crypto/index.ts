@@ -14,3 +14,5 @@ export {
   MAX_RLPX_FRAME_SIZE,
 } from './limits'
 export * from './errors'
+/** libsecp256k1 (WASM) signatures, also used by the client's discovery (discv4 signs and recovers every packet). */
+export { recoverPublicKey, signRecoverable } from './secp256k1'

@@ -2,6 +2,7 @@ import { createSocket } from 'node:dgram'
 
 import debug from 'debug'
 
+import { discoveryCommon } from './discovery-crypto'
 import { ClientDpt } from './dpt'
 
 import type { PeerInfo } from '@ethereumjs/devp2p'
@@ -81,7 +82,7 @@ export class Discovery {
       refreshInterval: config.discoveryRefreshMs,
       shouldFindNeighbours: true,
       shouldGetDnsPeers: false,
-      common: config.common,
+      common: discoveryCommon(config.common),
     })
     dpt.events.on('peer:new', opts.onPeer)
     // Unanswered pings and garbage datagrams are routine on a public network: logged, not reported.
