@@ -254,8 +254,12 @@ export class Connection extends EventEmitter {
       this.muxer.abort(this.closeReason ?? new ConnectionClosedError(`connection ${this.id} closed`))
     }
     log('%s closed%s', this.id, this.closeReason === undefined ? '' : `: ${describeError(this.closeReason)}`)
-    this.emit('close', this.closeReason)
-    this.finalized.open()
+    try {
+      this.emit('close', this.closeReason)
+    } finally {
+      // A throwing 'close' listener must not leave close() waiting forever.
+      this.finalized.open()
+    }
   }
 
   private readonly onLayerError = (err: Error): void => this.noteFailure(err)
