@@ -7,7 +7,7 @@ import debug from 'debug'
 
 import { createGenesisBlock } from '../../chain-config'
 import { ChainError } from './errors'
-import { LruMap } from './lru'
+import { LruMap } from '../../p2p/util/lru'
 import { ChainState } from './state'
 import { verifyReceipts } from './verify'
 

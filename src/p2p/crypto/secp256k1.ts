@@ -46,7 +46,7 @@ export function isValidPrivateKey(key: unknown): key is Uint8Array {
 }
 
 /** A uniformly random valid private key (rejection sampling; a retry has probability ~2^-128). */
-export function randomPrivateKey(): Uint8Array {
+function randomPrivateKey(): Uint8Array {
   for (;;) {
     const key = new Uint8Array(randomBytes(32))
     if (ecc.isPrivate(key)) return key
@@ -64,11 +64,6 @@ export function keyPairFromPrivateKey(privateKey: Uint8Array): KeyPair {
     throw new InvalidKeyError('private key must be a valid 32-byte secp256k1 scalar')
   }
   return new WasmKeyPair(Uint8Array.from(privateKey))
-}
-
-/** 65-byte uncompressed public key of a valid private key. */
-export function publicKeyOf(privateKey: Uint8Array): Uint8Array {
-  return keyPairFromPrivateKey(privateKey).publicKey
 }
 
 /**

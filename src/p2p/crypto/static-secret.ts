@@ -1,3 +1,5 @@
+import { LruMap } from '../util/lru'
+
 import type { KeyPair } from './secp256k1'
 
 /**
@@ -19,25 +21,19 @@ import type { KeyPair } from './secp256k1'
  */
 export const STATIC_SECRET_CACHE_SIZE = 1024
 
-const tables = new WeakMap<KeyPair, Map<string, Uint8Array>>()
+const tables = new WeakMap<KeyPair, LruMap<string, Uint8Array>>()
 
 /** x(staticKey * remotePublicKey), computed once per remote key while it stays in the table. */
 export function staticAgree(staticKey: KeyPair, remotePublicKey: Uint8Array): Uint8Array {
   let table = tables.get(staticKey)
   if (table === undefined) {
-    table = new Map()
+    table = new LruMap(STATIC_SECRET_CACHE_SIZE)
     tables.set(staticKey, table)
   }
   const key = Buffer.from(remotePublicKey.buffer, remotePublicKey.byteOffset, remotePublicKey.byteLength).toString('latin1')
   const hit = table.get(key)
-  if (hit !== undefined) {
-    // refresh its LRU position
-    table.delete(key)
-    table.set(key, hit)
-    return Uint8Array.from(hit)
-  }
+  if (hit !== undefined) return Uint8Array.from(hit)
   const secret = staticKey.agree(remotePublicKey) // throws on an invalid point: nothing is cached then
   table.set(key, Uint8Array.from(secret))
-  if (table.size > STATIC_SECRET_CACHE_SIZE) table.delete(table.keys().next().value!)
   return secret
 }

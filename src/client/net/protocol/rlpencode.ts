@@ -1,4 +1,5 @@
 import { EthEncodeError } from './errors'
+import { uintBytes } from './rlpfields'
 
 import type { Input } from '@ethereumjs/rlp'
 
@@ -21,24 +22,12 @@ function leafBytes(v: Exclude<Input, Uint8Array | Input[]>): Uint8Array {
     if (v.startsWith('0x')) return hexBytes(v.slice(2))
     return UTF8.encode(v)
   }
-  if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v) || v < 0) throw new EthEncodeError(`RLP: ${v} is not an unsigned safe integer`)
-    return unsignedBytes(BigInt(v))
-  }
-  if (typeof v === 'bigint') {
-    if (v < 0n) throw new EthEncodeError(`RLP: ${v} is negative`)
-    return unsignedBytes(v)
-  }
+  if (typeof v === 'number' || typeof v === 'bigint') return uintBytes(v)
   throw new EthEncodeError(`RLP: cannot encode a value of type ${typeof v}`)
 }
 
 const EMPTY = new Uint8Array(0)
 const UTF8 = new TextEncoder()
-
-function unsignedBytes(v: bigint): Uint8Array {
-  if (v === 0n) return EMPTY
-  return hexBytes(v.toString(16))
-}
 
 function hexBytes(hex: string): Uint8Array {
   const even = hex.length % 2 === 1 ? `0${hex}` : hex

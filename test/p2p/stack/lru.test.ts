@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 
-import { LruMap } from '../../../src/client/blockchain/lru'
+import { LruMap } from '../../../src/p2p/util/lru'
 
 describe('LruMap', () => {
   it('drops the least recently used entry past its capacity; a read counts as a use', () => {
