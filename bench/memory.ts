@@ -21,7 +21,7 @@ import { utf8ToBytes } from '@ethereumjs/util'
 import { getPublicKey, utils } from '@noble/secp256k1'
 
 import { parseEnode } from '../src/client/net/server/enode'
-import { sendDisconnect, withClientEth } from '../src/client/net/server/devp2p'
+import { sendDisconnect, withClientEth } from '../src/client/net/server/rlpx/devp2p'
 import { type Bench, type BenchContext, roundsFor } from './lib/bench'
 import { type StatusSource, benchCommon, statusSource } from './lib/chain'
 import { ChildScript } from './lib/child'

@@ -11,7 +11,7 @@ import { DISCONNECT_REASON, ETH, Peer as Devp2pPeer, RLPx, pk2id } from '@ethere
 import { utf8ToBytes } from '@ethereumjs/util'
 import { getPublicKey, utils } from '@noble/secp256k1'
 
-import { sendDisconnect, withClientEth } from '../../src/client/net/server/devp2p'
+import { sendDisconnect, withClientEth } from '../../src/client/net/server/rlpx/devp2p'
 import { benchCommon, type StatusSource } from './chain'
 import { HOST, destroySocket, freePort, tcpPair } from './net'
 import { withTimeout } from './rounds'

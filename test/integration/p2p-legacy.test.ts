@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { type EthereumClient, Event } from '../../src/client'
-import { LegacyRlpxPeerError } from '../../src/client/net/server/p2p-legacy'
+import { LegacyRlpxPeerError } from '../../src/client/net/server/p2p/legacy'
 import { P2PServer } from '../../src/client/net/server/p2pserver'
 
 import { enodeId, startNode } from '../client/helpers/nodes'

@@ -14,7 +14,7 @@ import { getPublicKey, utils as secp } from '@noble/secp256k1'
 
 import { EthCode, type EthMessage, type EthStatus, decodeEthPayload, encodeStatus } from '../../../src/client/net/protocol/ethmessages'
 import { uintBytes } from '../../../src/client/net/protocol/rlpfields'
-import { withClientEth } from '../../../src/client/net/server/devp2p'
+import { withClientEth } from '../../../src/client/net/server/rlpx/devp2p'
 import { LengthPrefixedDecoder, Registrar, Transport, Upgrader, encodeUvarint } from '../../../src/p2p'
 import { enodeId, enodeTcpPort } from './nodes'
 import { nextEvent, waitUntil } from './waits'

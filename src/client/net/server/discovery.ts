@@ -2,8 +2,8 @@ import { createSocket } from 'node:dgram'
 
 import debug from 'debug'
 
-import { discoveryCommon } from './discovery-crypto'
-import { ClientDpt } from './dpt'
+import { discoveryCommon } from './discoverycrypto'
+import { ClientDpt } from './rlpx/dpt'
 
 import type { PeerInfo } from '@ethereumjs/devp2p'
 import type { Socket as UdpSocket } from 'node:dgram'

@@ -6,12 +6,12 @@ import type { Config } from '../../config'
 export { type PeerSession, Server, type ServerOptions, type ServerState, type ServerStats } from './server'
 export { RlpxServer, RLPX_CLIENT_ID, DISCONNECT_GRACE_MS } from './rlpxserver'
 export { type Enode, formatEnode, parseEnode } from './enode'
-export { RlpxSessions, type RlpxSessionsOptions, type Session } from './rlpxsessions'
-export { ClientDpt } from './dpt'
+export { RlpxSessions, type RlpxSessionsOptions, type Session } from './rlpx/sessions'
+export { ClientDpt } from './rlpx/dpt'
 export { P2PServer } from './p2pserver'
 export { CANDIDATES_PER_SLOT, DialScheduler, type DialSchedulerOptions, type DialTarget, dialTarget } from './dialscheduler'
 export { DEVP2P_PING_REPORT_DELAY_MS, Discovery, type DiscoveryOptions } from './discovery'
-export { LegacyRlpxPeerError, isLegacyRlpxFailure } from './p2p-legacy'
+export { LegacyRlpxPeerError, isLegacyRlpxFailure } from './p2p/legacy'
 
 /** The servers `config.server` can hold. */
 export type AnyServer = RlpxServer | P2PServer

@@ -17,10 +17,10 @@ import {
   Upgrader,
 } from '../../../p2p'
 
-import { InboundIds, addressKey, createGater } from './p2p-admission'
-import { type P2PSession, SessionTable } from './p2p-connections'
-import { Dialer } from './p2p-dialer'
-import { LegacyRlpxPeerError, isLegacyRlpxFailure } from './p2p-legacy'
+import { InboundIds, addressKey, createGater } from './p2p/admission'
+import { type P2PSession, SessionTable } from './p2p/sessiontable'
+import { Dialer } from './p2p/dialer'
+import { LegacyRlpxPeerError, isLegacyRlpxFailure } from './p2p/legacy'
 import { Server, type ServerOptions, type ServerStats } from './server'
 
 import type { DialTarget } from './dialscheduler'
@@ -43,7 +43,7 @@ const log = debug('client:p2p')
  * sockets that never handshake cannot lock honest nodes out. Dials start
  * at most maxConcurrentDials at a time, the lower id of two first. One
  * connection per remote id (simultaneous dials: the connection dialed by the
- * node with the smaller id survives, see p2p-connections.ts); never dials
+ * node with the smaller id survives, see p2p/sessiontable.ts); never dials
  * itself (our id is derived from our public key); banned ids are refused at
  * dial and right after the ECIES
  * handshake (the first point the remote id is known); a node that turns out

@@ -9,8 +9,8 @@ import { Event } from '../../types'
 import { RlpxPeer } from '../peer/rlpxpeer'
 import { EthProtocol } from '../protocol/ethprotocol'
 
-import { withClientEth } from './devp2p'
-import { RlpxSessions, type Session } from './rlpxsessions'
+import { withClientEth } from './rlpx/devp2p'
+import { RlpxSessions, type Session } from './rlpx/sessions'
 import { type PeerSession, Server, type ServerOptions } from './server'
 
 import type { Capabilities } from '@ethereumjs/devp2p'

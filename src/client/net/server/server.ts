@@ -13,7 +13,7 @@ import type { PeerInfo } from '@ethereumjs/devp2p'
 import type { Config } from '../../config'
 import { type Peer, peerIdHex } from '../peer/peer'
 import type { Protocol } from '../protocol/protocol'
-import type { ClientDpt } from './dpt'
+import type { ClientDpt } from './rlpx/dpt'
 
 const log = debug('client:server')
 

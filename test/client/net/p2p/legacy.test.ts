@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 
 import { EthereumClient } from '../../../../src/client/client'
 import { Event } from '../../../../src/client/types'
-import { LegacyRlpxPeerError } from '../../../../src/client/net/server/p2p-legacy'
+import { LegacyRlpxPeerError } from '../../../../src/client/net/server/p2p/legacy'
 import { enodeId } from '../../helpers/nodes'
 import { WAIT_MS, nextEvent } from '../../helpers/waits'
 import { makeChain, makeConfig } from './helpers'

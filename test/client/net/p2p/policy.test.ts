@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 
 import { BanList } from '../../../../src/client/net/banlist'
-import { type P2PSession, SessionTable, compareIds, preferredDirection } from '../../../../src/client/net/server/p2p-connections'
-import { isLegacyRlpxFailure } from '../../../../src/client/net/server/p2p-legacy'
+import { type P2PSession, SessionTable, compareIds, preferredDirection } from '../../../../src/client/net/server/p2p/sessiontable'
+import { isLegacyRlpxFailure } from '../../../../src/client/net/server/p2p/legacy'
 import { InboundUpgradeError, MssInvalidHeaderError, MssProtocolIdTooLongError, MuxerNegotiationError, MssStreamClosedError } from '../../../../src/p2p'
 
 import type { Connection } from '../../../../src/p2p'

@@ -3,7 +3,7 @@ import { keccak256 } from 'ethereum-cryptography/keccak.js'
 import { ecdsaRecover } from 'ethereum-cryptography/secp256k1-compat.js'
 import { secp256k1 } from 'ethereum-cryptography/secp256k1.js'
 import { describe, expect, it } from 'vitest'
-import { discoveryCommon } from '../../../src/client/net/server/discovery-crypto'
+import { discoveryCommon } from '../../../src/client/net/server/discoverycrypto'
 
 // devp2p's defaults (ethereum-cryptography) are the reference our discv4 crypto must match.
 describe('discoveryCommon: discv4 signatures on libsecp256k1', () => {

@@ -1,9 +1,9 @@
 import debug from 'debug'
 
-import { peerIdHex } from '../peer/peer'
-import type { ConnectionGater, HostPort } from '../../../p2p'
-import type { BanList } from '../banlist'
-import type { SessionTable } from './p2p-connections'
+import { peerIdHex } from '../../peer/peer'
+import type { ConnectionGater, HostPort } from '../../../../p2p'
+import type { BanList } from '../../banlist'
+import type { SessionTable } from './sessiontable'
 
 const log = debug('client:p2p:admission')
 

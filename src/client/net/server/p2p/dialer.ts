@@ -1,5 +1,5 @@
-import type { Connection, Transport } from '../../../p2p'
-import type { DialTarget } from './dialscheduler'
+import type { Connection, Transport } from '../../../../p2p'
+import type { DialTarget } from '../dialscheduler'
 
 export interface DialerOptions {
   transport: Transport

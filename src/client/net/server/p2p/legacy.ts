@@ -1,4 +1,4 @@
-import { PeerError } from '../../errors'
+import { PeerError } from '../../../errors'
 
 /**
  * Recognising a remote that speaks legacy RLPx instead of the modular stack.

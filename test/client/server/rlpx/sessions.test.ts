@@ -5,10 +5,10 @@ import { utf8ToBytes } from '@ethereumjs/util'
 import { getPublicKey, utils as secp } from '@noble/secp256k1'
 import { afterEach, describe, expect, it } from 'vitest'
 
-import { withClientEth } from '../../../src/client/net/server/devp2p'
-import { RlpxSessions, type Session } from '../../../src/client/net/server/rlpxsessions'
-import { nextEvent } from '../helpers/waits'
-import { testCommon } from '../helpers/nodes'
+import { withClientEth } from '../../../../src/client/net/server/rlpx/devp2p'
+import { RlpxSessions, type Session } from '../../../../src/client/net/server/rlpx/sessions'
+import { nextEvent } from '../../helpers/waits'
+import { testCommon } from '../../helpers/nodes'
 
 const cleanups: (() => Promise<void>)[] = []
 

@@ -5,8 +5,8 @@ import { DISCONNECT_REASON, DisconnectReasonNames, Peer as Devp2pPeer } from '@e
 import { compareBytes, equalsBytes, unprefixedHexToBytes } from '@ethereumjs/util'
 import debug from 'debug'
 
-import { peerIdHex } from '../peer/peer'
-import { PeerError } from '../../errors'
+import { peerIdHex } from '../../peer/peer'
+import { PeerError } from '../../../errors'
 
 import { sendDisconnect } from './devp2p'
 

@@ -1,5 +1,5 @@
-import type { Connection } from '../../../p2p'
-import type { P2PPeer } from '../peer/p2ppeer'
+import type { Connection } from '../../../../p2p'
+import type { P2PPeer } from '../../peer/p2ppeer'
 
 /**
  * The P2PServer's table of live connections (at most one per remote id)
