@@ -37,5 +37,8 @@ export * from './upgrader'
 export { DEFAULT_HANDSHAKE_TIMEOUT_MS } from './upgrader'
 export * from './transport'
 
+// devp2p base protocol (RLPx): disconnect reason codes
+export * from './rlpx'
+
 // abort / timeout / event helpers shared by the stack and its users
 export * from './util'

@@ -1,0 +1,1 @@
+export { DisconnectReason, describeDisconnectReason, isDisconnectReason } from './disconnect-reason'
