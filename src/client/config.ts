@@ -1,9 +1,9 @@
 import { isIPv4 } from 'node:net'
 
 import type { Common } from '@ethereumjs/common'
-import { getPublicKey, utils as secp } from '@noble/secp256k1'
 
 import { Common as ChainCommon } from '../chain-config'
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, isValidPrivateKey, nodeIdFromPrivateKey, randomPrivateKey } from '../p2p'
 
 import { ConfigError } from './errors'
 import { createServer } from './net/server'
@@ -29,8 +29,8 @@ export const DEFAULT_MAX_PEERS = 25
 export const DEFAULT_REQUEST_TIMEOUT_MS = 8_000
 /** Wait for the remote Status after ours: a peer that never sends one holds a slot for nothing. */
 export const DEFAULT_STATUS_TIMEOUT_MS = 10_000
-/** Secure-channel handshake (ECIES auth/ack, muxer negotiation) of the P2P stack. */
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
+/** Connection setup (ECIES auth/ack, then the devp2p Hello or the muxer negotiation): the stack's default, shared by both paths. */
+export { DEFAULT_HANDSHAKE_TIMEOUT_MS }
 /** TCP connect of a dial: a host that neither accepts nor refuses in this time is unreachable. */
 export const DEFAULT_DIAL_TIMEOUT_MS = 10_000
 /**
@@ -187,7 +187,7 @@ export class Config {
     this.bindAddress = checkIPv4('bindAddress', opts.bindAddress ?? DEFAULT_BIND_ADDRESS)
     this.extIP = checkIPv4('extIP', opts.extIP ?? DEFAULT_EXT_IP)
     this.key = checkKey(opts.key)
-    this.nodeId = getPublicKey(this.key, false).subarray(1)
+    this.nodeId = nodeIdFromPrivateKey(this.key)
     this.bootnodes = (opts.bootnodes ?? []).map(parseBootnode)
     this.maxPeers = checkInt('maxPeers', opts.maxPeers ?? DEFAULT_MAX_PEERS, 1)
     this.discV4 = opts.discV4 ?? true
@@ -237,11 +237,11 @@ function checkIPv4(option: string, value: string): string {
 }
 
 function checkKey(key: Uint8Array | undefined): Uint8Array {
-  if (key === undefined) return secp.randomSecretKey()
+  if (key === undefined) return randomPrivateKey()
   if (!(key instanceof Uint8Array) || key.length !== 32) {
     throw new ConfigError('key', 'expected a 32-byte secp256k1 private key')
   }
-  if (!secp.isValidSecretKey(key)) throw new ConfigError('key', 'not a valid secp256k1 private key (zero or >= curve order)')
+  if (!isValidPrivateKey(key)) throw new ConfigError('key', 'not a valid secp256k1 private key (zero or >= curve order)')
   return key
 }
 

@@ -1,9 +1,11 @@
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import debug from 'debug'
-import { P2PError } from './errors'
+import { P2PError, describeError } from './errors'
+import { MssUnsupportedProtocolError } from './multistream'
+import { handleProtocol } from './multistream/handle'
+import { selectProtocol } from './multistream/select'
 import { MplexMuxer, type MplexMuxerOptions, type MplexStream } from './muxer'
-import { mssHandle, mssSelect } from './multistream'
 import { type Registrar, validateProtocolId } from './registrar'
 import {
   ConnectionClosedError,
@@ -14,12 +16,11 @@ import {
   StreamNegotiationError,
   StreamNegotiationTimeoutError,
   TooManyStreamsError,
-  describeError,
 } from './stack-errors'
-import { Lifetime, abortReason, anySignal, raceSignal, throwIfAborted } from './util/abort'
+import { Lifetime, abortReason, throwIfAborted } from './util/abort'
 import { shortId } from './util/bytes'
 import { Latch } from './util/events'
-import { assertTimeout, createDeadline } from './util/timeout'
+import { assertTimeout, withDeadline } from './util/timeout'
 
 const log = debug('p2p:connection')
 
@@ -185,9 +186,7 @@ export class Connection extends EventEmitter {
     const timeoutMs = opts.negotiationTimeoutMs ?? this.negotiationTimeoutMs
     let protocol: string
     try {
-      protocol = await this.negotiate(stream, timeoutMs, opts.signal, (signal) =>
-        mssSelect(stream, proposals, { signal, timeoutMs: Infinity }),
-      )
+      protocol = await this.negotiate(stream, timeoutMs, opts.signal, (signal) => selectProtocol(stream, proposals, signal))
     } catch (err) {
       resetStream(stream)
       throw this.negotiationFailure(err, proposals, opts.signal)
@@ -314,9 +313,7 @@ export class Connection extends EventEmitter {
       .filter((p) => this.countStreams(p, 'inbound') < this.registrar.getLimits(p).maxInboundStreams)
     let protocol: string
     try {
-      protocol = await this.negotiate(stream, this.negotiationTimeoutMs, undefined, (signal) =>
-        mssHandle(stream, offered, { signal, timeoutMs: Infinity }),
-      )
+      protocol = await this.negotiate(stream, this.negotiationTimeoutMs, undefined, (signal) => handleProtocol(stream, offered, signal))
     } catch (err) {
       log('%s inbound stream %s negotiation failed: %s', this.id, String(stream.id), describeError(err))
       resetStream(stream)
@@ -347,24 +344,25 @@ export class Connection extends EventEmitter {
     resetStream(stream)
   }
 
-  /** Runs a negotiation bounded by `timeoutMs`, the caller's signal and the connection's lifetime. */
+  /**
+   * Runs a negotiation under one signal: `timeoutMs`, the caller's signal and
+   * the connection's lifetime. The negotiation fails with whichever fired
+   * first's reason (and destroys the stream).
+   */
   private async negotiate(
     stream: MplexStream,
     timeoutMs: number,
     signal: AbortSignal | undefined,
     run: (signal: AbortSignal) => Promise<{ stream: Duplex; protocol: string }>,
   ): Promise<string> {
-    const deadline = createDeadline(timeoutMs, () => new StreamNegotiationTimeoutError(timeoutMs))
-    const linked = anySignal([signal, this.lifetime.acquire(), deadline.signal])
     try {
-      const result = await raceSignal(run(linked.signal), linked.signal, () => resetStream(stream), 'stream negotiation')
+      const deadlineError = (): Error => new StreamNegotiationTimeoutError(timeoutMs)
+      const result = await withDeadline(timeoutMs, deadlineError, [signal, this.lifetime.acquire()], run)
       if (result.stream !== stream) {
         throw new StreamNegotiationError(new Error('multistream-select returned a wrapper instead of the mplex stream'))
       }
       return result.protocol
     } finally {
-      linked.clear()
-      deadline.clear()
       this.lifetime.release()
     }
   }
@@ -379,8 +377,7 @@ export class Connection extends EventEmitter {
         : new ConnectionClosedError(`connection ${this.id} closed during negotiation`, { cause: err })
     }
     if (err instanceof StreamNegotiationError) return err
-    const code = (err as { code?: unknown } | undefined)?.code
-    if (code === 'ERR_MSS_UNSUPPORTED_PROTOCOL') return new ProtocolNotSupportedError(proposals, err)
+    if (err instanceof MssUnsupportedProtocolError) return new ProtocolNotSupportedError(proposals, err)
     return new StreamNegotiationError(err)
   }
 

@@ -1,5 +1,4 @@
-import { P2PError } from '../errors'
-import { describeError } from '../stack-errors'
+import { P2PError, describeError, markTimeout } from '../errors'
 
 /** Errors of the TCP Transport and TransportListener (`ERR_TRANSPORT_*`). */
 export class TransportError extends P2PError {}
@@ -27,6 +26,10 @@ export class DialError extends TransportError {
 
 /** The TCP connect did not complete within `dialTimeoutMs`. */
 export class DialTimeoutError extends TransportError {
+  static {
+    markTimeout(this)
+  }
+
   constructor(readonly addr: { host: string; port: number }, readonly timeoutMs: number) {
     super('ERR_TRANSPORT_DIAL_TIMEOUT', `dial ${addr.host}:${addr.port} timed out after ${timeoutMs} ms`)
   }
