@@ -1,4 +1,5 @@
 import { P2PError, describeError, markTimeout } from '../errors'
+import { UpgradeError } from '../stack-errors'
 
 /** Errors of the TCP Transport and TransportListener (`ERR_TRANSPORT_*`). */
 export class TransportError extends P2PError {}
@@ -56,14 +57,21 @@ export class ListenerStateError extends TransportError {
   }
 }
 
-/** Emitted as the listener's 'error' when an accepted socket failed to upgrade. */
+/**
+ * Emitted as the listener's 'error' when an accepted socket failed to
+ * upgrade. `remoteId` is the remote's node id when the failure came after
+ * the secure channel authenticated it (see UpgradeError), else undefined.
+ */
 export class InboundUpgradeError extends TransportError {
+  readonly remoteId: Uint8Array | undefined
+
   constructor(readonly remoteAddr: { host: string; port: number }, cause: unknown) {
     super(
       'ERR_TRANSPORT_INBOUND_UPGRADE_FAILED',
       `inbound upgrade from ${remoteAddr.host}:${remoteAddr.port} failed: ${describeError(cause)}`,
       { cause },
     )
+    this.remoteId = cause instanceof UpgradeError ? cause.remoteId : undefined
   }
 }
 
