@@ -9,6 +9,7 @@ import { MplexMuxer, type MplexMuxerOptions, type MplexStream } from './muxer'
 import { type Registrar, validateProtocolId } from './registrar'
 import {
   ConnectionClosedError,
+  type ConnectionError,
   ConnectionCloseTimeoutError,
   ConnectionLostError,
   ProtocolNotSupportedError,
@@ -86,7 +87,11 @@ let nextConnectionId = 1
  * a clean one.
  *
  * Events: 'stream' (stream: MplexStream) — an inbound stream after
- * negotiation, before its handler runs; 'close' (reason?: Error).
+ * negotiation, before its handler runs; 'streamError' (err: ConnectionError,
+ * stream: MplexStream) — an inbound stream that failed and was reset: its
+ * negotiation (StreamNegotiationError, StreamNegotiationTimeoutError), its
+ * protocol's inbound limit (TooManyStreamsError) or its handler
+ * (StreamHandlerError); 'close' (reason?: Error).
  */
 export class Connection extends EventEmitter {
   readonly id: string
@@ -315,15 +320,25 @@ export class Connection extends EventEmitter {
     try {
       protocol = await this.negotiate(stream, this.negotiationTimeoutMs, undefined, (signal) => handleProtocol(stream, offered, signal))
     } catch (err) {
-      log('%s inbound stream %s negotiation failed: %s', this.id, String(stream.id), describeError(err))
-      resetStream(stream)
+      // A connection going away ends its negotiations: that is its close, not a stream failure.
+      if (this.lifetime.ended || this._status !== 'open') {
+        log('%s inbound stream %s: negotiation ended by the connection closing', this.id, String(stream.id))
+        resetStream(stream)
+      } else {
+        this.streamFailed(stream, err instanceof StreamNegotiationTimeoutError ? err : new StreamNegotiationError(err))
+      }
       return
     }
     const record = this.registrar.getHandler(protocol)
-    const limit = this.registrar.getLimits(protocol).maxInboundStreams
-    if (record === undefined || this.countStreams(protocol, 'inbound') >= limit || this._status !== 'open') {
-      log('%s inbound stream %s for %s refused (limit %d or no handler)', this.id, String(stream.id), protocol, limit)
+    if (record === undefined || this._status !== 'open') {
+      log('%s inbound stream %s for %s refused (no handler any more, or closing)', this.id, String(stream.id), protocol)
       resetStream(stream)
+      return
+    }
+    const limit = record.limits.maxInboundStreams
+    // Concurrent negotiations may have filled the limit since this one was offered the protocol.
+    if (this.countStreams(protocol, 'inbound') >= limit) {
+      this.streamFailed(stream, new TooManyStreamsError(protocol, 'inbound', limit))
       return
     }
     stream.protocol = protocol
@@ -339,9 +354,14 @@ export class Connection extends EventEmitter {
   }
 
   private onHandlerError(stream: MplexStream, protocol: string, cause: unknown): void {
-    const err = new StreamHandlerError(protocol, cause)
-    log('%s stream %s: %s', this.id, String(stream.id), err.message)
+    this.streamFailed(stream, new StreamHandlerError(protocol, cause))
+  }
+
+  /** Resets an inbound stream that failed and reports it ('streamError'), so it can be counted. */
+  private streamFailed(stream: MplexStream, err: ConnectionError): void {
+    log('%s inbound stream %s: %s', this.id, String(stream.id), describeError(err))
     resetStream(stream)
+    this.emit('streamError', err, stream)
   }
 
   /**

@@ -65,6 +65,8 @@ export class P2PPeer extends Peer {
   private reason?: string
 
   private readonly onInboundStream = (stream: MplexStream) => this.report(stream)
+  private readonly onStreamError = (err: Error, stream: MplexStream) =>
+    this.config.events.emit(Event.STREAM_ERROR, err, this.streamInfo(stream), this)
   private readonly onConnectionClose = (err?: Error) => this.handleConnectionClose(err)
 
   constructor(opts: P2PPeerOptions) {
@@ -79,6 +81,7 @@ export class P2PPeer extends Peer {
     })
     this.connection = connection
     connection.on('stream', this.onInboundStream)
+    connection.on('streamError', this.onStreamError)
     // 'close' fires exactly once (as do the streams' below); on() spares a once() wrapper per listener.
     connection.on('close', this.onConnectionClose)
     if (connection.status === 'closed') queueMicrotask(() => this.handleConnectionClose(connection.closeReason))
@@ -240,16 +243,15 @@ export class P2PPeer extends Peer {
 
   /** STREAM_OPENED now, STREAM_CLOSED when the stream goes. Called once per stream. */
   private report(stream: MplexStream): void {
-    const info: StreamInfo = {
-      connectionId: this.connection.id,
-      streamId: streamKey(stream),
-      protocol: stream.protocol ?? '',
-      direction: stream.direction,
-    }
+    const info = this.streamInfo(stream)
     this.config.events.emit(Event.STREAM_OPENED, info)
     const onClose = (): void => void this.config.events.emit(Event.STREAM_CLOSED, info)
     if (stream.closed) onClose()
     else stream.on('close', onClose)
+  }
+
+  private streamInfo(stream: MplexStream): StreamInfo {
+    return { connectionId: this.connection.id, streamId: streamKey(stream), protocol: stream.protocol ?? '', direction: stream.direction }
   }
 
   private findStream(streamId: string | number | bigint, direction?: 'inbound' | 'outbound'): MplexStream | undefined {
@@ -266,6 +268,7 @@ export class P2PPeer extends Peer {
 
   private handleConnectionClose(err?: Error): void {
     this.connection.off('stream', this.onInboundStream)
+    this.connection.off('streamError', this.onStreamError)
     this.reason ??= err === undefined ? 'connection closed' : `connection lost: ${err.message}`
     const waiter = this.waiter
     this.waiter = undefined
