@@ -47,11 +47,11 @@ export const DEFAULT_DIAL_BACKOFF_MS = 3_000
  */
 export const DEFAULT_REDIAL_BACKOFF_MS = 30_000
 /**
- * Dials in progress at once. A handshake is elliptic-curve work (about 13 ms of CPU for both
- * ends together here: 79 sequential connections per second in bench/connect.ts); a node that
+ * Dials in progress at once. A handshake is elliptic-curve work on both ends; a node that
  * dials everything it discovers at once queues so much of it that handshakes pass their
- * timeout and the work is lost. With 50 nodes in one process (bench/network.ts), unbounded
- * dialing ended at about 20 % of the wanted peers and 8 at 98-100 %; geth bounds its dials too.
+ * timeout and the work is lost. In bench/network.ts (50 nodes in one process) unbounded
+ * dialing left most wanted peers unconnected where 8 at a time filled nearly every slot;
+ * geth bounds its dials too.
  */
 export const DEFAULT_MAX_CONCURRENT_DIALS = 8
 /** devp2p keep-alive: a Ping unanswered this long ends the RLPx session; devp2p's default. */
@@ -60,7 +60,7 @@ export const DEFAULT_PING_TIMEOUT_MS = 10_000
 export const DEFAULT_DISCOVERY_TIMEOUT_MS = 4_000
 /** Discovery table refresh period (devp2p spreads it over ten sub-ticks); devp2p's default. */
 export const DEFAULT_DISCOVERY_REFRESH_MS = 60_000
-/** Largest ETH message accepted; a BlockBodies reply may legitimately approach this (DESIGN section 3). */
+/** Largest ETH message accepted, the wire format's limit (docs/ARCHITECTURE.md); a BlockBodies reply may legitimately approach it. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
 /** How long a banned peer stays banned: devp2p's discovery ban length, so both layers agree. */
 export const DEFAULT_BAN_TIME_MS = 5 * 60_000

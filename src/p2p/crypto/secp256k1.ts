@@ -4,12 +4,11 @@ import { equalBytes } from '../util/bytes'
 import { InvalidKeyError } from './errors'
 
 /**
- * secp256k1 primitives for the handshake, on libsecp256k1 compiled to WebAssembly
- * (tiny-secp256k1). Connection set-up is bound by these operations, and measured
- * here (Node 20 and Bun 1.4, 2-core EPYC) the WASM build is the fastest option in
- * both runtimes: ECDH ~172 us against ~790 us for node:crypto's native OpenSSL
- * curve and ~795 us (Bun) / ~2,560 us (Node) for @noble/secp256k1; public-key
- * recovery ~245 us against ~740 / ~2,270 us for noble. One module instance per
+ * secp256k1 primitives for the handshake and for node keys and ids, on
+ * libsecp256k1 compiled to WebAssembly (tiny-secp256k1). Connection set-up is
+ * bound by these operations, and the WASM build measured fastest in both Node
+ * and Bun, ahead of node:crypto's native OpenSSL curve and @noble/secp256k1
+ * (bench/connect.ts; figures in bench/RESULTS.md). One module instance per
  * process; it holds no key material between calls.
  */
 

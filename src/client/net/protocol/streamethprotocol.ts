@@ -9,7 +9,7 @@ import type { Connection, MplexStream, Registrar } from '../../../p2p'
 
 /**
  * ETH streams one connection may hold per protocol id, each way: the dialer
- * opens one long-lived ETH stream per session (DESIGN section 3), so a second
+ * opens one long-lived ETH stream per session (docs/ARCHITECTURE.md), so a second
  * one is either a bug or an attempt to make us hold more buffers.
  */
 export const ETH_STREAMS_PER_CONNECTION = 1
