@@ -131,10 +131,6 @@ export class Connection extends EventEmitter {
     this.closeTimeoutMs = init.closeTimeoutMs ?? DEFAULT_CONNECTION_CLOSE_TIMEOUT_MS
     assertTimeout(this.negotiationTimeoutMs, 'streamNegotiationTimeoutMs')
     assertTimeout(this.closeTimeoutMs, 'closeTimeoutMs')
-    // Every in-flight stream negotiation links one 'abort' listener to
-    // `lifetime.signal` and removes it when it settles, so the count is bounded
-    // by the muxer's stream limits; Lifetime lifts Node's default cap of 10,
-    // whose warning any remote opening 11 streams at once could trigger.
     this.socket.on('error', this.onLayerError)
     this.stream.on('error', this.onLayerError)
     // Each 'close' fires once, so plain listeners do (once() would add a wrapper per listener per connection).
