@@ -98,25 +98,17 @@ const BODIES: Uint8Array[] = [
 ]
 
 describe('RLPx frames sealed with the EIP-8 vector secrets (Auth2, Ack2)', () => {
-  it("node A's frames are byte for byte devp2p's, and devp2p's node B opens them", async () => {
-    const a = await ours(true)
-    const refA = reference(true)
-    const refB = reference(false)
+  it.each([
+    ['A (initiator)', true],
+    ['B (recipient)', false],
+  ])("node %s seals frames byte for byte as devp2p does, and devp2p's other end opens them", async (_name, initiator) => {
+    const codec = await ours(initiator)
+    const sameSide = reference(initiator)
+    const otherSide = reference(!initiator)
     for (const body of BODIES) {
-      const frame = seal(a, body)
-      expect(hex(frame)).toBe(hex(refA.seal(body)))
-      expect(hex(refB.open(frame))).toBe(hex(body))
-    }
-  })
-
-  it("node B's frames are byte for byte devp2p's, and devp2p's node A opens them", async () => {
-    const b = await ours(false)
-    const refB = reference(false)
-    const refA = reference(true)
-    for (const body of BODIES) {
-      const frame = seal(b, body)
-      expect(hex(frame)).toBe(hex(refB.seal(body)))
-      expect(hex(refA.open(frame))).toBe(hex(body))
+      const frame = seal(codec, body)
+      expect(hex(frame)).toBe(hex(sameSide.seal(body)))
+      expect(hex(otherSide.open(frame))).toBe(hex(body))
     }
   })
 
