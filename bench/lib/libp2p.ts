@@ -1,12 +1,14 @@
 /**
  * The js-libp2p anchor: @libp2p/mplex (libp2p v3 interfaces) on a plain
- * Node socket, and @libp2p/multistream-select on its streams.
+ * Node socket, and @libp2p/multistream-select on its streams. The benches
+ * and the interop tests (test/interop) share this one socket adapter.
  *
- * libp2p v3 muxers run over a MultiaddrConnection (a MessageStream): inbound
- * bytes are pushed with `onData`, outbound bytes arrive in `sendData`, and a
- * 'drain' event resumes a sender that was told `canSendMore: false`.
- * SocketMaConn maps that onto a net.Socket. Uses @libp2p/utils, @libp2p/logger
- * and @multiformats/multiaddr, which @libp2p/mplex depends on.
+ * libp2p v3 muxers and multistream-select run over a MultiaddrConnection (a
+ * MessageStream): inbound bytes are pushed with `onData`, outbound bytes
+ * arrive in `sendData`, and a 'drain' event resumes a sender that was told
+ * `canSendMore: false`. SocketConnection maps that onto a net.Socket. Uses
+ * @libp2p/utils, @libp2p/logger and @multiformats/multiaddr, which
+ * @libp2p/mplex depends on.
  */
 import type { Socket } from 'node:net'
 
@@ -24,12 +26,13 @@ import type { Uint8ArrayList } from 'uint8arraylist'
  */
 const DISCONNECT_THRESHOLD = 1_000_000
 
-class SocketMaConn extends AbstractMultiaddrConnection {
+/** A libp2p v3 MultiaddrConnection over a connected net.Socket. */
+export class SocketConnection extends AbstractMultiaddrConnection {
   constructor(
     private readonly socket: Socket,
     direction: 'inbound' | 'outbound',
   ) {
-    super({ remoteAddr: multiaddr(`/ip4/127.0.0.1/tcp/${socket.remotePort ?? 0}`), direction, log: logger('bench:libp2p') })
+    super({ remoteAddr: multiaddr(`/ip4/127.0.0.1/tcp/${socket.remotePort ?? 0}`), direction, log: logger(`libp2p-socket:${direction}`) })
     socket.on('data', (b: Buffer) => this.onData(b))
     socket.on('drain', () => this.safeDispatchEvent('drain'))
     socket.on('end', () => this.onRemoteCloseWrite())
@@ -66,7 +69,7 @@ class SocketMaConn extends AbstractMultiaddrConnection {
 
 /** @libp2p/mplex on `socket`; `onStream` gets every stream the remote opens. */
 export function libp2pMplex(socket: Socket, direction: 'inbound' | 'outbound', onStream?: (s: Stream) => void): StreamMuxer {
-  const muxer = mplex({ disconnectThreshold: DISCONNECT_THRESHOLD })().createStreamMuxer(new SocketMaConn(socket, direction))
+  const muxer = mplex({ disconnectThreshold: DISCONNECT_THRESHOLD })().createStreamMuxer(new SocketConnection(socket, direction))
   if (onStream !== undefined) muxer.addEventListener('stream', (evt) => onStream(evt.detail))
   return muxer
 }

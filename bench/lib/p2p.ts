@@ -1,7 +1,7 @@
 /**
  * Our side at the stack level: Transport → Upgrader (ECIES, mplex) →
  * Connection → Registrar, with the ETH session on one negotiated stream
- * framed by the client's StreamSender (DESIGN section 3).
+ * framed by the client's StreamSender (wire format in docs/ARCHITECTURE.md).
  */
 import { utils } from '@noble/secp256k1'
 

@@ -7,7 +7,7 @@ import { TEST_ACCOUNT_BALANCE, testAccounts } from './accounts'
 
 /**
  * Genesis gas limit: mainnet's ~30M, the size the block builder is known to work with
- * on a custom chain (see issue 2), and large enough for a few dozen transfers per block.
+ * on a custom chain, and large enough for a few dozen transfers per block.
  */
 export const DEFAULT_GENESIS_GAS_LIMIT = 30_000_000n
 

@@ -1,9 +1,9 @@
 import { isIPv4 } from 'node:net'
 
 import type { Common } from '@ethereumjs/common'
-import { getPublicKey, utils as secp } from '@noble/secp256k1'
 
 import { Common as ChainCommon } from '../chain-config'
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, isValidPrivateKey, nodeIdFromPrivateKey, randomPrivateKey } from '../p2p'
 
 import { ConfigError } from './errors'
 import { createServer } from './net/server'
@@ -29,8 +29,8 @@ export const DEFAULT_MAX_PEERS = 25
 export const DEFAULT_REQUEST_TIMEOUT_MS = 8_000
 /** Wait for the remote Status after ours: a peer that never sends one holds a slot for nothing. */
 export const DEFAULT_STATUS_TIMEOUT_MS = 10_000
-/** Secure-channel handshake (ECIES auth/ack, muxer negotiation) of the P2P stack. */
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
+/** Connection setup (ECIES auth/ack, then the devp2p Hello or the muxer negotiation): the stack's default, shared by both paths. */
+export { DEFAULT_HANDSHAKE_TIMEOUT_MS }
 /** TCP connect of a dial: a host that neither accepts nor refuses in this time is unreachable. */
 export const DEFAULT_DIAL_TIMEOUT_MS = 10_000
 /**
@@ -47,11 +47,11 @@ export const DEFAULT_DIAL_BACKOFF_MS = 3_000
  */
 export const DEFAULT_REDIAL_BACKOFF_MS = 30_000
 /**
- * Dials in progress at once. A handshake is elliptic-curve work (about 13 ms of CPU for both
- * ends together here: 79 sequential connections per second in bench/connect.ts); a node that
+ * Dials in progress at once. A handshake is elliptic-curve work on both ends; a node that
  * dials everything it discovers at once queues so much of it that handshakes pass their
- * timeout and the work is lost. With 50 nodes in one process (bench/network.ts), unbounded
- * dialing ended at about 20 % of the wanted peers and 8 at 98-100 %; geth bounds its dials too.
+ * timeout and the work is lost. In bench/network.ts (50 nodes in one process) unbounded
+ * dialing left most wanted peers unconnected where 8 at a time filled nearly every slot;
+ * geth bounds its dials too.
  */
 export const DEFAULT_MAX_CONCURRENT_DIALS = 8
 /** devp2p keep-alive: a Ping unanswered this long ends the RLPx session; devp2p's default. */
@@ -60,7 +60,7 @@ export const DEFAULT_PING_TIMEOUT_MS = 10_000
 export const DEFAULT_DISCOVERY_TIMEOUT_MS = 4_000
 /** Discovery table refresh period (devp2p spreads it over ten sub-ticks); devp2p's default. */
 export const DEFAULT_DISCOVERY_REFRESH_MS = 60_000
-/** Largest ETH message accepted; a BlockBodies reply may legitimately approach this (DESIGN section 3). */
+/** Largest ETH message accepted, the wire format's limit (docs/ARCHITECTURE.md); a BlockBodies reply may legitimately approach it. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
 /** How long a banned peer stays banned: devp2p's discovery ban length, so both layers agree. */
 export const DEFAULT_BAN_TIME_MS = 5 * 60_000
@@ -187,7 +187,7 @@ export class Config {
     this.bindAddress = checkIPv4('bindAddress', opts.bindAddress ?? DEFAULT_BIND_ADDRESS)
     this.extIP = checkIPv4('extIP', opts.extIP ?? DEFAULT_EXT_IP)
     this.key = checkKey(opts.key)
-    this.nodeId = getPublicKey(this.key, false).subarray(1)
+    this.nodeId = nodeIdFromPrivateKey(this.key)
     this.bootnodes = (opts.bootnodes ?? []).map(parseBootnode)
     this.maxPeers = checkInt('maxPeers', opts.maxPeers ?? DEFAULT_MAX_PEERS, 1)
     this.discV4 = opts.discV4 ?? true
@@ -237,11 +237,11 @@ function checkIPv4(option: string, value: string): string {
 }
 
 function checkKey(key: Uint8Array | undefined): Uint8Array {
-  if (key === undefined) return secp.randomSecretKey()
+  if (key === undefined) return randomPrivateKey()
   if (!(key instanceof Uint8Array) || key.length !== 32) {
     throw new ConfigError('key', 'expected a 32-byte secp256k1 private key')
   }
-  if (!secp.isValidSecretKey(key)) throw new ConfigError('key', 'not a valid secp256k1 private key (zero or >= curve order)')
+  if (!isValidPrivateKey(key)) throw new ConfigError('key', 'not a valid secp256k1 private key (zero or >= curve order)')
   return key
 }
 

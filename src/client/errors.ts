@@ -1,8 +1,7 @@
 /**
  * Base class of every error the client layer (src/client) raises. `code` is
- * stable and meant for programmatic checks (`err.code === 'ERR_CONFIG_INVALID'`);
- * the message carries the human-readable reason. Areas subclass it so callers
- * can also branch on `instanceof`.
+ * stable (logs, reports); the message carries the human-readable reason.
+ * Areas subclass it, and callers tell errors apart with `instanceof`.
  */
 export class ClientError extends Error {
   readonly code: string
@@ -52,9 +51,5 @@ export class ServiceError extends ClientError {
   }
 }
 
-/** An error's code and message (or the thrown value), for log lines and error texts that carry their reason. */
-export function describeError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err)
-  const code = (err as { code?: unknown }).code
-  return typeof code === 'string' ? `${code}: ${err.message}` : err.message
-}
+/** describeError is the stack's: one formatting of an error's code and message for both layers. */
+export { describeError } from '../p2p'

@@ -24,6 +24,8 @@ export enum Event {
   CONNECTION_CLOSED = 'connection:closed',
   STREAM_OPENED = 'stream:opened',
   STREAM_CLOSED = 'stream:closed',
+  /** An inbound stream of a P2P connection failed (its negotiation or its handler) and was reset. */
+  STREAM_ERROR = 'stream:error',
   PROTOCOL_STATUS = 'protocol:status',
 }
 
@@ -34,7 +36,7 @@ export interface DiscoveredPeer {
   transport: 'rlpx' | 'p2p'
 }
 
-/** A transport-level connection of the P2P stack (issue 4), described without importing src/p2p. */
+/** A transport-level connection of the P2P stack, described without importing src/p2p. */
 export interface ConnectionInfo {
   id: string
   peerId: string
@@ -42,7 +44,7 @@ export interface ConnectionInfo {
   direction: 'inbound' | 'outbound'
 }
 
-/** One negotiated stream on a connection (issue 4). */
+/** One stream on a connection (`protocol` is '' while none is negotiated). */
 export interface StreamInfo {
   connectionId: string
   streamId: string
@@ -76,6 +78,7 @@ export interface EventParams {
   [Event.CONNECTION_CLOSED]: [connection: ConnectionInfo, reason: string]
   [Event.STREAM_OPENED]: [stream: StreamInfo]
   [Event.STREAM_CLOSED]: [stream: StreamInfo]
+  [Event.STREAM_ERROR]: [error: Error, stream: StreamInfo, peer: Peer]
 }
 
 export type EventListener<E extends Event> = (...args: EventParams[E]) => void

@@ -1,12 +1,15 @@
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import debug from 'debug'
-import { P2PError } from './errors'
+import { P2PError, describeError } from './errors'
+import { MssUnsupportedProtocolError } from './multistream'
+import { handleProtocol } from './multistream/handle'
+import { selectProtocol } from './multistream/select'
 import { MplexMuxer, type MplexMuxerOptions, type MplexStream } from './muxer'
-import { mssHandle, mssSelect } from './multistream'
 import { type Registrar, validateProtocolId } from './registrar'
 import {
   ConnectionClosedError,
+  type ConnectionError,
   ConnectionCloseTimeoutError,
   ConnectionLostError,
   ProtocolNotSupportedError,
@@ -14,12 +17,11 @@ import {
   StreamNegotiationError,
   StreamNegotiationTimeoutError,
   TooManyStreamsError,
-  describeError,
 } from './stack-errors'
-import { Lifetime, abortReason, anySignal, raceSignal, throwIfAborted } from './util/abort'
+import { Lifetime, abortReason, throwIfAborted } from './util/abort'
 import { shortId } from './util/bytes'
 import { Latch } from './util/events'
-import { assertTimeout, createDeadline } from './util/timeout'
+import { assertTimeout, withDeadline } from './util/timeout'
 
 const log = debug('p2p:connection')
 
@@ -85,7 +87,11 @@ let nextConnectionId = 1
  * a clean one.
  *
  * Events: 'stream' (stream: MplexStream) — an inbound stream after
- * negotiation, before its handler runs; 'close' (reason?: Error).
+ * negotiation, before its handler runs; 'streamError' (err: ConnectionError,
+ * stream: MplexStream) — an inbound stream that failed and was reset: its
+ * negotiation (StreamNegotiationError, StreamNegotiationTimeoutError), its
+ * protocol's inbound limit (TooManyStreamsError) or its handler
+ * (StreamHandlerError); 'close' (reason?: Error).
  */
 export class Connection extends EventEmitter {
   readonly id: string
@@ -125,10 +131,6 @@ export class Connection extends EventEmitter {
     this.closeTimeoutMs = init.closeTimeoutMs ?? DEFAULT_CONNECTION_CLOSE_TIMEOUT_MS
     assertTimeout(this.negotiationTimeoutMs, 'streamNegotiationTimeoutMs')
     assertTimeout(this.closeTimeoutMs, 'closeTimeoutMs')
-    // Every in-flight stream negotiation links one 'abort' listener to
-    // `lifetime.signal` and removes it when it settles, so the count is bounded
-    // by the muxer's stream limits; Lifetime lifts Node's default cap of 10,
-    // whose warning any remote opening 11 streams at once could trigger.
     this.socket.on('error', this.onLayerError)
     this.stream.on('error', this.onLayerError)
     // Each 'close' fires once, so plain listeners do (once() would add a wrapper per listener per connection).
@@ -185,9 +187,7 @@ export class Connection extends EventEmitter {
     const timeoutMs = opts.negotiationTimeoutMs ?? this.negotiationTimeoutMs
     let protocol: string
     try {
-      protocol = await this.negotiate(stream, timeoutMs, opts.signal, (signal) =>
-        mssSelect(stream, proposals, { signal, timeoutMs: Infinity }),
-      )
+      protocol = await this.negotiate(stream, timeoutMs, opts.signal, (signal) => selectProtocol(stream, proposals, signal))
     } catch (err) {
       resetStream(stream)
       throw this.negotiationFailure(err, proposals, opts.signal)
@@ -314,19 +314,27 @@ export class Connection extends EventEmitter {
       .filter((p) => this.countStreams(p, 'inbound') < this.registrar.getLimits(p).maxInboundStreams)
     let protocol: string
     try {
-      protocol = await this.negotiate(stream, this.negotiationTimeoutMs, undefined, (signal) =>
-        mssHandle(stream, offered, { signal, timeoutMs: Infinity }),
-      )
+      protocol = await this.negotiate(stream, this.negotiationTimeoutMs, undefined, (signal) => handleProtocol(stream, offered, signal))
     } catch (err) {
-      log('%s inbound stream %s negotiation failed: %s', this.id, String(stream.id), describeError(err))
-      resetStream(stream)
+      // A connection going away ends its negotiations: that is its close, not a stream failure.
+      if (this.lifetime.ended || this._status !== 'open') {
+        log('%s inbound stream %s: negotiation ended by the connection closing', this.id, String(stream.id))
+        resetStream(stream)
+      } else {
+        this.streamFailed(stream, err instanceof StreamNegotiationTimeoutError ? err : new StreamNegotiationError(err))
+      }
       return
     }
     const record = this.registrar.getHandler(protocol)
-    const limit = this.registrar.getLimits(protocol).maxInboundStreams
-    if (record === undefined || this.countStreams(protocol, 'inbound') >= limit || this._status !== 'open') {
-      log('%s inbound stream %s for %s refused (limit %d or no handler)', this.id, String(stream.id), protocol, limit)
+    if (record === undefined || this._status !== 'open') {
+      log('%s inbound stream %s for %s refused (no handler any more, or closing)', this.id, String(stream.id), protocol)
       resetStream(stream)
+      return
+    }
+    const limit = record.limits.maxInboundStreams
+    // Concurrent negotiations may have filled the limit since this one was offered the protocol.
+    if (this.countStreams(protocol, 'inbound') >= limit) {
+      this.streamFailed(stream, new TooManyStreamsError(protocol, 'inbound', limit))
       return
     }
     stream.protocol = protocol
@@ -342,29 +350,35 @@ export class Connection extends EventEmitter {
   }
 
   private onHandlerError(stream: MplexStream, protocol: string, cause: unknown): void {
-    const err = new StreamHandlerError(protocol, cause)
-    log('%s stream %s: %s', this.id, String(stream.id), err.message)
-    resetStream(stream)
+    this.streamFailed(stream, new StreamHandlerError(protocol, cause))
   }
 
-  /** Runs a negotiation bounded by `timeoutMs`, the caller's signal and the connection's lifetime. */
+  /** Resets an inbound stream that failed and reports it ('streamError'), so it can be counted. */
+  private streamFailed(stream: MplexStream, err: ConnectionError): void {
+    log('%s inbound stream %s: %s', this.id, String(stream.id), describeError(err))
+    resetStream(stream)
+    this.emit('streamError', err, stream)
+  }
+
+  /**
+   * Runs a negotiation under one signal: `timeoutMs`, the caller's signal and
+   * the connection's lifetime. The negotiation fails with whichever fired
+   * first's reason (and destroys the stream).
+   */
   private async negotiate(
     stream: MplexStream,
     timeoutMs: number,
     signal: AbortSignal | undefined,
     run: (signal: AbortSignal) => Promise<{ stream: Duplex; protocol: string }>,
   ): Promise<string> {
-    const deadline = createDeadline(timeoutMs, () => new StreamNegotiationTimeoutError(timeoutMs))
-    const linked = anySignal([signal, this.lifetime.acquire(), deadline.signal])
     try {
-      const result = await raceSignal(run(linked.signal), linked.signal, () => resetStream(stream), 'stream negotiation')
+      const deadlineError = (): Error => new StreamNegotiationTimeoutError(timeoutMs)
+      const result = await withDeadline(timeoutMs, deadlineError, [signal, this.lifetime.acquire()], run)
       if (result.stream !== stream) {
         throw new StreamNegotiationError(new Error('multistream-select returned a wrapper instead of the mplex stream'))
       }
       return result.protocol
     } finally {
-      linked.clear()
-      deadline.clear()
       this.lifetime.release()
     }
   }
@@ -379,8 +393,7 @@ export class Connection extends EventEmitter {
         : new ConnectionClosedError(`connection ${this.id} closed during negotiation`, { cause: err })
     }
     if (err instanceof StreamNegotiationError) return err
-    const code = (err as { code?: unknown } | undefined)?.code
-    if (code === 'ERR_MSS_UNSUPPORTED_PROTOCOL') return new ProtocolNotSupportedError(proposals, err)
+    if (err instanceof MssUnsupportedProtocolError) return new ProtocolNotSupportedError(proposals, err)
     return new StreamNegotiationError(err)
   }
 

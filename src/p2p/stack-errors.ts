@@ -1,4 +1,5 @@
-import { P2PError } from './errors'
+import { P2PError, describeError, markTimeout } from './errors'
+import { toHex } from './util/bytes'
 
 /**
  * Errors of the stack's upper half: Registrar, Upgrader and Connection.
@@ -22,12 +23,32 @@ export class InvalidProtocolIdError extends RegistrarError {
   }
 }
 
-export class UpgradeError extends P2PError {}
+/** The phases of a connection upgrade, in order. */
+export type UpgradePhase = 'encryption' | 'muxer'
 
-/** The secure channel plus muxer selection did not finish within `handshakeTimeoutMs`. */
+/**
+ * A connection upgrade failed. `remoteId` is the remote's node id once the
+ * secure channel has authenticated it (failures in the muxer phase), so a
+ * caller can act on the node (ban it, remember what it speaks) without
+ * keeping its own table of who is behind which socket.
+ */
+export class UpgradeError extends P2PError {
+  readonly remoteId: Uint8Array | undefined
+
+  constructor(code: string, message: string, options?: { cause?: unknown; remoteId?: Uint8Array }) {
+    super(code, message, options)
+    this.remoteId = options?.remoteId
+  }
+}
+
+/** The secure channel plus muxer selection did not finish within `handshakeTimeoutMs`; `phase` is the one it was in. */
 export class UpgradeTimeoutError extends UpgradeError {
-  constructor(readonly timeoutMs: number, readonly phase: 'encryption' | 'muxer', cause?: unknown) {
-    super('ERR_UPGRADE_TIMEOUT', `handshake did not finish within ${timeoutMs} ms (during ${phase})`, { cause })
+  static {
+    markTimeout(this)
+  }
+
+  constructor(readonly timeoutMs: number, readonly phase: UpgradePhase, remoteId?: Uint8Array) {
+    super('ERR_UPGRADE_TIMEOUT', `handshake did not finish within ${timeoutMs} ms (during ${phase})`, { remoteId })
   }
 }
 
@@ -44,8 +65,8 @@ export class EncryptionFailedError extends UpgradeError {
  * like (its first frame is a devp2p Hello, not a multistream header).
  */
 export class MuxerNegotiationError extends UpgradeError {
-  constructor(cause: unknown) {
-    super('ERR_UPGRADE_MUXER_NEGOTIATION_FAILED', `muxer negotiation failed: ${describeError(cause)}`, { cause })
+  constructor(cause: unknown, remoteId?: Uint8Array) {
+    super('ERR_UPGRADE_MUXER_NEGOTIATION_FAILED', `muxer negotiation failed: ${describeError(cause)}`, { cause, remoteId })
   }
 }
 
@@ -56,11 +77,11 @@ export class MuxerNegotiationError extends UpgradeError {
  * Callers should not redial it in a loop.
  */
 export class LegacyRlpxPeerError extends UpgradeError {
-  constructor(cause: unknown) {
+  constructor(cause: unknown, remoteId?: Uint8Array) {
     super(
       'ERR_UPGRADE_LEGACY_RLPX',
       `remote speaks legacy RLPx (devp2p), not multistream-select: ${describeError(cause)}`,
-      { cause },
+      { cause, remoteId },
     )
   }
 }
@@ -74,8 +95,8 @@ export class SelfConnectionError extends UpgradeError {
 
 /** The connection gater refused the authenticated remote id. */
 export class PeerDeniedError extends UpgradeError {
-  constructor(readonly remoteIdHex: string) {
-    super('ERR_UPGRADE_PEER_DENIED', `connection gater denied peer ${remoteIdHex.slice(0, 16)}…`)
+  constructor(remoteId: Uint8Array) {
+    super('ERR_UPGRADE_PEER_DENIED', `connection gater denied peer ${toHex(remoteId).slice(0, 16)}…`, { remoteId })
   }
 }
 
@@ -97,6 +118,10 @@ export class ConnectionLostError extends ConnectionError {
 
 /** A graceful close did not finish within the close timeout; the socket was destroyed. */
 export class ConnectionCloseTimeoutError extends ConnectionError {
+  static {
+    markTimeout(this)
+  }
+
   constructor(readonly timeoutMs: number) {
     super('ERR_CONNECTION_CLOSE_TIMEOUT', `graceful close did not finish within ${timeoutMs} ms`)
   }
@@ -118,6 +143,10 @@ export class StreamNegotiationError extends ConnectionError {
 
 /** Stream protocol negotiation did not finish within `streamNegotiationTimeoutMs`. */
 export class StreamNegotiationTimeoutError extends ConnectionError {
+  static {
+    markTimeout(this)
+  }
+
   constructor(readonly timeoutMs: number) {
     super('ERR_CONNECTION_STREAM_NEGOTIATION_TIMEOUT', `stream negotiation did not finish within ${timeoutMs} ms`)
   }
@@ -142,13 +171,4 @@ export class StreamHandlerError extends ConnectionError {
   constructor(readonly protocol: string, cause: unknown) {
     super('ERR_CONNECTION_STREAM_HANDLER_FAILED', `handler for ${protocol} failed: ${describeError(cause)}`, { cause })
   }
-}
-
-/** `message` of an unknown thrown value, for error texts that carry their reason. */
-export function describeError(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code
-    return typeof code === 'string' ? `${code}: ${err.message}` : err.message
-  }
-  return String(err)
 }

@@ -1,46 +1,31 @@
 import type { Duplex } from 'node:stream'
-import { getPublicKey } from '@noble/secp256k1'
 import debug from 'debug'
 import { Connection, type Direction, type HostPort, type MuxerOptions } from './connection'
-import { secureInbound, secureOutbound } from './crypto'
-import { mssHandle, mssSelect } from './multistream'
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from './crypto'
+import { handshakeInbound, handshakeOutbound } from './crypto/handshake'
+import { nodeIdFromPrivateKey } from './crypto/secp256k1'
+import { describeError } from './errors'
+import { MssInvalidHeaderError, MssMissingNewlineError, MssProtocolIdTooLongError } from './multistream'
+import { handleProtocol } from './multistream/handle'
+import { selectProtocol } from './multistream/select'
 import { MPLEX_PROTOCOL_ID } from './muxer'
 import { resolveOptions } from './muxer/options'
 import type { Registrar } from './registrar'
 import {
   EncryptionFailedError,
   LegacyRlpxPeerError,
-  UpgradeTimeoutError,
   MuxerNegotiationError,
   PeerDeniedError,
   SelfConnectionError,
-  describeError,
+  UpgradeError,
+  type UpgradePhase,
+  UpgradeTimeoutError,
 } from './stack-errors'
-import { abortReason, anySignal, raceSignal } from './util/abort'
-import { equalBytes, shortId, toHex } from './util/bytes'
-import { assertTimeout, createDeadline, type Deadline } from './util/timeout'
+import { abortReason } from './util/abort'
+import { equalBytes, shortId } from './util/bytes'
+import { assertTimeout, withDeadline } from './util/timeout'
 
 const log = debug('p2p:upgrader')
-/** setTimeout's largest delay (~24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
-/**
- * multistream-select failures meaning "these bytes are not multistream framing
- * at all", as opposed to a multistream peer refusing mplex or hanging up.
- */
-const NOT_MULTISTREAM_CODES = new Set([
-  'ERR_MSS_PROTOCOL_ID_TOO_LONG',
-  'ERR_MSS_INVALID_HEADER',
-  'ERR_MSS_MISSING_NEWLINE',
-  'ERR_VARINT_INVALID',
-])
-
-/**
- * Budget for the whole upgrade (ECIES auth/ack plus muxer selection): a few
- * round trips, so 10 s is generous for a slow link yet frees a stalled
- * handshake's slot before a flood of them can pile up.
- */
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
 
 /**
  * Early refusal hooks (banned IPs or ids, rate limits). Each returns true to
@@ -126,6 +111,13 @@ export class Upgrader {
     return this.upgrade(socket, 'inbound', undefined, opts)
   }
 
+  /**
+   * One deadline bounds the whole upgrade: its signal, joined with the
+   * caller's, flows down through the ECIES handshake and the muxer
+   * negotiation, neither of which runs a timer of its own. When it fires,
+   * its reason names the phase the upgrade was in (and the remote, once
+   * authenticated).
+   */
   private async upgrade(
     socket: Duplex,
     direction: Direction,
@@ -134,12 +126,8 @@ export class Upgrader {
   ): Promise<Connection> {
     const remoteAddr = opts.remoteAddr ?? socketAddress(socket)
     const timeoutMs = this.handshakeTimeoutMs
-    let phase: 'encryption' | 'muxer' = 'encryption'
-    const deadline = createDeadline(timeoutMs, () => new UpgradeTimeoutError(timeoutMs, phase))
-    const linked = anySignal([opts.signal, deadline.signal])
-    const destroy = (): void => {
-      socket.destroy()
-    }
+    let phase: UpgradePhase = 'encryption'
+    let authenticated: Uint8Array | undefined
     // Until the Connection takes over, a reset socket must not throw out of the event loop.
     const onSocketError = (err: Error): void => log('%s handshake socket error: %s', direction, err.message)
     socket.on('error', onSocketError)
@@ -148,34 +136,36 @@ export class Upgrader {
     log('%s upgrade %s:%d', direction, remoteAddr.host, remoteAddr.port)
     try {
       if (expectedId !== undefined && equalBytes(expectedId, this.localId)) throw new SelfConnectionError()
-      const secured = await this.secure(socket, expectedId, deadline, linked.signal, destroy, opts.signal)
-      // Same for the secure channel: destroying the socket below makes it emit 'error'.
-      secured.stream.on('error', onSocketError)
-      channel = secured.stream
-      this.checkRemote(secured.remoteId, expectedId, remoteAddr)
-      phase = 'muxer'
-      const muxed = await this.selectMuxer(secured.stream, direction, deadline, linked.signal, destroy, opts.signal)
-      const conn = new Connection({
-        remoteId: secured.remoteId,
-        remoteAddr,
-        direction,
-        socket,
-        stream: muxed,
-        registrar: this.registrar,
-        streamNegotiationTimeoutMs: this.streamNegotiationTimeoutMs,
-        closeTimeoutMs: this.connectionCloseTimeoutMs,
-        muxer: this.muxerOptions,
+      const deadlineError = (): Error => new UpgradeTimeoutError(timeoutMs, phase, authenticated)
+      const conn = await withDeadline(timeoutMs, deadlineError, [opts.signal], async (signal) => {
+        const secured = await this.secure(socket, expectedId, signal)
+        // Same for the secure channel: destroying the socket below makes it emit 'error'.
+        secured.stream.on('error', onSocketError)
+        channel = secured.stream
+        this.checkRemote(secured.remoteId, expectedId, remoteAddr)
+        authenticated = secured.remoteId
+        phase = 'muxer'
+        const muxed = await this.selectMuxer(secured.stream, direction, signal, secured.remoteId)
+        return new Connection({
+          remoteId: secured.remoteId,
+          remoteAddr,
+          direction,
+          socket,
+          stream: muxed,
+          registrar: this.registrar,
+          streamNegotiationTimeoutMs: this.streamNegotiationTimeoutMs,
+          closeTimeoutMs: this.connectionCloseTimeoutMs,
+          muxer: this.muxerOptions,
+        })
       })
       upgraded = true
       log('%s upgraded %s:%d → %s (%s)', direction, remoteAddr.host, remoteAddr.port, conn.id, shortId(conn.remoteId))
       return conn
     } catch (err) {
-      destroy()
+      socket.destroy()
       log('%s upgrade %s:%d failed: %s', direction, remoteAddr.host, remoteAddr.port, describeError(err))
       throw err
     } finally {
-      linked.clear()
-      deadline.clear()
       // After a failure the listeners stay: the dying socket and channel may still report errors.
       if (upgraded) {
         socket.off('error', onSocketError)
@@ -184,44 +174,23 @@ export class Upgrader {
     }
   }
 
-  private async secure(
-    socket: Duplex,
-    remoteId: Uint8Array | undefined,
-    deadline: Deadline,
-    signal: AbortSignal,
-    destroy: () => void,
-    callerSignal: AbortSignal | undefined,
-  ): Promise<{ stream: Duplex; remoteId: Uint8Array }> {
-    // Our deadline governs; the crypto layer's own timer (it requires one) is set no earlier.
-    const timeoutMs = Math.min(Math.max(1, Math.ceil(this.handshakeTimeoutMs)), MAX_TIMER_MS)
-    const opts = { privateKey: this.privateKey, timeoutMs, signal }
-    const handshake =
-      remoteId === undefined ? secureInbound(socket, opts) : secureOutbound(socket, { ...opts, remoteId })
+  private async secure(socket: Duplex, remoteId: Uint8Array | undefined, signal: AbortSignal): Promise<{ stream: Duplex; remoteId: Uint8Array }> {
+    const opts = { privateKey: this.privateKey }
     try {
-      return await raceSignal(handshake, signal, destroy, 'handshake')
+      return remoteId === undefined ? await handshakeInbound(socket, opts, signal) : await handshakeOutbound(socket, { ...opts, remoteId }, signal)
     } catch (err) {
-      throw classify(err, deadline, callerSignal, 'encryption', this.handshakeTimeoutMs, (cause) => new EncryptionFailedError(cause))
+      throw upgradeFailure(err, signal, (cause) => new EncryptionFailedError(cause))
     }
   }
 
-  private async selectMuxer(
-    stream: Duplex,
-    direction: Direction,
-    deadline: Deadline,
-    signal: AbortSignal,
-    destroy: () => void,
-    callerSignal: AbortSignal | undefined,
-  ): Promise<Duplex> {
+  private async selectMuxer(stream: Duplex, direction: Direction, signal: AbortSignal, remoteId: Uint8Array): Promise<Duplex> {
     const protocols = [MPLEX_PROTOCOL_ID]
-    // Our deadline bounds the whole upgrade; the negotiation gets no second, independent timer.
-    const opts = { signal, timeoutMs: Infinity }
-    const negotiation = direction === 'outbound' ? mssSelect(stream, protocols, opts) : mssHandle(stream, protocols, opts)
     try {
-      const result = await raceSignal(negotiation, signal, destroy, 'muxer negotiation')
-      return result.stream
+      const negotiated = direction === 'outbound' ? selectProtocol(stream, protocols, signal) : handleProtocol(stream, protocols, signal)
+      return (await negotiated).stream
     } catch (err) {
-      throw classify(err, deadline, callerSignal, 'muxer', this.handshakeTimeoutMs, (cause) =>
-        NOT_MULTISTREAM_CODES.has(errorCode(cause)) ? new LegacyRlpxPeerError(cause) : new MuxerNegotiationError(cause),
+      throw upgradeFailure(err, signal, (cause) =>
+        isNotMultistream(cause) ? new LegacyRlpxPeerError(cause, remoteId) : new MuxerNegotiationError(cause, remoteId),
       )
     }
   }
@@ -235,50 +204,29 @@ export class Upgrader {
       return
     }
     if (equalBytes(remoteId, this.localId)) throw new SelfConnectionError()
-    if (this.gater.denyInboundPeer?.(remoteId, remoteAddr) === true) throw new PeerDeniedError(toHex(remoteId))
+    if (this.gater.denyInboundPeer?.(remoteId, remoteAddr) === true) throw new PeerDeniedError(remoteId)
   }
 }
 
 /**
- * Our deadline and the caller's abort win over whatever the lower layer threw
- * in reaction to the socket being destroyed; a lower layer's own timeout is
- * reported as the handshake timeout it is.
+ * Once the upgrade's signal has fired, its reason is the outcome (the
+ * deadline's UpgradeTimeoutError, or the caller's abort reason), whatever
+ * the lower layer threw as its socket went away.
  */
-function classify(
-  err: unknown,
-  deadline: Deadline,
-  callerSignal: AbortSignal | undefined,
-  phase: 'encryption' | 'muxer',
-  timeoutMs: number,
-  wrap: (cause: unknown) => Error,
-): Error {
-  if (err instanceof UpgradeTimeoutError || err instanceof SelfConnectionError) return err
-  if (deadline.expired) return deadline.signal.reason as Error
-  if (callerSignal?.aborted === true) return abortReason(callerSignal, 'upgrade')
-  const code = errorCode(err)
-  if (code === 'ERR_TIMEOUT' || code.endsWith('_TIMEOUT')) {
-    return new UpgradeTimeoutError(timeoutMs, phase, err)
-  }
+function upgradeFailure(err: unknown, signal: AbortSignal, wrap: (cause: unknown) => UpgradeError): Error {
+  if (signal.aborted) return abortReason(signal, 'upgrade')
+  if (err instanceof UpgradeError) return err
   return wrap(err)
 }
 
-function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | undefined)?.code
-  return typeof code === 'string' ? code : ''
-}
-
-/** Node id = uncompressed secp256k1 public key without its 0x04 prefix (never the private key). */
-export function nodeIdFromPrivateKey(privateKey: Uint8Array): Uint8Array {
-  if (!(privateKey instanceof Uint8Array) || privateKey.length !== 32) {
-    throw new RangeError('privateKey must be a 32-byte secp256k1 secret key')
-  }
-  let pub: Uint8Array
-  try {
-    pub = getPublicKey(privateKey, false)
-  } catch {
-    throw new RangeError('privateKey is not a valid secp256k1 secret key')
-  }
-  return pub.slice(1)
+/**
+ * multistream-select failures meaning "these bytes are not multistream
+ * framing at all", as opposed to a multistream peer refusing mplex or
+ * hanging up. A devp2p Hello frame starts with 0x80, which reads as an
+ * oversized length prefix.
+ */
+function isNotMultistream(err: unknown): boolean {
+  return err instanceof MssProtocolIdTooLongError || err instanceof MssInvalidHeaderError || err instanceof MssMissingNewlineError
 }
 
 function socketAddress(socket: Duplex): HostPort {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { type EthereumClient, Event } from '../../src/client'
-import { LegacyRlpxPeerError } from '../../src/client/net/server/p2p/legacy'
+import { LegacyRlpxPeerBannedError } from '../../src/client/net/server/p2p/legacy'
 import { P2PServer } from '../../src/client/net/server/p2pserver'
 
 import { enodeId, startNode } from '../client/helpers/nodes'
@@ -52,7 +52,7 @@ describe('a P2P client and an RLPx client that discover each other', () => {
     if (!(server instanceof P2PServer)) throw new Error('useP2PServer: true did not give a P2PServer')
     let inboundAttempts = 0
     server.listener!.on('error', () => inboundAttempts++)
-    const legacy = p2p.client.config.events.waitFor(Event.PEER_ERROR, { timeoutMs: WAIT_MS, filter: (e) => e instanceof LegacyRlpxPeerError })
+    const legacy = p2p.client.config.events.waitFor(Event.PEER_ERROR, { timeoutMs: WAIT_MS, filter: (e) => e instanceof LegacyRlpxPeerBannedError })
 
     const rlpx = await startClient({ useP2PServer: false, bootnodes: [p2p.url] })
     const [err, peer] = await legacy
@@ -73,7 +73,7 @@ describe('a P2P client and an RLPx client that discover each other', () => {
     expect(server.dialAttempts).toBeLessThanOrEqual(1)
     expect(rlpx.discovered.filter((d) => d.id === p2p.id)).toHaveLength(1)
     expect(inboundAttempts).toBe(1)
-    expect(p2p.errors.filter((e) => e instanceof LegacyRlpxPeerError)).toHaveLength(1)
+    expect(p2p.errors.filter((e) => e instanceof LegacyRlpxPeerBannedError)).toHaveLength(1)
     expect(server.isBanned(rlpx.id)).toBe(true)
     expect(p2p.client.service.pool.size).toBe(0)
     expect(rlpx.client.service.pool.size).toBe(0)

@@ -25,7 +25,7 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.stop()))
 })
 
-/** DESIGN section 5's seed usage (`useP2PServer: true`), on loopback with ephemeral ports. */
+/** The README's usage (`useP2PServer: true`), on loopback with ephemeral ports. */
 async function startClient(opts: NodeOptions & { gasLimit?: bigint } = {}): Promise<{ client: EthereumClient; url: string }> {
   const { gasLimit, ...rest } = opts
   const node = await startNode({ common: testCommon(CHAIN_ID, gasLimit), useP2PServer: true, maxPeers: 25, ...rest })

@@ -1,53 +1,16 @@
 /**
  * Our multistream-select against @libp2p/multistream-select (v7), both roles,
  * over real TCP sockets on 127.0.0.1. Our side uses the net.Socket Duplex
- * directly; the libp2p side gets the same kind of socket wrapped in a minimal
- * libp2p v3 MessageStream (SocketMessageStream below).
+ * directly; the libp2p side gets the same kind of socket wrapped in the
+ * benches' libp2p v3 MessageStream adapter (SocketConnection).
  */
 import { once } from 'node:events'
 import net, { type AddressInfo } from 'node:net'
-import { logger } from '@libp2p/logger'
 import { handle, select } from '@libp2p/multistream-select'
-import { AbstractMessageStream, type SendResult } from '@libp2p/utils'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import type { AbstractMessageStream } from '@libp2p/utils'
 import { afterEach, describe, expect, it } from 'vitest'
+import { SocketConnection } from '../../bench/lib/libp2p'
 import { mssHandle, mssLs, mssSelect } from '../../src/p2p/multistream'
-
-/** A libp2p MessageStream over a Node socket: data events in, socket writes out. */
-class SocketMessageStream extends AbstractMessageStream {
-  private readonly socket: net.Socket
-
-  constructor(socket: net.Socket, direction: 'inbound' | 'outbound') {
-    super({ log: logger(`interop:mss:${direction}`), direction })
-    this.socket = socket
-    socket.on('data', (buf: Buffer) => this.onData(buf))
-    socket.on('end', () => this.onRemoteCloseWrite())
-    socket.on('drain', () => this.safeDispatchEvent('drain'))
-    socket.on('close', () => this.onTransportClosed())
-  }
-
-  sendData(data: Uint8ArrayList): SendResult {
-    let canSendMore = true
-    for (const chunk of data) canSendMore = this.socket.write(chunk)
-    return { sentBytes: data.byteLength, canSendMore }
-  }
-
-  sendReset(): void {
-    this.socket.destroy()
-  }
-
-  sendPause(): void {
-    this.socket.pause()
-  }
-
-  sendResume(): void {
-    this.socket.resume()
-  }
-
-  async close(): Promise<void> {
-    this.socket.end()
-  }
-}
 
 const sockets: net.Socket[] = []
 const serversClosed: Promise<void>[] = []
@@ -110,7 +73,7 @@ async function readOurs(stream: net.Socket, n: number): Promise<string> {
 describe('multistream-select interop with @libp2p/multistream-select', () => {
   it('ours dialing theirs: falls through na, then carries data both ways', async () => {
     const [d, l] = await tcpPair()
-    const theirs = new SocketMessageStream(l, 'inbound')
+    const theirs = new SocketConnection(l, 'inbound')
     const [ours, protocol] = await Promise.all([
       mssSelect(d, ['/eth/68/1.0.0', '/eth/67/1.0.0', '/eth/66/1.0.0']),
       handle(theirs, ['/eth/66/1.0.0', '/eth/67/1.0.0']),
@@ -125,7 +88,7 @@ describe('multistream-select interop with @libp2p/multistream-select', () => {
 
   it('theirs dialing ours: falls through na, then carries data both ways', async () => {
     const [d, l] = await tcpPair()
-    const theirs = new SocketMessageStream(d, 'outbound')
+    const theirs = new SocketConnection(d, 'outbound')
     const [protocol, ours] = await Promise.all([
       select(theirs, ['/mplex/7.0.0', '/mplex/6.7.0']),
       mssHandle(l, ['/mplex/6.7.0']),
@@ -141,7 +104,7 @@ describe('multistream-select interop with @libp2p/multistream-select', () => {
 
   it('theirs dialing ours: data written before our answer arrives is not lost', async () => {
     const [d, l] = await tcpPair()
-    const theirs = new SocketMessageStream(d, 'outbound')
+    const theirs = new SocketConnection(d, 'outbound')
     const handling = mssHandle(l, ['/echo/1.0.0'])
     const protocol = await select(theirs, ['/echo/1.0.0'])
     theirs.send(Buffer.from('one'))
@@ -153,7 +116,7 @@ describe('multistream-select interop with @libp2p/multistream-select', () => {
 
   it('ours ls against theirs, then selecting on the same stream', async () => {
     const [d, l] = await tcpPair()
-    const theirs = new SocketMessageStream(l, 'inbound')
+    const theirs = new SocketConnection(l, 'inbound')
     const handling = handle(theirs, ['/a/1.0.0', '/b/2.0.0', '/c/3.0.0'])
     const { protocols } = await mssLs(d)
     expect(protocols).toEqual(['/a/1.0.0', '/b/2.0.0', '/c/3.0.0'])
@@ -164,7 +127,7 @@ describe('multistream-select interop with @libp2p/multistream-select', () => {
 
   it('ours dialing theirs: all refused -> ERR_MSS_UNSUPPORTED_PROTOCOL', async () => {
     const [d, l] = await tcpPair()
-    const theirs = new SocketMessageStream(l, 'inbound')
+    const theirs = new SocketConnection(l, 'inbound')
     const handling = handle(theirs, ['/other/1.0.0']).catch((e: unknown) => e)
     await expect(mssSelect(d, ['/x/2', '/x/1'])).rejects.toMatchObject({ code: 'ERR_MSS_UNSUPPORTED_PROTOCOL' })
     expect(d.destroyed).toBe(true)
@@ -173,7 +136,7 @@ describe('multistream-select interop with @libp2p/multistream-select', () => {
 
   it('theirs dialing ours: all refused -> their UnsupportedProtocolError', async () => {
     const [d, l] = await tcpPair()
-    const theirs = new SocketMessageStream(d, 'outbound')
+    const theirs = new SocketConnection(d, 'outbound')
     const handling = mssHandle(l, ['/other/1.0.0']).catch((e: unknown) => e)
     await expect(select(theirs, ['/x/2', '/x/1'])).rejects.toMatchObject({ name: 'UnsupportedProtocolError' })
     d.destroy()
@@ -182,7 +145,7 @@ describe('multistream-select interop with @libp2p/multistream-select', () => {
 
   it("theirs dialing ours with a 1023-byte id (libp2p's longest)", async () => {
     const [d, l] = await tcpPair()
-    const theirs = new SocketMessageStream(d, 'outbound')
+    const theirs = new SocketConnection(d, 'outbound')
     const long = `/${'a'.repeat(1022)}` // 1023 bytes + newline: the largest id libp2p accepts
     const [protocol, ours] = await Promise.all([select(theirs, [long]), mssHandle(l, [long])])
     expect(protocol).toBe(long)

@@ -42,7 +42,7 @@ function failureOf(stream: Duplex): { error: Promise<Error>; delivered: () => Bu
   return { error, delivered: () => Buffer.concat(chunks) }
 }
 
-/** The sender's own stream fails with ConnectionClosedError once the receiver drops the socket: expected, not checked here. */
+/** The sender's own stream fails with SocketClosedError once the receiver drops the socket: expected, not checked here. */
 function ignoreRemoteHangUp(stream: Duplex): void {
   stream.on('error', () => {})
 }

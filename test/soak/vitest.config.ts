@@ -18,6 +18,8 @@ export default defineConfig({
     ],
     env: { SOAK: '1' },
     pool: 'forks',
+    // The churn suites force collections for their heap and retention checks (test/utils/resources.ts).
+    execArgv: ['--expose-gc'],
     setupFiles: ['test/setup.ts'],
     // One scenario at a time: they measure their own process's memory and resources and load the CPU.
     fileParallelism: false,

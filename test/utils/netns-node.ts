@@ -5,7 +5,7 @@
  *   ip netns exec NS node --import tsx test/utils/netns-node.ts --label node2 --ip 10.213.7.2 \
  *     --port 30303 [--blocks 64 --txs 4] [--bootnode enode://...] [--batch 16] [--timeout-ms 40000]
  *
- * A client as DESIGN section 5 builds it (Config with useP2PServer, then
+ * A client as the README's usage builds it (Config with useP2PServer, then
  * EthereumClient), bound to and advertising its namespace address, with
  * discovery on. With --blocks it is the bootnode and serves a test chain;
  * otherwise it syncs from its peers with the network script's own PeerSync

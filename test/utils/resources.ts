@@ -1,6 +1,4 @@
 import type { EventEmitter } from 'node:events'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 
 /**
  * Leak checks for the reliability suites: a baseline of what the process
@@ -100,46 +98,32 @@ export async function until(cond: () => boolean, what = 'condition', timeoutMs =
   }
 }
 
-let gcFn: (() => void) | null | undefined
-
 /**
- * A garbage-collection trigger: global.gc when node runs with --expose-gc,
- * else the same function obtained by setting the flag at runtime (V8 then
- * exposes it to new contexts). undefined where neither works; heap checks
- * then fall back to a looser bound.
+ * The garbage-collection trigger node exposes with --expose-gc (vitest.config.ts and
+ * test/soak/vitest.config.ts pass it to every test worker). Heap and retention checks
+ * depend on it, so its absence is an error, never a silently skipped check.
  */
-export function getGc(): (() => void) | undefined {
-  if (gcFn !== undefined) return gcFn ?? undefined
-  const exposed = (globalThis as { gc?: () => void }).gc
-  if (typeof exposed === 'function') {
-    gcFn = exposed
-    return gcFn
+export function requireGc(): () => void {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (typeof gc !== 'function') {
+    throw new Error('global.gc is not exposed: heap and retention checks need node --expose-gc (vitest execArgv)')
   }
-  try {
-    setFlagsFromString('--expose-gc')
-    const fn = runInNewContext('gc') as unknown
-    gcFn = typeof fn === 'function' ? (fn as () => void) : null
-  } catch {
-    gcFn = null
-  }
-  return gcFn ?? undefined
+  return gc
 }
 
 /** Full collection (twice, with a loop turn between so finalizers and WeakRefs settle). */
-export async function collectGarbage(): Promise<boolean> {
-  const gc = getGc()
-  if (gc === undefined) return false
+export async function collectGarbage(): Promise<void> {
+  const gc = requireGc()
   gc()
   await nextTurn()
   gc()
   await nextTurn()
-  return true
 }
 
-/** heapUsed after a full collection when one can be forced, else as it stands. */
-export async function heapUsed(): Promise<{ bytes: number; collected: boolean }> {
-  const collected = await collectGarbage()
-  return { bytes: process.memoryUsage().heapUsed, collected }
+/** heapUsed after a full collection. */
+export async function heapUsed(): Promise<number> {
+  await collectGarbage()
+  return process.memoryUsage().heapUsed
 }
 
 /**
@@ -157,9 +141,9 @@ export class RetentionTracker {
     return this.refs.length
   }
 
-  /** Labels of tracked objects still alive after a forced collection; undefined if none can be forced. */
-  async survivors(): Promise<string[] | undefined> {
-    if (!(await collectGarbage())) return undefined
+  /** Labels of tracked objects still alive after a forced collection. */
+  async survivors(): Promise<string[]> {
+    await collectGarbage()
     return this.refs.filter((r) => r.ref.deref() !== undefined).map((r) => r.label)
   }
 }

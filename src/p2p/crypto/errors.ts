@@ -1,4 +1,4 @@
-import { P2PError } from '../errors'
+import { P2PError, markTimeout } from '../errors'
 
 /**
  * Base class of every failure of the ECIES secure channel (RLPx handshake and
@@ -9,6 +9,10 @@ export class EciesError extends P2PError {}
 
 /** The handshake did not complete within its deadline. */
 export class HandshakeTimeoutError extends EciesError {
+  static {
+    markTimeout(this)
+  }
+
   constructor(timeoutMs: number) {
     super('ERR_ECIES_HANDSHAKE_TIMEOUT', `ECIES handshake did not complete within ${timeoutMs} ms`)
   }
@@ -81,11 +85,12 @@ export class TruncatedFrameError extends EciesError {
 }
 
 /**
- * The socket closed without a clean end of stream (no FIN seen) after the
- * handshake, or failed (ECONNRESET, EPIPE, ...). A socket error is carried as
- * `cause` so readers above always get a typed error, never a raw Node one.
+ * The socket under the secure stream closed without a clean end of stream
+ * (no FIN seen) after the handshake, or failed (ECONNRESET, EPIPE, ...). A
+ * socket error is carried as `cause` so readers above always get a typed
+ * error, never a raw Node one.
  */
-export class ConnectionClosedError extends EciesError {
+export class SocketClosedError extends EciesError {
   constructor(message = 'socket closed before the end of the secure stream', cause?: unknown) {
     super('ERR_ECIES_CONNECTION_CLOSED', message, { cause })
   }

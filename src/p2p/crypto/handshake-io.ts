@@ -1,14 +1,10 @@
 import type { Duplex } from 'node:stream'
-import { concatBytes } from './bytes'
-import { HandshakeAbortedError, HandshakeClosedError, HandshakeTimeoutError } from './errors'
+import { concatBytes } from '../util/bytes'
+import { TimeoutError } from '../errors'
+import { HandshakeAbortedError, HandshakeClosedError } from './errors'
 import type { OpenedPacket } from './packets'
 
 const EMPTY = new Uint8Array(0)
-
-export interface HandshakeIoOptions {
-  timeoutMs: number
-  signal?: AbortSignal
-}
 
 type Parse = (buf: Uint8Array) => OpenedPacket | undefined
 
@@ -20,8 +16,11 @@ interface Waiter {
 
 /**
  * The socket side of one handshake: collects incoming bytes, hands out whole
- * packets, and turns the deadline, the AbortSignal and a failing socket into
- * one typed failure that every pending wait rejects with.
+ * packets, and turns the AbortSignal (which carries the handshake's deadline)
+ * and a failing socket into one typed failure that every pending wait
+ * rejects with. A deadline's timeout error passes through as it is, naming
+ * whichever layer set the deadline; any other abort becomes
+ * HandshakeAbortedError with the reason as its cause.
  *
  * While it runs, the socket flows into this object's buffer. `finish()` pauses
  * the socket, detaches every listener and returns the bytes read past the last
@@ -30,21 +29,19 @@ interface Waiter {
 export class HandshakeIo {
   readonly #socket: Duplex
   readonly #signal: AbortSignal | undefined
-  readonly #timer: ReturnType<typeof setTimeout>
   #buf: Uint8Array = EMPTY
   #waiter: Waiter | undefined
   #failure: Error | undefined
   readonly #failed: Promise<never>
   #rejectFailed!: (err: Error) => void
 
-  constructor(socket: Duplex, opts: HandshakeIoOptions) {
+  constructor(socket: Duplex, signal: AbortSignal | undefined) {
     this.#socket = socket
-    this.#signal = opts.signal
+    this.#signal = signal
     this.#failed = new Promise<never>((_, reject) => {
       this.#rejectFailed = reject
     })
     this.#failed.catch(() => {}) // observed through race(); never an unhandled rejection
-    this.#timer = setTimeout(() => this.#fail(new HandshakeTimeoutError(opts.timeoutMs)), opts.timeoutMs)
     socket.on('data', this.#onData)
     socket.on('end', this.#onEnd)
     socket.on('error', this.#onError)
@@ -89,7 +86,6 @@ export class HandshakeIo {
   }
 
   #detach(): void {
-    clearTimeout(this.#timer)
     const s = this.#socket
     s.off('data', this.#onData)
     s.off('end', this.#onEnd)
@@ -126,7 +122,10 @@ export class HandshakeIo {
   #onEnd = (): void => this.#fail(new HandshakeClosedError('remote ended the connection during the handshake'))
   #onClose = (): void => this.#fail(new HandshakeClosedError('socket closed during the handshake'))
   #onError = (err: Error): void => this.#fail(new HandshakeClosedError(`socket error during the handshake: ${err.message}`, err))
-  #onAbort = (): void => this.#fail(new HandshakeAbortedError(this.#signal?.reason))
+  #onAbort = (): void => {
+    const reason: unknown = this.#signal?.reason
+    this.#fail(reason instanceof TimeoutError ? reason : new HandshakeAbortedError(reason))
+  }
 
   #fail(err: Error): void {
     if (this.#failure !== undefined) return

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { keccak_256 } from '@noble/hashes/sha3.js'
-import { bytesEqual, xorBytes } from './bytes'
+import { equalBytes, xorBytes } from '../util/bytes'
 import { EciesError, InvalidHandshakeError } from './errors'
 import {
   decodeAckEip8,
@@ -92,7 +92,7 @@ export class ResponderHandshake {
     } catch (err) {
       throw new InvalidHandshakeError('auth signature does not recover a public key', err)
     }
-    if (auth.ephemeralIdHash !== undefined && !bytesEqual(keccak_256(publicKeyToId(ephemeralPublicKey)), auth.ephemeralIdHash)) {
+    if (auth.ephemeralIdHash !== undefined && !equalBytes(keccak_256(publicKeyToId(ephemeralPublicKey)), auth.ephemeralIdHash)) {
       throw new InvalidHandshakeError('legacy auth ephemeral key hash does not match its signature')
     }
     const remote = {

@@ -4,7 +4,7 @@
  * bytes of the layer above in frame bodies.
  */
 export { secureInbound, secureOutbound } from './handshake'
-export type { SecureConnection, SecureOptions, SecureOutboundOptions } from './handshake'
+export type { ChannelOptions, SecureConnection, SecureOptions, SecureOutboundOptions } from './handshake'
 export { SecureStream, STREAM_HIGH_WATER_MARK } from './secure-stream'
 export {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
@@ -14,5 +14,8 @@ export {
   MAX_RLPX_FRAME_SIZE,
 } from './limits'
 export * from './errors'
-/** libsecp256k1 (WASM) signatures, also used by the client's discovery (discv4 signs and recovers every packet). */
-export { recoverPublicKey, signRecoverable } from './secp256k1'
+/**
+ * libsecp256k1 (WASM): node keys and ids for the whole code base, and the
+ * signatures the client's discovery uses (discv4 signs and recovers every packet).
+ */
+export { isValidPrivateKey, nodeIdFromPrivateKey, randomPrivateKey, recoverPublicKey, signRecoverable } from './secp256k1'

@@ -2,8 +2,9 @@ import { createKeccak, type IHasher } from 'hash-wasm'
 
 /**
  * Keccak-256 for the frame MACs, which hash every byte on the wire. hash-wasm's
- * WASM keccak measured ~270-350 MB/s here under Node and Bun, against ~30-55 MB/s
- * for @noble/hashes, so it is the one used on the per-byte path.
+ * WASM keccak measured several times faster than @noble/hashes under both Node
+ * and Bun (the crypto ceiling of bench/bulk.ts), so it is the one used on the
+ * per-byte path.
  *
  * One WASM instance serves every connection in the process: each instance
  * reserves 128 KiB of linear memory (counted as heap under Bun), too much to

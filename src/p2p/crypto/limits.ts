@@ -4,9 +4,12 @@
  */
 
 /**
- * Whole-handshake deadline (auth + ack + key derivation). A healthy peer answers
- * in one round trip plus a few milliseconds of EC work; 10 s tolerates slow
- * links and loaded hosts while bounding how long a silent peer holds a socket.
+ * Handshake deadline: of secureOutbound / secureInbound (auth + ack + key
+ * derivation), and the default of the Upgrader's whole upgrade (that plus
+ * the muxer selection, one more round trip) and of the client's
+ * `handshakeTimeoutMs`. A healthy peer answers in a round trip or two plus a
+ * few milliseconds of EC work; 10 s tolerates slow links and loaded hosts
+ * while freeing a stalled handshake's slot before a flood of them piles up.
  */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
 

@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto'
 import { RLP } from '@ethereumjs/rlp'
-import { concatBytes } from './bytes'
+import { concatBytes } from '../util/bytes'
 import { InvalidHandshakeError } from './errors'
 
 /**

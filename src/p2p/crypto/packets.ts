@@ -1,4 +1,4 @@
-import { concatBytes } from './bytes'
+import { concatBytes } from '../util/bytes'
 import { ECIES_OVERHEAD, eciesDecrypt, eciesEncrypt } from './ecies'
 import { DecryptError, HandshakeTooLargeError, InvalidHandshakeError } from './errors'
 import type { KeyPair } from './secp256k1'

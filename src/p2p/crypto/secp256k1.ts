@@ -1,15 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import * as ecc from 'tiny-secp256k1'
-import { bytesEqual } from './bytes'
+import { equalBytes } from '../util/bytes'
 import { InvalidKeyError } from './errors'
 
 /**
- * secp256k1 primitives for the handshake, on libsecp256k1 compiled to WebAssembly
- * (tiny-secp256k1). Connection set-up is bound by these operations, and measured
- * here (Node 20 and Bun 1.4, 2-core EPYC) the WASM build is the fastest option in
- * both runtimes: ECDH ~172 us against ~790 us for node:crypto's native OpenSSL
- * curve and ~795 us (Bun) / ~2,560 us (Node) for @noble/secp256k1; public-key
- * recovery ~245 us against ~740 / ~2,270 us for noble. One module instance per
+ * secp256k1 primitives for the handshake and for node keys and ids, on
+ * libsecp256k1 compiled to WebAssembly (tiny-secp256k1). Connection set-up is
+ * bound by these operations, and the WASM build measured fastest in both Node
+ * and Bun, ahead of node:crypto's native OpenSSL curve and @noble/secp256k1
+ * (bench/connect.ts; figures in bench/RESULTS.md). One module instance per
  * process; it holds no key material between calls.
  */
 
@@ -46,7 +45,7 @@ export function isValidPrivateKey(key: unknown): key is Uint8Array {
 }
 
 /** A uniformly random valid private key (rejection sampling; a retry has probability ~2^-128). */
-function randomPrivateKey(): Uint8Array {
+export function randomPrivateKey(): Uint8Array {
   for (;;) {
     const key = new Uint8Array(randomBytes(32))
     if (ecc.isPrivate(key)) return key
@@ -75,10 +74,23 @@ const staticKeyCache = new WeakMap<Uint8Array, KeyPair>()
 
 export function staticKeyPair(privateKey: Uint8Array): KeyPair {
   const cached = staticKeyCache.get(privateKey)
-  if (cached !== undefined && bytesEqual(cached.privateKey, privateKey)) return cached
+  if (cached !== undefined && equalBytes(cached.privateKey, privateKey)) return cached
   const pair = keyPairFromPrivateKey(privateKey)
   staticKeyCache.set(privateKey, pair)
   return pair
+}
+
+/**
+ * A node's id: its uncompressed secp256k1 public key without the 0x04 prefix
+ * (never anything derived from the private key's bytes themselves). Throws a
+ * RangeError, which does not echo the key, for anything but a valid scalar.
+ */
+export function nodeIdFromPrivateKey(privateKey: Uint8Array): Uint8Array {
+  if (!(privateKey instanceof Uint8Array) || privateKey.length !== 32) {
+    throw new RangeError('privateKey must be a 32-byte secp256k1 secret key')
+  }
+  if (!ecc.isPrivate(privateKey)) throw new RangeError('privateKey is not a valid secp256k1 secret key')
+  return ecc.pointFromScalar(privateKey, false)!.slice(1)
 }
 
 /** 64-byte node id -> 65-byte uncompressed public key; throws InvalidKeyError if not on the curve. */

@@ -1,5 +1,5 @@
 import { keccak_256 } from '@noble/hashes/sha3.js'
-import { concatBytes, xorBytes } from './bytes'
+import { concatBytes, xorBytes } from '../util/bytes'
 
 /**
  * Session secrets of one RLPx connection, derived as the RLPx spec does:

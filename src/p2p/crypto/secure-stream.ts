@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream'
 import debug from 'debug'
-import { ConnectionClosedError, TruncatedFrameError } from './errors'
+import { SocketClosedError, TruncatedFrameError } from './errors'
 import type { FrameCodec, FrameDecoder, FrameEncoder } from './frame-cipher'
 
 const log = debug('p2p:ecies')
@@ -117,7 +117,7 @@ export class SecureStream extends Duplex {
     while (c.index < c.pieces.length) {
       if (this.#socket.destroyed || this.#socket.writableEnded) {
         this.#cursor = undefined
-        c.cb(new ConnectionClosedError())
+        c.cb(new SocketClosedError())
         return
       }
       out.length = 0
@@ -204,7 +204,7 @@ export class SecureStream extends Duplex {
     }
     // A raw socket error (ECONNRESET, EPIPE, ...) must not escape to the layers
     // above untyped; wrap it and keep it as the cause.
-    this.destroy(new ConnectionClosedError(`socket failed: ${err.message}`, err))
+    this.destroy(new SocketClosedError(`socket failed: ${err.message}`, err))
   }
 
   #onClose = (): void => {
@@ -212,11 +212,11 @@ export class SecureStream extends Duplex {
     if (c !== undefined && this.#waitingDrain) {
       this.#cursor = undefined
       this.#waitingDrain = false
-      c.cb(new ConnectionClosedError())
+      c.cb(new SocketClosedError())
     }
     if (this.destroyed) return
     if (!this.#sawEof) {
-      this.destroy(new ConnectionClosedError())
+      this.destroy(new SocketClosedError())
       return
     }
     // clean EOF: close once the reader has taken everything that arrived before it

@@ -1,4 +1,4 @@
-import { P2PError } from '../errors'
+import { P2PError, markTimeout } from '../errors'
 
 /** Base of every multistream-select failure; `code` is one of the ERR_MSS_* below. */
 export class MultistreamError extends P2PError {}
@@ -64,6 +64,10 @@ export class MssTooManyLsError extends MultistreamError {
 
 /** The negotiation did not finish within its deadline. */
 export class MssTimeoutError extends MultistreamError {
+  static {
+    markTimeout(this)
+  }
+
   constructor(timeoutMs: number) {
     super('ERR_MSS_TIMEOUT', `multistream-select negotiation did not finish within ${timeoutMs} ms`)
   }

@@ -1,10 +1,10 @@
 import type { Duplex } from 'node:stream'
 import { destroyWith } from '../codec/stream-read'
+import { equalBytes } from '../util/bytes'
 import { DEFAULT_MAX_LS_COUNT, DEFAULT_MAX_NA_COUNT, MAX_PROTOCOL_ID_LENGTH } from './constants'
 import { MssInvalidHeaderError, MssMissingNewlineError, MssTooManyAttemptsError, MssTooManyLsError } from './errors'
 import {
   encodeLsResponse,
-  equalBytes,
   HEADER_MESSAGE,
   HEADER_PAYLOAD,
   line,
@@ -13,14 +13,17 @@ import {
   NA_MESSAGE,
   NEWLINE,
 } from './messages'
-import { log, Negotiation, type NegotiationOptions, type NegotiationResult } from './negotiation'
+import { log, Negotiation, type NegotiationOptions, type NegotiationResult, underDeadline } from './negotiation'
 
-export interface MssHandleOptions extends NegotiationOptions {
+/** How much a dialer may ask of a listener before it gives up. */
+export interface ListenerLimits {
   /** Proposals answered with `na` before giving up. Default DEFAULT_MAX_NA_COUNT (32). */
   maxNaCount?: number
   /** `ls` requests answered before giving up. Default DEFAULT_MAX_LS_COUNT (4). */
   maxLsCount?: number
 }
+
+export interface MssHandleOptions extends NegotiationOptions, ListenerLimits {}
 
 function checkCount(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`invalid ${name} ${String(value)}`)
@@ -36,8 +39,8 @@ class Listener extends Negotiation<string> {
   private naCount = 0
   private lsCount = 0
 
-  constructor(stream: Duplex, protocols: readonly string[], opts: MssHandleOptions) {
-    super(stream, opts, MAX_PROTOCOL_ID_LENGTH + 1)
+  constructor(stream: Duplex, protocols: readonly string[], signal: AbortSignal | undefined, opts: ListenerLimits) {
+    super(stream, signal, MAX_PROTOCOL_ID_LENGTH + 1)
     this.protocols = protocols
     this.maxNaCount = checkCount('maxNaCount', opts.maxNaCount ?? DEFAULT_MAX_NA_COUNT)
     this.maxLsCount = checkCount('maxLsCount', opts.maxLsCount ?? DEFAULT_MAX_LS_COUNT)
@@ -85,18 +88,29 @@ class Listener extends Negotiation<string> {
  * pipelining dialer). Resolves with the same stream, with any bytes the dialer
  * sent after its accepted proposal still unread. Rejects (and destroys the
  * stream with the error) on a bad header, an over-long id, a missing newline,
- * more than `maxNaCount` refusals or `maxLsCount` ls requests, timeout or abort.
+ * more than `maxNaCount` refusals or `maxLsCount` ls requests, timeout
+ * (MssTimeoutError after `timeoutMs`) or abort.
  */
 export function mssHandle<S extends Duplex>(
   stream: S,
   protocols: string | readonly string[],
   opts: MssHandleOptions = {},
 ): Promise<NegotiationResult<S>> {
+  return underDeadline(stream, opts, (signal) => handleProtocol(stream, protocols, signal, opts))
+}
+
+/** mssHandle bounded by `signal` alone, for callers whose signal carries their deadline (Upgrader, Connection). */
+export function handleProtocol<S extends Duplex>(
+  stream: S,
+  protocols: string | readonly string[],
+  signal: AbortSignal | undefined,
+  limits: ListenerLimits = {},
+): Promise<NegotiationResult<S>> {
   let listener: Listener
   try {
     const list = typeof protocols === 'string' ? [protocols] : protocols
     for (const p of list) line(p) // validates (once per id, thanks to the cache)
-    listener = new Listener(stream, list, opts)
+    listener = new Listener(stream, list, signal, limits)
   } catch (err) {
     destroyWith(stream, err as Error)
     return Promise.reject(err as Error)

@@ -76,12 +76,6 @@ export function line(id: string): EncodedLine {
   return entry
 }
 
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
 /** Message text without its newline; throws MssMissingNewlineError if there is none. */
 export function messageText(msg: Buffer): string {
   if (msg.length === 0 || msg[msg.length - 1] !== NEWLINE) throw new MssMissingNewlineError()

@@ -3,21 +3,35 @@ import debug from 'debug'
 import { destroyWith, readAvailable } from '../codec/stream-read'
 import { decodeUvarint, uvarintLength } from '../codec/uvarint'
 import { abortReason } from '../util/abort'
+import { withDeadline } from '../util/timeout'
 import { DEFAULT_MSS_TIMEOUT_MS } from './constants'
 import { MssProtocolIdTooLongError, MssStreamClosedError, MssTimeoutError } from './errors'
 import { HEADER_MESSAGE } from './messages'
 
 export const log = debug('p2p:mss')
 
-/** setTimeout's largest delay; longer (or Infinity) means no deadline. */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
 /** Options every negotiation takes. */
 export interface NegotiationOptions {
   /** Aborts the negotiation (and destroys the stream) with the signal's reason. */
   signal?: AbortSignal
-  /** Deadline for the whole negotiation. Default DEFAULT_MSS_TIMEOUT_MS (10 s); Infinity (or anything above 2^31-1 ms) disables it. */
+  /** Deadline for the whole negotiation. Default DEFAULT_MSS_TIMEOUT_MS (10 s); Infinity means none but the signal. */
   timeoutMs?: number
+}
+
+/**
+ * Runs a negotiation under the deadline of `opts.timeoutMs` (expiring as an
+ * MssTimeoutError) and `opts.signal`: what mssSelect / mssHandle / mssLs add
+ * on top of the signal-only negotiations that the Upgrader and Connection
+ * run under their own deadlines.
+ */
+export function underDeadline<R>(stream: Duplex, opts: NegotiationOptions, run: (signal: AbortSignal) => Promise<R>): Promise<R> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_MSS_TIMEOUT_MS
+  if (!(timeoutMs > 0)) {
+    const err = new RangeError(`invalid timeoutMs ${String(opts.timeoutMs)}`)
+    destroyWith(stream, err)
+    return Promise.reject(err)
+  }
+  return withDeadline(timeoutMs, () => new MssTimeoutError(timeoutMs), [opts.signal], run)
 }
 
 /** What a negotiation resolves to: the same stream, positioned just after the negotiation. */
@@ -28,7 +42,8 @@ export interface NegotiationResult<S extends Duplex = Duplex> {
 
 /**
  * The shared engine of the dialer and the listener: a synchronous state
- * machine driven by the stream's 'readable' event.
+ * machine driven by the stream's 'readable' event, bounded only by its
+ * signal (whose reason it fails with, so a deadline names its owner).
  *
  * Reading happens in paused mode with `read()`, so the bytes that follow the
  * last negotiation message (already sent by a pipelining peer, or sharing a
@@ -51,30 +66,24 @@ export abstract class Negotiation<R> {
   /** Pending outgoing messages of the current batch. */
   protected outbox: Buffer[] = []
   private readonly signal: AbortSignal | undefined
-  private readonly timeoutMs: number
   /** Bytes of an incomplete message, kept as received. */
   private pending: Buffer[] = []
   private pendingBytes = 0
   /** Bytes needed to complete the pending message (prefix included); 0 while its prefix is incomplete. */
   private pendingNeed = 0
-  private timer: ReturnType<typeof setTimeout> | undefined
   private settled = false
   private resolveFn!: (value: R) => void
   private rejectFn!: (err: Error) => void
 
-  constructor(stream: Duplex, opts: NegotiationOptions, maxMessageLength: number) {
+  constructor(stream: Duplex, signal: AbortSignal | undefined, maxMessageLength: number) {
     this.stream = stream
-    this.signal = opts.signal
+    this.signal = signal
     this.maxMessageLength = maxMessageLength
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_MSS_TIMEOUT_MS
-    if (!(timeoutMs > 0)) throw new RangeError(`invalid timeoutMs ${String(opts.timeoutMs)}`)
-    this.timeoutMs = timeoutMs
     this.onReadable = this.onReadable.bind(this)
     this.onEnd = this.onEnd.bind(this)
     this.onClose = this.onClose.bind(this)
     this.onError = this.onError.bind(this)
     this.onAbort = this.onAbort.bind(this)
-    this.onTimeout = this.onTimeout.bind(this)
   }
 
   /**
@@ -102,7 +111,6 @@ export abstract class Negotiation<R> {
       stream.on('close', this.onClose)
       stream.on('error', this.onError)
       signal?.addEventListener('abort', this.onAbort)
-      if (this.timeoutMs <= MAX_TIMER_MS) this.timer = setTimeout(this.onTimeout, this.timeoutMs)
       if (first !== undefined) stream.write(first)
     })
   }
@@ -203,8 +211,6 @@ export abstract class Negotiation<R> {
     stream.off('close', this.onClose)
     stream.off('error', this.onError)
     this.signal?.removeEventListener('abort', this.onAbort)
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = undefined
     if (this.pendingBytes > 0) this.clearPending()
   }
 
@@ -222,10 +228,5 @@ export abstract class Negotiation<R> {
 
   private onAbort(): void {
     this.fail(abortReason(this.signal!, 'multistream-select'))
-  }
-
-  private onTimeout(): void {
-    this.timer = undefined
-    this.fail(new MssTimeoutError(this.timeoutMs))
   }
 }

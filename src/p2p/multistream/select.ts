@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream'
 import { destroyWith } from '../codec/stream-read'
+import { equalBytes } from '../util/bytes'
 import { DEFAULT_MAX_LS_RESPONSE_LENGTH, MAX_PROTOCOL_ID_LENGTH } from './constants'
 import {
   MssInvalidHeaderError,
@@ -12,7 +13,6 @@ import {
 import {
   decodeLsResponse,
   type EncodedLine,
-  equalBytes,
   HEADER_MESSAGE,
   HEADER_PAYLOAD,
   line,
@@ -21,7 +21,7 @@ import {
   NA_PAYLOAD,
   NEWLINE,
 } from './messages'
-import { log, Negotiation, type NegotiationOptions, type NegotiationResult } from './negotiation'
+import { log, Negotiation, type NegotiationOptions, type NegotiationResult, underDeadline } from './negotiation'
 
 export type MssSelectOptions = NegotiationOptions
 
@@ -37,8 +37,8 @@ class Selector extends Negotiation<string> {
   private index = 0
   private headerSeen = false
 
-  constructor(stream: Duplex, lines: readonly EncodedLine[], opts: MssSelectOptions) {
-    super(stream, opts, MAX_PROTOCOL_ID_LENGTH + 1)
+  constructor(stream: Duplex, lines: readonly EncodedLine[], signal: AbortSignal | undefined) {
+    super(stream, signal, MAX_PROTOCOL_ID_LENGTH + 1)
     this.lines = lines
   }
 
@@ -72,13 +72,23 @@ class Selector extends Negotiation<string> {
  * proposal go out in one write; each `na` moves to the next proposal. Resolves
  * with the same stream, with any bytes the listener sent after its answer
  * still unread. Rejects (and destroys the stream with the error) with
- * MssUnsupportedProtocolError when all are refused, MssTimeoutError, the
- * abort reason, or another MultistreamError for a misbehaving listener.
+ * MssUnsupportedProtocolError when all are refused, MssTimeoutError after
+ * `timeoutMs`, the abort reason, or another MultistreamError for a
+ * misbehaving listener.
  */
 export function mssSelect<S extends Duplex>(
   stream: S,
   protocols: string | readonly string[],
   opts: MssSelectOptions = {},
+): Promise<NegotiationResult<S>> {
+  return underDeadline(stream, opts, (signal) => selectProtocol(stream, protocols, signal))
+}
+
+/** mssSelect bounded by `signal` alone, for callers whose signal carries their deadline (Upgrader, Connection). */
+export function selectProtocol<S extends Duplex>(
+  stream: S,
+  protocols: string | readonly string[],
+  signal: AbortSignal | undefined,
 ): Promise<NegotiationResult<S>> {
   let selector: Selector
   let first: Buffer
@@ -87,7 +97,7 @@ export function mssSelect<S extends Duplex>(
     if (list.length === 0) throw new MssInvalidProtocolIdError('no protocols to propose')
     const lines = list.map(line)
     first = lines[0]!.withHeader
-    selector = new Selector(stream, lines, opts)
+    selector = new Selector(stream, lines, signal)
   } catch (err) {
     destroyWith(stream, err as Error)
     return Promise.reject(err as Error)
@@ -105,8 +115,8 @@ class Lister extends Negotiation<string[]> {
   private readonly maxLsResponseLength: number
   private headerSeen = false
 
-  constructor(stream: Duplex, opts: MssLsOptions) {
-    super(stream, opts, MAX_PROTOCOL_ID_LENGTH + 1)
+  constructor(stream: Duplex, opts: MssLsOptions, signal: AbortSignal) {
+    super(stream, signal, MAX_PROTOCOL_ID_LENGTH + 1)
     const max = opts.maxLsResponseLength ?? DEFAULT_MAX_LS_RESPONSE_LENGTH
     if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`invalid maxLsResponseLength ${String(max)}`)
     this.maxLsResponseLength = max
@@ -142,12 +152,14 @@ export function mssLs<S extends Duplex>(
   stream: S,
   opts: MssLsOptions = {},
 ): Promise<{ stream: S; protocols: string[] }> {
-  let lister: Lister
-  try {
-    lister = new Lister(stream, opts)
-  } catch (err) {
-    destroyWith(stream, err as Error)
-    return Promise.reject(err as Error)
-  }
-  return lister.run(HEADER_AND_LS).then((protocols) => ({ stream, protocols }))
+  return underDeadline(stream, opts, (signal) => {
+    let lister: Lister
+    try {
+      lister = new Lister(stream, opts, signal)
+    } catch (err) {
+      destroyWith(stream, err as Error)
+      return Promise.reject(err as Error)
+    }
+    return lister.run(HEADER_AND_LS).then((protocols) => ({ stream, protocols }))
+  })
 }

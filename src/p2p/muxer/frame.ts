@@ -1,4 +1,5 @@
 import { decodeUvarint, decodeUvarintBig, MAX_UVARINT_BYTES, VarintError, writeUvarint } from '../codec/uvarint'
+import { concatBytes } from '../util/bytes'
 import { MplexFrameTooLargeError, MplexInvalidFlagError, MplexInvalidFrameError } from './errors'
 
 /**
@@ -236,14 +237,5 @@ export class FrameDecoder {
 }
 
 function takeName(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!
-  let total = 0
-  for (const p of parts) total += p.length
-  const out = new Uint8Array(total)
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
+  return parts.length === 1 ? parts[0]! : concatBytes(...parts)
 }

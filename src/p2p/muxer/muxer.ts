@@ -22,7 +22,7 @@ export type MuxerStatus = 'open' | 'closing' | 'closed'
 
 /**
  * The error a connection failure hands to every stream. Typed errors of the
- * layer below (a FrameMacError, a ConnectionClosedError) already name the
+ * layer below (a FrameMacError, a SocketClosedError) already name the
  * reason and pass through; a raw Node error (ECONNRESET on a bare socket) is
  * wrapped so stream readers only ever see a P2PError, with the original as `cause`.
  */

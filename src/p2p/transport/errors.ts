@@ -1,5 +1,5 @@
-import { P2PError } from '../errors'
-import { describeError } from '../stack-errors'
+import { P2PError, describeError, markTimeout } from '../errors'
+import { UpgradeError } from '../stack-errors'
 
 /** Errors of the TCP Transport and TransportListener (`ERR_TRANSPORT_*`). */
 export class TransportError extends P2PError {}
@@ -27,6 +27,10 @@ export class DialError extends TransportError {
 
 /** The TCP connect did not complete within `dialTimeoutMs`. */
 export class DialTimeoutError extends TransportError {
+  static {
+    markTimeout(this)
+  }
+
   constructor(readonly addr: { host: string; port: number }, readonly timeoutMs: number) {
     super('ERR_TRANSPORT_DIAL_TIMEOUT', `dial ${addr.host}:${addr.port} timed out after ${timeoutMs} ms`)
   }
@@ -53,14 +57,21 @@ export class ListenerStateError extends TransportError {
   }
 }
 
-/** Emitted as the listener's 'error' when an accepted socket failed to upgrade. */
+/**
+ * Emitted as the listener's 'error' when an accepted socket failed to
+ * upgrade. `remoteId` is the remote's node id when the failure came after
+ * the secure channel authenticated it (see UpgradeError), else undefined.
+ */
 export class InboundUpgradeError extends TransportError {
+  readonly remoteId: Uint8Array | undefined
+
   constructor(readonly remoteAddr: { host: string; port: number }, cause: unknown) {
     super(
       'ERR_TRANSPORT_INBOUND_UPGRADE_FAILED',
       `inbound upgrade from ${remoteAddr.host}:${remoteAddr.port} failed: ${describeError(cause)}`,
       { cause },
     )
+    this.remoteId = cause instanceof UpgradeError ? cause.remoteId : undefined
   }
 }
 

@@ -1,6 +1,7 @@
 import { anySignal, raceSignal } from './abort'
 
-const MAX_TIMER_MS = 2 ** 31 - 1
+/** setTimeout's largest delay (~24.8 days); it treats longer ones as 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** A timer exposed as an AbortSignal, released with `clear()`. */
 export interface Deadline {
@@ -21,7 +22,6 @@ export function createDeadline(ms: number, makeError: () => Error): Deadline {
   let expired = false
   let timer: ReturnType<typeof setTimeout> | undefined
   if (ms !== Infinity) {
-    // setTimeout treats delays above 2^31-1 as 1 ms; clamp instead (~24.8 days).
     timer = setTimeout(() => {
       timer = undefined
       expired = true
@@ -41,27 +41,43 @@ export function createDeadline(ms: number, makeError: () => Error): Deadline {
 }
 
 /**
- * Settles like `promise`, or rejects with `makeError()` after `ms`, or with the
- * abort reason when `signal` fires — whichever comes first. `onCancel` runs
- * when the timeout or the abort wins, so the caller can tear the work down
- * (destroy a socket, reset a stream). The timer and listeners are always
- * released before this promise settles.
+ * Runs `work` under one signal that aborts when any of `signals` does (with
+ * its reason) or after `ms` (with `makeError()`), whichever comes first. This is
+ * how a deadline enters the stack: the work and everything it calls take
+ * the one signal and react to its reason, and none of them runs a timer of
+ * its own. The timer and listeners are released before this settles.
  */
-export async function withTimeout<T>(
+export async function withDeadline<T>(
+  ms: number,
+  makeError: () => Error,
+  signals: ReadonlyArray<AbortSignal | undefined>,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const deadline = createDeadline(ms, makeError)
+  const linked = anySignal([...signals, deadline.signal])
+  try {
+    return await work(linked.signal)
+  } finally {
+    linked.clear()
+    deadline.clear()
+  }
+}
+
+/**
+ * Settles like `promise`, or rejects with `makeError()` after `ms`, or with the
+ * abort reason when `signal` fires — whichever comes first: withDeadline for
+ * work that cannot take a signal itself. `onCancel` runs when the timeout or
+ * the abort wins, so the caller can tear the work down (destroy a socket,
+ * reset a stream).
+ */
+export function withTimeout<T>(
   promise: Promise<T>,
   ms: number,
   signal: AbortSignal | undefined,
   makeError: () => Error,
   onCancel?: (err: Error) => void,
 ): Promise<T> {
-  const deadline = createDeadline(ms, makeError)
-  const linked = anySignal([signal, deadline.signal])
-  try {
-    return await raceSignal(promise, linked.signal, onCancel)
-  } finally {
-    linked.clear()
-    deadline.clear()
-  }
+  return withDeadline(ms, makeError, [signal], (linked) => raceSignal(promise, linked, onCancel))
 }
 
 /** Throws a RangeError for a timeout that is not a non-negative number. */

@@ -226,6 +226,20 @@ describe('Chain', () => {
       await expect(c.putBlocks(test.blocks.slice(0, 2), [test.receipts[0]!])).rejects.toMatchObject({ code: 'ERR_CHAIN_INVALID_RECEIPTS' })
       expect(c.headers.height).toBe(0n)
     })
+
+    it('refuses a batch in which one byte of one receipt was altered, storing nothing', async () => {
+      const c = await newChain()
+      const receipts = test.receipts.slice(0, 4).map((rs) => rs.map((r) => Uint8Array.from(r)))
+      const victim = receipts[2]![1]!
+      victim[victim.length >> 1]! ^= 0x01
+      const err = await c.putBlocks(test.blocks.slice(0, 4), receipts).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(ChainError)
+      expect((err as ChainError).code).toBe('ERR_CHAIN_INVALID_RECEIPTS')
+      // The receipts root of block 3 is what no longer matches.
+      expect((err as ChainError).message).toMatch(/^block 3: receipts root/)
+      expect(c.headers.height).toBe(0n)
+      expect(await c.putBlocks(test.blocks.slice(0, 4), test.receipts.slice(0, 4))).toBe(4)
+    })
   })
 
   describe('getNodeData', () => {

@@ -1,6 +1,6 @@
 /**
  * Whole client nodes for tests: EthereumClients on 127.0.0.1 with ephemeral
- * ports, built as DESIGN section 5's seed usage builds them.
+ * ports, built as the README's usage builds them.
  */
 import { Common } from '../../../src/chain-config'
 import { Chain } from '../../../src/client/blockchain/chain'

@@ -58,7 +58,7 @@ class Inbox {
   }
 }
 
-/** `uvarint(n) || code || RLP(payload)`: one message on an ETH stream (DESIGN section 3). */
+/** `uvarint(n) || code || RLP(payload)`: one message on an ETH stream (docs/ARCHITECTURE.md, wire formats). */
 function frame(code: number, payload: Input): Uint8Array {
   const rlp = RLP.encode(payload)
   return Buffer.concat([encodeUvarint(1 + rlp.length), Uint8Array.of(code), rlp])

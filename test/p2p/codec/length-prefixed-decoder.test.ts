@@ -138,6 +138,14 @@ describe('LengthPrefixedDecoder', () => {
     expect(() => decoder.push(new Uint8Array(10).fill(0x80))).toThrow(VarintError)
   })
 
+  it('rejects a well-formed 10-byte prefix with VarintError, whole or split', () => {
+    const tenBytes = Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01)
+    expect(() => new LengthPrefixedDecoder().push(tenBytes)).toThrow(VarintError)
+    const split = new LengthPrefixedDecoder()
+    expect(split.push(tenBytes.subarray(0, 5))).toEqual([])
+    expect(() => split.push(tenBytes.subarray(5))).toThrow(VarintError)
+  })
+
   it('hands back unconsumed bytes, prefix included, with takeBuffered', () => {
     const decoder = new LengthPrefixedDecoder()
     const second = encodeMessage(random(50))

@@ -60,6 +60,15 @@ describe('uvarint', () => {
     }
   })
 
+  it('rejects a well-formed 10-byte varint: it could only encode a value of 2^63 or more', () => {
+    // 80 80 80 80 80 80 80 80 80 01 terminates properly (last byte < 0x80) and is 2^63.
+    const tenBytes = Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01)
+    expect(() => decodeUvarint(tenBytes)).toThrow(VarintError)
+    expect(() => decodeUvarintBig(tenBytes)).toThrow(VarintError)
+    // Its 9-byte neighbour is the largest accepted encoding.
+    expect(decodeUvarintBig(encodeUvarint(MAX_UVARINT))).toEqual({ value: MAX_UVARINT, bytes: 9 })
+  })
+
   it('rejects values that cannot be encoded', () => {
     expect(() => encodeUvarint(-1)).toThrow(VarintError)
     expect(() => encodeUvarint(1.5)).toThrow(VarintError)

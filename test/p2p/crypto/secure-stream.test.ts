@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  ConnectionClosedError,
+  SocketClosedError,
   DEFAULT_MAX_INBOUND_FRAME_SIZE,
   DEFAULT_MAX_OUTBOUND_FRAME_SIZE,
   FrameMacError,
@@ -215,17 +215,17 @@ describe('secure stream over an in-memory pipe', () => {
     expect(x.destroyed).toBe(true)
   })
 
-  it('a socket that closes without an end ends the stream with ConnectionClosedError', async () => {
+  it('a socket that closes without an end ends the stream with SocketClosedError', async () => {
     const { x, y, a, b } = await securedPair()
     track(a.stream, b.stream, x, y)
     const failure = errorOf(b.stream)
     y.destroy()
     const err = await within(failure, 5000, 'close error')
-    expect(err).toBeInstanceOf(ConnectionClosedError)
-    expect((err as ConnectionClosedError).code).toBe('ERR_ECIES_CONNECTION_CLOSED')
+    expect(err).toBeInstanceOf(SocketClosedError)
+    expect((err as SocketClosedError).code).toBe('ERR_ECIES_CONNECTION_CLOSED')
   })
 
-  it('a socket error (ECONNRESET) reaches readers as ConnectionClosedError with the raw error as cause', async () => {
+  it('a socket error (ECONNRESET) reaches readers as SocketClosedError with the raw error as cause', async () => {
     const { x, y, a, b } = await securedPair()
     track(a.stream, b.stream, x, y)
     const failure = errorOf(b.stream)
@@ -233,10 +233,10 @@ describe('secure stream over an in-memory pipe', () => {
     const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
     y.destroy(reset)
     const err = await within(failure, 5000, 'socket error')
-    expect(err).toBeInstanceOf(ConnectionClosedError)
-    expect((err as ConnectionClosedError).code).toBe('ERR_ECIES_CONNECTION_CLOSED')
-    expect((err as ConnectionClosedError).cause).toBe(reset)
-    expect(await within(peerFailure, 5000, 'peer close error')).toBeInstanceOf(ConnectionClosedError)
+    expect(err).toBeInstanceOf(SocketClosedError)
+    expect((err as SocketClosedError).code).toBe('ERR_ECIES_CONNECTION_CLOSED')
+    expect((err as SocketClosedError).cause).toBe(reset)
+    expect(await within(peerFailure, 5000, 'peer close error')).toBeInstanceOf(SocketClosedError)
   })
 
   it('an end in the middle of a frame is a TruncatedFrameError', async () => {

@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { AbortError } from '../../../src/p2p/errors'
 import {
   DEFAULT_MAX_LS_COUNT,
   DEFAULT_MAX_NA_COUNT,
@@ -139,7 +140,10 @@ describe('multistream-select listener on bad input', () => {
 
   it('rejects at once with an already-aborted signal', async () => {
     const [, b] = pair()
-    await expect(mssHandle(b, ['/x/1'], { signal: AbortSignal.abort() })).rejects.toBeDefined()
+    const err = await mssHandle(b, ['/x/1'], { signal: AbortSignal.abort() }).catch((e: unknown) => e)
+    // A reason-less abort (a DOMException) becomes the stack's typed AbortError.
+    expect(err).toBeInstanceOf(AbortError)
+    expect((err as AbortError).code).toBe('ERR_ABORTED')
     expect(b.destroyed).toBe(true)
   })
 })

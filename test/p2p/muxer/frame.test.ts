@@ -145,6 +145,11 @@ describe('mplex frame codec', () => {
     }).toThrow(MplexInvalidFrameError)
   })
 
+  it('rejects a well-formed 10-byte header varint with MplexInvalidFrameError', () => {
+    const tenBytes = Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x00])
+    expect(() => new FrameDecoder(collector().sink).push(tenBytes)).toThrow(MplexInvalidFrameError)
+  })
+
   it('hands message data on without copying it', () => {
     const seen: Uint8Array[] = []
     const decoder = new FrameDecoder({

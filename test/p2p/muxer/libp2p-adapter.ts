@@ -1,67 +1,14 @@
 /**
- * Drives @libp2p/mplex (v12, libp2p v3 interfaces) over a plain net.Socket, so
- * interop tests can put it on one end of a TCP connection and our MplexMuxer
- * on the other.
- *
- * libp2p v3 muxers read from and write to a MessageStream (a
- * MultiaddrConnection): 'message' events carry inbound bytes, `sendData`
- * receives outbound bytes, 'drain' resumes a sender that saw
- * `canSendMore: false`. SocketConnection maps those onto the socket.
- *
- * Uses transitive dependencies of @libp2p/mplex (@libp2p/utils,
- * @libp2p/logger, @multiformats/multiaddr, uint8arraylist); test-only.
+ * @libp2p/mplex (v12, libp2p v3 interfaces) on a plain net.Socket for the
+ * interop tests, built on the benches' socket adapter (bench/lib/libp2p.ts),
+ * so one end of a TCP connection can run it and the other our MplexMuxer.
+ * Test-only: libp2p packages are devDependencies.
  */
 import type { Socket } from 'node:net'
 import type { Stream, StreamMuxer } from '@libp2p/interface'
-import { logger } from '@libp2p/logger'
-import { mplex } from '@libp2p/mplex'
-import { AbstractMultiaddrConnection, type SendResult } from '@libp2p/utils'
-import { multiaddr } from '@multiformats/multiaddr'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import { libp2pMplex } from '../../../bench/lib/libp2p'
 
-class SocketConnection extends AbstractMultiaddrConnection {
-  private readonly socket: Socket
-
-  constructor(socket: Socket, direction: 'inbound' | 'outbound') {
-    super({
-      remoteAddr: multiaddr(`/ip4/127.0.0.1/tcp/${socket.remotePort ?? 0}`),
-      direction,
-      log: logger('test:libp2p-socket'),
-    })
-    this.socket = socket
-    socket.on('data', (buf: Buffer) => this.onData(buf))
-    socket.on('drain', () => this.safeDispatchEvent('drain'))
-    socket.on('end', () => this.onRemoteCloseWrite())
-    socket.on('close', () => this.onTransportClosed())
-    socket.on('error', (err) => this.abort(err))
-  }
-
-  sendData(data: Uint8ArrayList): SendResult {
-    let canSendMore = true
-    for (const buf of data) canSendMore = this.socket.write(buf)
-    return { sentBytes: data.byteLength, canSendMore }
-  }
-
-  sendReset(): void {
-    this.socket.destroy()
-  }
-
-  async sendClose(): Promise<void> {
-    if (this.socket.destroyed) return
-    await new Promise<void>((resolve) => {
-      this.socket.once('close', () => resolve())
-      this.socket.end()
-    })
-  }
-
-  sendPause(): void {
-    this.socket.pause()
-  }
-
-  sendResume(): void {
-    this.socket.resume()
-  }
-}
+export { libp2pEcho } from '../../../bench/lib/libp2p'
 
 export interface Libp2pMplex {
   muxer: StreamMuxer
@@ -69,31 +16,14 @@ export interface Libp2pMplex {
   onStream(handler: (stream: Stream) => void): void
 }
 
-/**
- * @libp2p/mplex on `socket`. `disconnectThreshold` is raised because the
- * default (5 new streams a second) would have it drop a peer that opens
- * streams as fast as the tests do.
- */
+/** @libp2p/mplex on `socket`, with its stream-rate disconnect threshold raised (the tests open streams fast). */
 export function libp2pMplexOver(socket: Socket, direction: 'inbound' | 'outbound'): Libp2pMplex {
-  const factory = mplex({ disconnectThreshold: 100_000 })()
-  const muxer = factory.createStreamMuxer(new SocketConnection(socket, direction))
+  const muxer = libp2pMplex(socket, direction)
   return {
     muxer,
     onStream: (handler) => {
       muxer.addEventListener('stream', (evt) => handler(evt.detail))
     },
-  }
-}
-
-/** Echoes a libp2p stream: every message is sent back, then the stream is closed. */
-export async function libp2pEcho(stream: Stream): Promise<void> {
-  try {
-    for await (const buf of stream) {
-      if (!stream.send(buf)) await stream.onDrain()
-    }
-    await stream.close()
-  } catch (err) {
-    stream.abort(err as Error)
   }
 }
 

@@ -3,9 +3,12 @@ import type { Duplex } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Connection } from '../../../src/p2p/connection'
 import { MplexMuxer, type MplexStream } from '../../../src/p2p/muxer'
+import { TimeoutError } from '../../../src/p2p/errors'
 import {
   ConnectionClosedError,
   ProtocolNotSupportedError,
+  StreamHandlerError,
+  StreamNegotiationError,
   StreamNegotiationTimeoutError,
   TooManyStreamsError,
 } from '../../../src/p2p/stack-errors'
@@ -139,6 +142,40 @@ describe('Connection streams', () => {
     expect(out.status).toBe('open')
   })
 
+  it("reports each failed inbound stream as 'streamError': a failing handler, a failed negotiation", async () => {
+    const { out, inb, inRegistrar } = await pair()
+    const failures: Error[] = []
+    inb.on('streamError', (err: Error, stream: MplexStream) => {
+      expect(stream.destroyed).toBe(true)
+      failures.push(err)
+    })
+    inRegistrar.handle('/throws/1', () => {
+      throw new Error('sync boom')
+    })
+    inRegistrar.handle('/rejects/1', async () => {
+      throw new Error('async boom')
+    })
+    inRegistrar.handle(ECHO, echo)
+    for (const [proto, message] of [
+      ['/throws/1', 'sync boom'],
+      ['/rejects/1', 'async boom'],
+    ] as const) {
+      const failed = waitForEvent<[Error]>(inb, 'streamError', { timeoutMs: EVENT_TIMEOUT_MS })
+      void out.newStream(proto).then((stream) => stream.on('error', () => {}), () => {})
+      const [err] = await failed
+      expect(err).toBeInstanceOf(StreamHandlerError)
+      expect((err as StreamHandlerError).protocol).toBe(proto)
+      expect((err.cause as Error).message).toBe(message)
+    }
+    // A proposal we refuse with na: the dialer gives up and resets the stream mid-negotiation.
+    const refused = waitForEvent<[Error]>(inb, 'streamError', { timeoutMs: EVENT_TIMEOUT_MS })
+    expect(await out.newStream('/nope/1').catch((e: unknown) => e)).toBeInstanceOf(ProtocolNotSupportedError)
+    expect((await refused)[0]).toBeInstanceOf(StreamNegotiationError)
+    await roundTrip(out)
+    expect(failures).toHaveLength(3)
+    expect(inb.status).toBe('open')
+  })
+
   it('many concurrent negotiations (ours and the remote\'s) print no MaxListenersExceededWarning', async () => {
     // Each negotiation links one abort listener to the connection's lifetime signal; a remote decides how
     // many are in flight on our inbound side, so Node's default cap of 10 must not apply there.
@@ -190,11 +227,16 @@ describe('Connection stream negotiation timeouts', () => {
       streamNegotiationTimeoutMs: 50,
     })
     open.push(conn)
+    const failed = waitForEvent<[Error]>(conn, 'streamError', { timeoutMs: EVENT_TIMEOUT_MS })
     const raw = new MplexMuxer(a)
     const silent = raw.newStream()
     const [err] = await waitForEvent<[Error]>(silent, 'error', { timeoutMs: EVENT_TIMEOUT_MS })
     expect((err as Error & { code?: string }).code).toBe('ERR_MPLEX_STREAM_RESET')
     expect(conn.status).toBe('open')
+    // Reported too, as the timeout it is: a StreamNegotiationTimeoutError, of the timeout family.
+    const [reported] = await failed
+    expect(reported).toBeInstanceOf(StreamNegotiationTimeoutError)
+    expect(reported).toBeInstanceOf(TimeoutError)
     const closed = waitForEvent(raw, 'close', { timeoutMs: EVENT_TIMEOUT_MS })
     await raw.close()
     await closed

@@ -58,7 +58,7 @@ describe('legacy RLPx peers', () => {
   })
 
   it('a devp2p RLPx node dialing our listener is reported as LegacyRlpxPeerError', async () => {
-    const { rlpx } = rlpxNode()
+    const { rlpx, id } = rlpxNode()
     const b = makeNode()
     const l = await listen(b)
     cleanups.push(() => l.close())
@@ -66,5 +66,7 @@ describe('legacy RLPx peers', () => {
     rlpx.connect({ id: b.id, address: '127.0.0.1', tcpPort: l.address().port }).catch(() => {})
     const [err] = await failed
     expect(err.cause).toBeInstanceOf(LegacyRlpxPeerError)
+    // The ECIES handshake authenticated the dialer before its Hello arrived: the report names it.
+    expect(Buffer.from(err.remoteId!).equals(Buffer.from(id))).toBe(true)
   })
 })

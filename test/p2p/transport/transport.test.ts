@@ -10,7 +10,8 @@ import {
   SelfDialError,
   type TransportListener,
 } from '../../../src/p2p/transport'
-import { Upgrader, nodeIdFromPrivateKey } from '../../../src/p2p/upgrader'
+import { Upgrader } from '../../../src/p2p/upgrader'
+import { nodeIdFromPrivateKey } from '../../../src/p2p/crypto'
 import { Registrar } from '../../../src/p2p/registrar'
 import { waitForEvent } from '../../../src/p2p/util/events'
 import { EVENT_TIMEOUT_MS, closeConnection, echo, expectResourcesBackTo } from '../stack/helpers'

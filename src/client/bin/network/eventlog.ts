@@ -79,6 +79,7 @@ export function logNodeEvents(node: TestNode, log: NetworkLogger, names: NodeNam
   on(Event.CONNECTION_CLOSED, (c, reason) => say('disconnect', `connection ${c.id} with ${names.name(c.peerId)} closed: ${reason}`))
   on(Event.STREAM_OPENED, (s) => say('protocol', `stream ${s.streamId} on ${s.connectionId} negotiated ${s.protocol}`))
   on(Event.STREAM_CLOSED, (s) => say('stream', `stream ${s.streamId} (${s.protocol}) on ${s.connectionId} closed`))
+  on(Event.STREAM_ERROR, (err, s) => say('error', `stream ${s.streamId} on ${s.connectionId} failed and was reset: ${errorMessage(err)}`))
   on(Event.PROTOCOL_STATUS, (s, peer) => say('status', `Status from ${names.name(peer.id)}: ${describeStatus(s)}`))
   on(Event.PEER_CONNECTED, (peer) => {
     const version = peer.eth === undefined ? 'no eth' : `eth/${peer.eth.version}`

@@ -33,7 +33,7 @@ export interface ChainData {
 }
 
 /**
- * One client of the local network, created as DESIGN section 5's seed usage
+ * One client of the local network, created the way the README's usage
  * does it (Config -> EthereumClient.create -> open -> start), bound to
  * loopback. Node 1 (`index` 0) is the bootnode.
  */

@@ -44,15 +44,17 @@ export function streamKey(stream: MplexStream): string {
  * A peer on the modular P2P stack: one upgraded Connection. The dialing side
  * opens the one long-lived ETH stream (`connection.newStream` with the eth
  * ids, highest first); the listening side receives it through the Registrar
- * (the server routes it here with acceptEthStream). Either way the stream is
- * wrapped in a StreamSender and bound through the shared Protocol.
+ * (the server routes it here with acceptEthStream, its only way in). Either
+ * way the stream is wrapped in a StreamSender and bound through the shared
+ * Protocol. Every stream of the connection is reported on the bus
+ * (STREAM_OPENED / STREAM_CLOSED): ours when opened, the remote's from the
+ * connection's 'stream' event.
  *
  * The ETH stream ending ends the peer: the connection is closed, so the
  * server reports PEER_DISCONNECTED and the pool drops the peer.
  */
 export class P2PPeer extends Peer {
   readonly connection: Connection
-  private readonly tracked = new Set<MplexStream>()
   private ethStream?: MplexStream
   private sender?: StreamSender
   private waiter?: StreamWaiter
@@ -62,7 +64,9 @@ export class P2PPeer extends Peer {
   private closing?: Promise<void>
   private reason?: string
 
-  private readonly onInboundStream = (stream: MplexStream) => this.track(stream)
+  private readonly onInboundStream = (stream: MplexStream) => this.report(stream)
+  private readonly onStreamError = (err: Error, stream: MplexStream) =>
+    this.config.events.emit(Event.STREAM_ERROR, err, this.streamInfo(stream), this)
   private readonly onConnectionClose = (err?: Error) => this.handleConnectionClose(err)
 
   constructor(opts: P2PPeerOptions) {
@@ -77,6 +81,7 @@ export class P2PPeer extends Peer {
     })
     this.connection = connection
     connection.on('stream', this.onInboundStream)
+    connection.on('streamError', this.onStreamError)
     // 'close' fires exactly once (as do the streams' below); on() spares a once() wrapper per listener.
     connection.on('close', this.onConnectionClose)
     if (connection.status === 'closed') queueMicrotask(() => this.handleConnectionClose(connection.closeReason))
@@ -117,7 +122,7 @@ export class P2PPeer extends Peer {
   async openStream(protocols: string | string[]): Promise<MplexStream> {
     if (this.closed) throw new PeerDisconnectedError(`${this.toString()} is disconnected`)
     const stream = await this.connection.newStream(protocols)
-    this.track(stream)
+    this.report(stream)
     return stream
   }
 
@@ -154,7 +159,6 @@ export class P2PPeer extends Peer {
    * anything else is reset.
    */
   acceptEthStream(stream: MplexStream): void {
-    this.track(stream)
     let refusal: string | undefined
     if (!this.inbound) refusal = 'the remote opened an eth stream on a connection we dialed'
     else if (this.ethStream !== undefined) refusal = 'a second eth stream on one connection'
@@ -237,22 +241,17 @@ export class P2PPeer extends Peer {
     })
   }
 
-  private track(stream: MplexStream): void {
-    if (this.tracked.has(stream)) return
-    this.tracked.add(stream)
-    const info: StreamInfo = {
-      connectionId: this.connection.id,
-      streamId: streamKey(stream),
-      protocol: stream.protocol ?? '',
-      direction: stream.direction,
-    }
+  /** STREAM_OPENED now, STREAM_CLOSED when the stream goes. Called once per stream. */
+  private report(stream: MplexStream): void {
+    const info = this.streamInfo(stream)
     this.config.events.emit(Event.STREAM_OPENED, info)
-    const onClose = (): void => {
-      this.tracked.delete(stream)
-      this.config.events.emit(Event.STREAM_CLOSED, info)
-    }
+    const onClose = (): void => void this.config.events.emit(Event.STREAM_CLOSED, info)
     if (stream.closed) onClose()
     else stream.on('close', onClose)
+  }
+
+  private streamInfo(stream: MplexStream): StreamInfo {
+    return { connectionId: this.connection.id, streamId: streamKey(stream), protocol: stream.protocol ?? '', direction: stream.direction }
   }
 
   private findStream(streamId: string | number | bigint, direction?: 'inbound' | 'outbound'): MplexStream | undefined {
@@ -269,6 +268,7 @@ export class P2PPeer extends Peer {
 
   private handleConnectionClose(err?: Error): void {
     this.connection.off('stream', this.onInboundStream)
+    this.connection.off('streamError', this.onStreamError)
     this.reason ??= err === undefined ? 'connection closed' : `connection lost: ${err.message}`
     const waiter = this.waiter
     this.waiter = undefined

@@ -9,7 +9,7 @@ import type { Connection, MplexStream, Registrar } from '../../../p2p'
 
 /**
  * ETH streams one connection may hold per protocol id, each way: the dialer
- * opens one long-lived ETH stream per session (DESIGN section 3), so a second
+ * opens one long-lived ETH stream per session (docs/ARCHITECTURE.md), so a second
  * one is either a bug or an attempt to make us hold more buffers.
  */
 export const ETH_STREAMS_PER_CONNECTION = 1
@@ -36,8 +36,8 @@ export class UnknownStreamProtocolError extends ClientError {
   }
 }
 
-/** Receives each inbound ETH stream with its connection and negotiated version. */
-export type EthStreamHandler = (stream: MplexStream, connection: Connection, version: EthVersion) => void
+/** Receives each inbound ETH stream with its connection; its eth version is read once, by createSender. */
+export type EthStreamHandler = (stream: MplexStream, connection: Connection) => void
 
 /** Sender options the protocol does not decide itself (limits from the config). */
 export type StreamSenderLimits = Omit<StreamSenderOptions, 'version'>
@@ -64,10 +64,7 @@ export class StreamEthProtocol extends Protocol {
   register(registrar: Registrar, handler: EthStreamHandler): void {
     if (this.registered.has(registrar)) throw new ClientError('ERR_ETH_STREAM_REGISTERED', 'StreamEthProtocol is already registered with this registrar')
     const limits = { maxInboundStreams: ETH_STREAMS_PER_CONNECTION, maxOutboundStreams: ETH_STREAMS_PER_CONNECTION }
-    for (const id of this.protocolIds) {
-      const version = ethVersionOf(id) as EthVersion
-      registrar.handle(id, (stream, connection) => handler(stream, connection, version), limits)
-    }
+    for (const id of this.protocolIds) registrar.handle(id, handler, limits)
     this.registered.add(registrar)
   }
 

@@ -15,7 +15,7 @@ const log = debug('client:eth:stream')
 
 /**
  * Largest ETH message (code byte + RLP payload) accepted or sent on a stream:
- * DESIGN section 3's 10 MiB. Big BlockBodies / Receipts replies approach a few
+ * the wire format's 10 MiB (docs/ARCHITECTURE.md). Big BlockBodies / Receipts replies approach a few
  * MiB; anything above this is a protocol error, not a large message.
  */
 export const DEFAULT_STREAM_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
@@ -98,7 +98,7 @@ const CODE_BYTES: readonly Uint8Array[] = Array.from({ length: 256 }, (_, i) => 
 /**
  * The ETH session over one negotiated stream (an MplexStream, or any byte
  * Duplex): each message is `uvarint(n) || code || RLP(payload)` with n
- * counting code and payload (DESIGN section 3).
+ * counting code and payload (the wire format in docs/ARCHITECTURE.md).
  *
  * Inbound bytes go through an incremental length-prefixed decoder, so message
  * boundaries never depend on chunk boundaries: several messages in one chunk

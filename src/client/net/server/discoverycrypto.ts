@@ -10,9 +10,9 @@ import type { Common, CustomCrypto } from '@ethereumjs/common'
  *
  * Every discv4 packet is signed by its sender and its sender's key is
  * recovered from the signature by the receiver. With devp2p's default
- * (ethereum-cryptography, pure JS) recovery took ~1.3 ms and signing ~0.45 ms
- * under Node; a CPU profile of 50 nodes in one process spent 58 % of its
- * time there. libsecp256k1 takes ~0.25 ms and ~0.1 ms. DPT reads these two
+ * (ethereum-cryptography, pure JS) a CPU profile of 50 nodes in one process
+ * spent most of its time there; libsecp256k1 does the same work several
+ * times faster. DPT reads these two
  * functions from `common.customCrypto` (dpt/message.js); nothing else about
  * the Common changes, and the chain's own Common is left untouched.
  */

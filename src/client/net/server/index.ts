@@ -11,7 +11,7 @@ export { ClientDpt } from './rlpx/dpt'
 export { P2PServer } from './p2pserver'
 export { CANDIDATES_PER_SLOT, DialScheduler, type DialSchedulerOptions, type DialTarget, dialTarget } from './dialscheduler'
 export { DEVP2P_PING_REPORT_DELAY_MS, Discovery, type DiscoveryOptions } from './discovery'
-export { LegacyRlpxPeerError, isLegacyRlpxFailure } from './p2p/legacy'
+export { LegacyRlpxPeerBannedError, isLegacyRlpxFailure } from './p2p/legacy'
 
 /** The servers `config.server` can hold. */
 export type AnyServer = RlpxServer | P2PServer

@@ -6,21 +6,21 @@ import { Event, type ConnectionInfo } from '../../types'
 import { P2PPeer } from '../peer/p2ppeer'
 import { UnconnectedPeer } from '../peer/unconnectedpeer'
 import { PeerDisconnectedError, StatusMismatchError } from '../protocol/errors'
-import { StreamEthProtocol } from '../protocol/streamethprotocol'
+import { type EthStreamHandler, StreamEthProtocol } from '../protocol/streamethprotocol'
 import {
   type Connection,
-  type HostPort,
-  type MplexStream,
+  InboundUpgradeError,
+  ListenError,
   Registrar,
   Transport,
   type TransportListener,
   Upgrader,
 } from '../../../p2p'
 
-import { InboundIds, addressKey, createGater } from './p2p/admission'
+import { createGater } from './p2p/admission'
 import { type P2PSession, SessionTable } from './p2p/sessiontable'
 import { Dialer } from './p2p/dialer'
-import { LegacyRlpxPeerError, isLegacyRlpxFailure } from './p2p/legacy'
+import { LegacyRlpxPeerBannedError, isLegacyRlpxFailure } from './p2p/legacy'
 import { Server, type ServerOptions, type ServerStats } from './server'
 
 import type { DialTarget } from './dialscheduler'
@@ -61,7 +61,6 @@ export class P2PServer extends Server {
   private readonly dialer: Dialer
   private readonly sessions = new SessionTable()
   private readonly refusedClosing = new Set<Promise<void>>()
-  private readonly inboundIds = new InboundIds()
 
   constructor(opts: ServerOptions) {
     super(opts)
@@ -77,7 +76,6 @@ export class P2PServer extends Server {
         maxPeers: () => this.config.maxPeers,
         bans: this.bans,
         sessions: this.sessions,
-        inboundIds: this.inboundIds,
         onRefused: () => this.stats.inboundRefused++,
       }),
     })
@@ -154,33 +152,27 @@ export class P2PServer extends Server {
     this.listener = null
     for (const p of this.ethProtocols()) p.unregister(this.registrar)
     this.sessions.clear()
-    this.inboundIds.clear()
   }
 
   private ethProtocols(): StreamEthProtocol[] {
     return [...this.protocols].filter((p): p is StreamEthProtocol => p instanceof StreamEthProtocol)
   }
 
-  private readonly onInbound = (conn: Connection): void => {
-    this.inboundIds.take(conn.remoteAddr)
-    this.onConnection(conn)
-  }
+  private readonly onInbound = (conn: Connection): void => this.onConnection(conn)
 
-  private readonly onRefused = (err: Error & { remoteAddr?: HostPort }): void => {
-    if (err.remoteAddr !== undefined) this.inboundIds.take(err.remoteAddr)
+  private readonly onRefused = (err: Error): void => {
     log('%s', err.message)
     // An evicted handshake frees the slot it held for dialing.
     this.scheduler.refill()
   }
 
-  private readonly onListenerError = (err: Error & { remoteAddr?: HostPort }): void => {
-    if ((err as { code?: unknown }).code === 'ERR_TRANSPORT_LISTEN_FAILED') {
+  private readonly onListenerError = (err: Error): void => {
+    if (err instanceof ListenError) {
       this.config.events.emit(Event.SERVER_ERROR, err, this)
       return
     }
-    const id = err.remoteAddr === undefined ? undefined : this.inboundIds.take(err.remoteAddr)
-    if (id !== undefined && err.remoteAddr !== undefined && this.state === 'started' && isLegacyRlpxFailure(err)) {
-      this.refuseLegacy(id, addressKey(err.remoteAddr), true, err)
+    if (err instanceof InboundUpgradeError && err.remoteId !== undefined && this.state === 'started' && isLegacyRlpxFailure(err)) {
+      this.refuseLegacy(peerIdHex(err.remoteId), `${err.remoteAddr.host}:${err.remoteAddr.port}`, true, err)
       return
     }
     log('inbound upgrade failed: %s', describeError(err))
@@ -188,7 +180,8 @@ export class P2PServer extends Server {
     this.scheduler.refill()
   }
 
-  private readonly onEthStream = (stream: MplexStream, conn: Connection): void => {
+  /** The one route of an inbound ETH stream: Registrar → here → the session's peer. */
+  private readonly onEthStream: EthStreamHandler = (stream, conn) => {
     const session = this.sessions.ofConnection(conn)
     if (session === undefined) {
       log('eth stream on unregistered connection %s: reset', conn.id)
@@ -220,7 +213,7 @@ export class P2PServer extends Server {
     this.stats.legacyRefused++
     const banMs = this.config.banTimeMs
     this.ban(id, banMs)
-    const error = new LegacyRlpxPeerError(id, address, banMs, { cause: err })
+    const error = new LegacyRlpxPeerBannedError(id, address, banMs, { cause: err })
     log('%s', error.message)
     this.config.events.emit(Event.PEER_ERROR, error, new UnconnectedPeer({ config: this.config, id, address, inbound }))
     this.scheduler.refill()

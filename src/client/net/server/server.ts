@@ -76,9 +76,8 @@ export abstract class Server {
       localId: this.config.nodeId,
       maxCandidates: () => this.config.maxPeers * CANDIDATES_PER_SLOT,
       // Discovery is mutual: both ends learn of each other at once. A crossed dial costs both
-      // ends a full handshake (ECIES, and Hello on RLPx) before the tie-break drops one; with
-      // 25 nodes discovering each other, letting the lower id dial first measured 21-22 s to a
-      // full mesh against 28 s when both dialed at once (bench/network.ts sizes).
+      // ends a full handshake (ECIES, and Hello on RLPx) before the tie-break drops one;
+      // letting the lower id dial first reached a full mesh sooner in bench/network.ts.
       yieldToLowerIdMs: this.config.dialBackoffMs,
       reconnectYieldMs: this.config.dialBackoffMs,
       redialBackoffMs: this.config.redialBackoffMs,

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 
 import { EthereumClient } from '../../../../src/client/client'
 import { Event } from '../../../../src/client/types'
-import { LegacyRlpxPeerError } from '../../../../src/client/net/server/p2p/legacy'
+import { LegacyRlpxPeerBannedError } from '../../../../src/client/net/server/p2p/legacy'
 import { enodeId } from '../../helpers/nodes'
 import { WAIT_MS, nextEvent } from '../../helpers/waits'
 import { makeChain, makeConfig } from './helpers'
@@ -39,14 +39,14 @@ describe('a P2P node meeting a legacy RLPx node', () => {
     cleanups.push(() => p2p.stop())
     let inboundFailures = 0
     p2p.server.listener!.on('error', () => inboundFailures++)
-    const legacyError = waitEvent(p2p, Event.PEER_ERROR, (err) => err instanceof LegacyRlpxPeerError)
+    const legacyError = waitEvent(p2p, Event.PEER_ERROR, (err) => err instanceof LegacyRlpxPeerBannedError)
 
     // The RLPx node bootstraps discovery from the P2P node: each learns of the other and dials it.
     const rlpx = await startRlpxClient([p2p.url])
     const rlpxId = enodeId(rlpx.url)
     const [err, peer] = await legacyError
     expect(err.message).toContain('remote speaks legacy RLPx')
-    expect((err as LegacyRlpxPeerError).code).toBe('ERR_PEER_LEGACY_RLPX')
+    expect((err as LegacyRlpxPeerBannedError).code).toBe('ERR_PEER_LEGACY_RLPX')
     expect(peer.id).toBe(rlpxId)
     expect(p2p.server.isBanned(rlpxId)).toBe(true)
 
@@ -64,7 +64,7 @@ describe('a P2P node meeting a legacy RLPx node', () => {
     await rlpx.client.server.bootstrap()
 
     expect(p2p.server.dialAttempts).toBeLessThanOrEqual(1)
-    expect(count(p2p, Event.PEER_ERROR, ([e]) => e instanceof LegacyRlpxPeerError)).toBe(1)
+    expect(count(p2p, Event.PEER_ERROR, ([e]) => e instanceof LegacyRlpxPeerBannedError)).toBe(1)
     expect(count(p2p, Event.PEER_CONNECTED)).toBe(0)
     expect(rlpx.discovered.filter((d) => d.id === enodeId(p2p.url))).toHaveLength(1)
     expect(inboundFailures).toBe(1)
@@ -76,7 +76,7 @@ describe('a P2P node meeting a legacy RLPx node', () => {
     const p2p = await startP2PNode({ chain: await makeChain(0), bootnodes: [rlpx.url] })
     cleanups.push(() => p2p.stop())
     const [err, peer] = await waitEvent(p2p, Event.PEER_ERROR)
-    expect(err).toBeInstanceOf(LegacyRlpxPeerError)
+    expect(err).toBeInstanceOf(LegacyRlpxPeerBannedError)
     expect(err.message).toContain('remote speaks legacy RLPx')
     expect(peer.inbound).toBe(false)
     expect(peer.id).toBe(enodeId(rlpx.url))

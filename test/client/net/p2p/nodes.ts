@@ -47,6 +47,7 @@ const RECORDED = [
   Event.CONNECTION_CLOSED,
   Event.STREAM_OPENED,
   Event.STREAM_CLOSED,
+  Event.STREAM_ERROR,
 ] as const
 
 export async function startP2PNode(opts: P2PNodeOptions = {}): Promise<P2PNode> {

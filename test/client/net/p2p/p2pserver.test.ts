@@ -15,7 +15,7 @@ import { type P2PNode, count, settled, startP2PNode, waitEvent } from './nodes'
 
 import type { Peer } from '../../../../src/client/net/peer/peer'
 import type { ConnectionInfo, ProtocolMessage, StreamInfo } from '../../../../src/client/types'
-import type { InboundRefusedError } from '../../../../src/p2p'
+import { type InboundRefusedError, ProtocolNotSupportedError, StreamHandlerError, StreamNegotiationError } from '../../../../src/p2p'
 
 const BLOCKS = 12
 const nodes: P2PNode[] = []
@@ -31,6 +31,36 @@ const stops: (() => void)[] = []
 afterEach(async () => {
   for (const stop of stops.splice(0)) stop()
   await Promise.all(nodes.splice(0).map((n) => n.stop()))
+})
+
+describe('P2PPeer stream failures', () => {
+  it('puts every failed inbound stream on the bus (STREAM_ERROR), so failures can be counted', async () => {
+    const a = await node({ chain: await makeChain(0) })
+    a.server.registrar.handle('/h8/throws/1.0.0', () => {
+      throw new Error('handler boom')
+    })
+    const b = await node({ bootnodes: [a.url] })
+    const [peer] = await waitEvent(b, Event.PEER_CONNECTED)
+    const p2p = peer as P2PPeer
+
+    const handlerFailed = waitEvent(a, Event.STREAM_ERROR, (err) => err instanceof StreamHandlerError)
+    // The reset may overtake the end of the negotiation; either way the stream is gone.
+    void p2p.openStream('/h8/throws/1.0.0').then((s) => s.on('error', () => {}), () => {})
+    const [handlerErr, handlerStream, atPeer] = await handlerFailed
+    expect((handlerErr.cause as Error).message).toBe('handler boom')
+    expect(handlerStream).toMatchObject({ protocol: '/h8/throws/1.0.0', direction: 'inbound' })
+    expect(atPeer.id).toBe(enodeId(b.url))
+
+    const negotiationFailed = waitEvent(a, Event.STREAM_ERROR, (err) => err instanceof StreamNegotiationError)
+    await expect(p2p.openStream('/h8/missing/1.0.0')).rejects.toBeInstanceOf(ProtocolNotSupportedError)
+    const [, refusedStream] = await negotiationFailed
+    expect(refusedStream).toMatchObject({ protocol: '', direction: 'inbound' })
+
+    expect(count(a, Event.STREAM_ERROR)).toBe(2)
+    expect(count(b, Event.STREAM_ERROR)).toBe(0)
+    // The eth session is untouched.
+    expect(p2p.eth?.closed).toBe(false)
+  })
 })
 
 describe('P2PServer', () => {

@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest'
 import { BanList } from '../../../../src/client/net/banlist'
 import { type P2PSession, SessionTable, compareIds, preferredDirection } from '../../../../src/client/net/server/p2p/sessiontable'
 import { isLegacyRlpxFailure } from '../../../../src/client/net/server/p2p/legacy'
-import { InboundUpgradeError, MssInvalidHeaderError, MssProtocolIdTooLongError, MuxerNegotiationError, MssStreamClosedError } from '../../../../src/p2p'
+import {
+  InboundUpgradeError,
+  LegacyRlpxPeerError,
+  MssInvalidHeaderError,
+  MssProtocolIdTooLongError,
+  MuxerNegotiationError,
+  MssStreamClosedError,
+} from '../../../../src/p2p'
 
 import type { Connection } from '../../../../src/p2p'
 import type { P2PPeer } from '../../../../src/client/net/peer/p2ppeer'
@@ -95,11 +102,16 @@ describe('simultaneous-dial tie-break', () => {
 })
 
 describe('legacy RLPx detection', () => {
-  it('recognises a muxer negotiation that choked on a devp2p Hello, however wrapped', () => {
-    const hello = new MuxerNegotiationError(new MssProtocolIdTooLongError(1_817_599, 1024))
+  it('recognises the stack\'s report of a muxer negotiation that choked on a devp2p Hello, from a dial or the listener', () => {
+    const remoteId = new Uint8Array(64).fill(7)
+    const hello = new LegacyRlpxPeerError(new MssProtocolIdTooLongError(1_817_599, 1024), remoteId)
     expect(isLegacyRlpxFailure(hello)).toBe(true)
-    expect(isLegacyRlpxFailure(new InboundUpgradeError({ host: '127.0.0.1', port: 1 }, hello))).toBe(true)
-    expect(isLegacyRlpxFailure(Object.assign(new Error('typed'), { code: 'ERR_UPGRADE_LEGACY_RLPX' }))).toBe(true)
+    const inbound = new InboundUpgradeError({ host: '127.0.0.1', port: 1 }, hello)
+    expect(isLegacyRlpxFailure(inbound)).toBe(true)
+    // The listener's report names the node once the secure channel authenticated it.
+    expect(inbound.remoteId).toBe(remoteId)
+    // A look-alike that is not the stack's class is not taken for it.
+    expect(isLegacyRlpxFailure(Object.assign(new Error('typed'), { code: 'ERR_UPGRADE_LEGACY_RLPX' }))).toBe(false)
   })
 
   it('does not mistake other upgrade failures for legacy RLPx', () => {

@@ -19,7 +19,7 @@ import { nextEvent, waitUntil } from '../../helpers/waits'
 
 const MiB = 1024 * 1024
 
-/** `uvarint(n) || code || rlp` exactly as DESIGN section 3 frames a message. */
+/** `uvarint(n) || code || rlp` exactly as the wire format frames a message (docs/ARCHITECTURE.md). */
 function frame(code: number, rlp: Uint8Array): Uint8Array {
   const body = new Uint8Array(1 + rlp.length)
   body[0] = code

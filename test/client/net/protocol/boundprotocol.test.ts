@@ -26,6 +26,7 @@ import {
   encodeStatus,
 } from '../../../../src/client/net/protocol/ethmessages'
 import { Event } from '../../../../src/client/types'
+import { buildTestChain } from '../../../../src/client/testing/testchain'
 import { filled, loadTestChain, plain } from './fixtures'
 import { MemorySender, type Side, collect, makeSide, nextEvent, nextEvents, nextMessages, nextStatus } from './harness'
 
@@ -245,9 +246,10 @@ describe('BoundEthProtocol requests', () => {
   it('serves 32 concurrent requests answered in shuffled order', async () => {
     const side = await makeSide()
     const { eth, remote } = await bindToRaw(side)
-    const { chain } = await loadTestChain()
+    // Each request asks for its own block, so a reply handed to the wrong request cannot go unseen.
+    const chain = await buildTestChain({ common: side.config.common, blocks: 32, txsPerBlock: 0, seed: 'h6-32' })
     const arrived = nextMessages(remote, 32)
-    const results = Array.from({ length: 32 }, (_, i) => eth.getBlockHeaders({ block: BigInt((i % 4) + 1), max: 1 }))
+    const results = Array.from({ length: 32 }, (_, i) => eth.getBlockHeaders({ block: BigInt(i + 1), max: 1 }))
     expect(eth.inFlight).toBe(32)
     const requests = (await arrived).map((m) => decodeRaw(side, m))
     const order = requests.map((_, i) => (i * 13) % 32) // a fixed permutation of 0..31
@@ -257,7 +259,8 @@ describe('BoundEthProtocol requests', () => {
       sendRaw(remote, side, 'BlockHeaders', { reqId: req.data.reqId, headers: [chain.blocks[Number(req.data.block) - 1].header] })
     }
     const headers = await Promise.all(results)
-    expect(headers.map(([h]) => h.number)).toEqual(Array.from({ length: 32 }, (_, i) => BigInt((i % 4) + 1)))
+    expect(headers.map(([h]) => h.number)).toEqual(Array.from({ length: 32 }, (_, i) => BigInt(i + 1)))
+    expect(headers.map(([h]) => bytesToHex(h.hash()))).toEqual(chain.blocks.map((b) => bytesToHex(b.hash())))
   })
 
   it('times out a request with RequestTimeoutError; a late answer is dropped quietly, an unknown reqId is a protocol error', async () => {

@@ -7,35 +7,6 @@ import type { SessionTable } from './sessiontable'
 
 const log = debug('client:p2p:admission')
 
-/**
- * Remote ids of inbound sockets that passed the ECIES handshake and are
- * still upgrading, by 'host:port'. A failed inbound upgrade is reported with
- * the address only; this names the node (e.g. to ban a legacy RLPx dialer).
- */
-export class InboundIds {
-  private readonly ids = new Map<string, string>()
-
-  note(addr: HostPort, id: string): void {
-    this.ids.set(addressKey(addr), id)
-  }
-
-  /** The id noted for `addr` (forgotten afterwards: each upgrade ends once). */
-  take(addr: HostPort): string | undefined {
-    const key = addressKey(addr)
-    const id = this.ids.get(key)
-    this.ids.delete(key)
-    return id
-  }
-
-  clear(): void {
-    this.ids.clear()
-  }
-}
-
-export function addressKey(addr: HostPort): string {
-  return `${addr.host}:${addr.port}`
-}
-
 /** What the gater asks the server. */
 export interface AdmissionPolicy {
   localId: Uint8Array
@@ -45,7 +16,6 @@ export interface AdmissionPolicy {
   maxPeers(): number
   bans: BanList
   sessions: SessionTable
-  inboundIds: InboundIds
   /** Counts a refusal (for the server's statistics). */
   onRefused(): void
 }
@@ -77,7 +47,6 @@ export function createGater(p: AdmissionPolicy): ConnectionGater {
     },
     denyInboundPeer: (remoteId: Uint8Array, addr: HostPort) => {
       const id = peerIdHex(remoteId)
-      p.inboundIds.note(addr, id)
       let reason: string | undefined
       if (p.bans.isBanned(id)) reason = 'banned'
       else if (p.sessions.keepsOverInbound(p.localId, id, remoteId)) reason = 'already connected (tie-break keeps the existing connection)'
