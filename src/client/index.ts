@@ -32,6 +32,7 @@ export { Event, EventBus, type EventListener, type EventParams, type ProtocolMes
 export { Chain } from './blockchain/chain'
 export { BanList } from './net/banlist'
 export { PeerPool } from './net/peerpool'
+export { describeDisconnect, disconnectReasonFor } from './net/disconnect'
 export * from './net/server'
 export * from './net/peer'
 export * from './net/protocol'
