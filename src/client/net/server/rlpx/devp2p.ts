@@ -49,10 +49,11 @@ export function authenticatedRemoteId(peer: Devp2pPeer): Uint8Array | null {
  * remote's Hello must name the key its ECIES handshake authenticated.
  * Checked before devp2p reads the Hello (stock devp2p adopts the id of an
  * accepted connection's Hello unchecked), so a refused remote never gets an
- * id, a capability or a protocol instance: devp2p sends our Hello if it had
- * not yet (geth sends its own while reading the remote's), then Disconnect
- * with the error's reason, ends our half of the socket and reads nothing
- * more. The error is emitted on `events` as 'identity' and kept in `identityError`.
+ * id, a capability or a protocol instance. The refusal sends our Hello if
+ * devp2p had not yet (geth sends its own while reading the remote's, and
+ * devp2p reports a Disconnect only on a session past both Hellos), then
+ * Disconnect with the error's reason; it ends our half of the socket and
+ * devp2p reads nothing more. The error is emitted on `events` as 'identity' and kept in `identityError`.
  */
 export class AuthenticatedPeer extends Devp2pPeer {
   identityError?: HelloIdentityError
