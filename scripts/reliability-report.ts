@@ -179,6 +179,49 @@ function formatValue(name: string, value: unknown): string {
   return String(value)
 }
 
+// ---- static text ----
+
+/**
+ * The rule every id taken from a remote follows, and where each place takes
+ * it from (the audit of issue 10), then the Disconnect reason of each way a
+ * session ends. Prose lives here because the document is generated.
+ */
+const IDENTITY_RULE: readonly string[] = [
+  '## Peer identity: where a remote\'s id comes from',
+  '',
+  'A remote is the secp256k1 key its ECIES handshake authenticated, on both paths, and nothing it says later changes that. ' +
+    'A dial knows the key it dials (the auth is encrypted to it; the ack and the first MAC-checked frame prove the remote holds it); ' +
+    'an accepted connection learns it from the remote\'s auth (its signature binds the key to the secrets every frame is checked with). ' +
+    'Every id the node keys anything by (bans, the peer pool, one-session-per-node and the simultaneous-dial tie-break, the dial ' +
+    'scheduler, discovery bans) is that key, never an id the remote merely claims.',
+  '',
+  '| where an id is taken | source | what a lying remote gets |',
+  '|---|---|---|',
+  '| legacy path: devp2p Hello (`RlpxSessions`, `AuthenticatedPeer`) | the Hello id must equal the ECIES key, checked before devp2p reads the Hello; the session\'s id is the ECIES key | a Hello id that is not 64 bytes or is all zeros: Disconnect INVALID_IDENTITY (0x07); another key\'s id: UNEXPECTED_IDENTITY (0x09), as geth; in both directions, after our Hello and before any eth message; PEER_ERROR under the proved key; nothing is pooled, banned or dialed under the claimed id |',
+  '| legacy path: a connection still in its handshake (`RlpxSessions.has`, the dial scheduler\'s "engaged" check) | the ECIES key once the auth arrived (devp2p\'s `getId()` is null until Hello and would then be the Hello\'s word) | nothing: an unproved id never blocks or triggers a dial |',
+  '| legacy path: duplicate sessions and the tie-break | the session id above | nothing: a duplicate is decided between proved keys |',
+  '| modular path: `Connection.remoteId` (`Upgrader`, the connection gater, `P2PPeer.id`, `SessionTable`) | the key `secureInbound` / `secureOutbound` authenticated; a dial whose key differs is refused | a devp2p Hello on this path (legacy RLPx) is refused and banned under the proved key |',
+  '| bans (`Server.ban`, `PeerPool.ban`, discovery `banPeer`) | a connected peer\'s id, i.e. one of the above | a remote can only get its own key banned |',
+  '| discovery (discv4 via devp2p\'s DPT) | a node enters the table with the id recovered from the signature of its pong to our ping | a Neighbours entry is only an endpoint to ping; dialing a listed id still has to pass that key\'s ECIES handshake |',
+  '',
+  'How the node ends a session, and the devp2p Disconnect reason it sends (`src/client/net/disconnect.ts`; on the modular stack, where mplex has no Disconnect, the same reason is what the logs, PEER_DISCONNECTED and CONNECTION_CLOSED say):',
+  '',
+  '| the session ends because | reason |',
+  '|---|---|',
+  '| a protocol violation: malformed or unexpected message, message before Status, second Status, another chain\'s Status, request flood (the ban follows) | SUBPROTOCOL_ERROR (0x10), as geth for any error of a protocol handler |',
+  '| no Status within statusTimeoutMs | TIMEOUT (0x0b) |',
+  '| Hello id not a node id / not the authenticated key | INVALID_IDENTITY (0x07) / UNEXPECTED_IDENTITY (0x09) |',
+  '| the remote is this node | SAME_IDENTITY (0x0a) |',
+  '| a second session with the same node | ALREADY_CONNECTED (0x05) |',
+  '| every peer slot taken | TOO_MANY_PEERS (0x04) |',
+  '| no capability in common; a banned node dialing in; an operator\'s ban | USELESS_PEER (0x03) |',
+  '| the node stops | CLIENT_QUITTING (0x08) |',
+  '',
+  'A transaction signed for another chain is not a protocol violation: it decodes, the pool drops it, the relaying peer keeps its session. ' +
+    'GetBlockHeaders `max` and `skip` are uint64 (2^64-1 is answered, clamped). `maxServeItems` caps every reply and is at most ' +
+    '`MAX_SERVE_ITEMS` (1024, geth\'s fixed serve limits); a larger value is a ConfigError.',
+]
+
 // ---- markdown ----
 
 const STATUS: Record<string, string> = { passed: 'pass', failed: '**FAIL**', skipped: 'skipped', pending: 'pending', todo: 'todo' }
@@ -209,6 +252,8 @@ function render(cases: CaseRow[], fuzz: FuzzRow[], limits: LimitRow[], sources: 
       '(`test/reliability/table.ts`); the expectation is asserted by the test (the typed error class and its `code`, ' +
       'what is closed or reset, and that the rest keeps working where stated).',
   )
+  out.push('')
+  out.push(...IDENTITY_RULE)
   out.push('')
   out.push('## Summary')
   out.push('')

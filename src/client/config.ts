@@ -5,6 +5,7 @@ import type { Common } from '@ethereumjs/common'
 import { Common as ChainCommon } from '../chain-config'
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, isValidPrivateKey, nodeIdFromPrivateKey, randomPrivateKey } from '../p2p'
 
+import { MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_RECEIPTS_SERVE } from './blockchain/chain'
 import { ConfigError } from './errors'
 import { createServer } from './net/server'
 import { parseEnode } from './net/server/enode'
@@ -64,8 +65,14 @@ export const DEFAULT_DISCOVERY_REFRESH_MS = 60_000
 export const DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
 /** How long a banned peer stays banned: devp2p's discovery ban length, so both layers agree. */
 export const DEFAULT_BAN_TIME_MS = 5 * 60_000
-/** Items answered per GetBlockHeaders/Bodies/Receipts/PooledTransactions: geth's serve limit. */
-export const DEFAULT_MAX_SERVE_ITEMS = 1024
+/**
+ * Largest maxServeItems a Config accepts: geth's per-reply serve limits (maxHeadersServe,
+ * maxBodiesServe, maxReceiptsServe, all 1024), which are fixed in geth and which the Chain
+ * applies to every reply it builds. A larger setting could not take effect, so it is refused.
+ */
+export const MAX_SERVE_ITEMS = Math.min(MAX_HEADERS_SERVE, MAX_BODIES_SERVE, MAX_RECEIPTS_SERVE)
+/** Items answered per GetBlockHeaders/Bodies/Receipts/PooledTransactions/NodeData: geth's serve limit. */
+export const DEFAULT_MAX_SERVE_ITEMS = MAX_SERVE_ITEMS
 /** Stop adding items to a reply once it reaches this many bytes: geth's soft response limit. */
 export const DEFAULT_RESPONSE_SOFT_LIMIT = 2 * 1024 * 1024
 /**
@@ -128,7 +135,11 @@ export interface ConfigOptions {
   maxMessageSize?: number
   /** How long a banned peer is refused. Default DEFAULT_BAN_TIME_MS (5 min). */
   banTimeMs?: number
-  /** Most items in one reply. Default DEFAULT_MAX_SERVE_ITEMS (1024). */
+  /**
+   * Most items in one reply (headers, bodies, receipts, pooled transactions, node data), in
+   * 1..MAX_SERVE_ITEMS (1024, geth's fixed serve limits; node data stays capped at geth's 384).
+   * A request for more is answered with this many. Default DEFAULT_MAX_SERVE_ITEMS (1024).
+   */
   maxServeItems?: number
   /** A reply stops growing once it reaches this many bytes. Default DEFAULT_RESPONSE_SOFT_LIMIT (2 MiB). */
   responseSoftLimit?: number
@@ -204,7 +215,7 @@ export class Config {
     this.discoveryRefreshMs = checkInt('discoveryRefreshMs', opts.discoveryRefreshMs ?? DEFAULT_DISCOVERY_REFRESH_MS, 10)
     this.maxMessageSize = checkInt('maxMessageSize', opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, 1)
     this.banTimeMs = checkInt('banTimeMs', opts.banTimeMs ?? DEFAULT_BAN_TIME_MS, 1)
-    this.maxServeItems = checkInt('maxServeItems', opts.maxServeItems ?? DEFAULT_MAX_SERVE_ITEMS, 1)
+    this.maxServeItems = checkMaxServeItems(opts.maxServeItems ?? DEFAULT_MAX_SERVE_ITEMS)
     this.responseSoftLimit = checkInt('responseSoftLimit', opts.responseSoftLimit ?? DEFAULT_RESPONSE_SOFT_LIMIT, 1)
     this.serveConcurrency = checkInt('serveConcurrency', opts.serveConcurrency ?? DEFAULT_SERVE_CONCURRENCY, 1)
     this.maxQueuedRequests = checkInt('maxQueuedRequests', opts.maxQueuedRequests ?? DEFAULT_MAX_QUEUED_REQUESTS, 1)
@@ -225,6 +236,13 @@ function checkInt(option: string, value: number, min: number, max = Number.MAX_S
   if (!Number.isInteger(value)) throw new ConfigError(option, `expected an integer, got ${String(value)}`)
   if (value < min || value > max) throw new ConfigError(option, `${value} is outside ${min}..${max}`)
   return value
+}
+
+function checkMaxServeItems(value: number): number {
+  if (Number.isInteger(value) && value > MAX_SERVE_ITEMS) {
+    throw new ConfigError('maxServeItems', `${value} is above ${MAX_SERVE_ITEMS}, the most a reply carries (geth's serve limits, applied by the chain to every reply)`)
+  }
+  return checkInt('maxServeItems', value, 1)
 }
 
 function checkPort(option: string, value: number): number {

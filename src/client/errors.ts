@@ -37,6 +37,13 @@ export class PeerError extends ClientError {
   }
 }
 
+/** The remote shares no capability with us that the session needs (geth: DiscUselessPeer). */
+export class NoSharedCapabilityError extends PeerError {
+  constructor(message: string) {
+    super('ERR_PEER_NO_SHARED_CAPABILITY', message)
+  }
+}
+
 /** The client was used in the wrong lifecycle state (e.g. start() before open()). */
 export class ClientStateError extends ClientError {
   constructor(message: string) {

@@ -24,13 +24,15 @@ export {
   DEFAULT_SERVE_CONCURRENCY,
   DEFAULT_STATUS_TIMEOUT_MS,
   DEFAULT_TX_POOL_MAX_SIZE,
+  MAX_SERVE_ITEMS,
 } from './config'
 export { EthereumClient, type EthereumClientOptions, type ClientState } from './client'
-export { ClientError, ClientStateError, ConfigError, PeerError, ServerError, ServiceError } from './errors'
+export { ClientError, ClientStateError, ConfigError, NoSharedCapabilityError, PeerError, ServerError, ServiceError } from './errors'
 export { Event, EventBus, type EventListener, type EventParams, type ProtocolMessage } from './types'
 export { Chain } from './blockchain/chain'
 export { BanList } from './net/banlist'
 export { PeerPool } from './net/peerpool'
+export { describeDisconnect, disconnectReasonFor } from './net/disconnect'
 export * from './net/server'
 export * from './net/peer'
 export * from './net/protocol'

@@ -9,6 +9,7 @@ import { Config, type ConfigOptions } from '../../src/client/config'
 import { EthereumClient } from '../../src/client/client'
 import type { Peer } from '../../src/client/net/peer/peer'
 import type { P2PServer } from '../../src/client/net/server/p2pserver'
+import { DisconnectReason } from '../../src/p2p'
 import { buildTestChain, verifyBody, verifyReceipts, type TestChain } from '../../src/client/testing'
 import { Event } from '../../src/client/types'
 import { SOAK, size } from '../soak/soak'
@@ -126,7 +127,7 @@ async function flap(a: EthereumClient, aUrl: string, cKey: Uint8Array, i: number
   const left = disconnectedFrom(a, cId)
   const ending = ENDINGS[i % ENDINGS.length]!
   if (ending === 'abort-connection') server(c).connections[0]!.abort(new Error('flap: connection aborted'))
-  if (ending === 'remote-disconnect') await peerAtA.disconnect('flap: A drops C')
+  if (ending === 'remote-disconnect') await peerAtA.disconnect(DisconnectReason.DISCONNECT_REQUESTED, 'flap: A drops C')
   if (ending === 'stop-mid-request') {
     const inFlight = peerAtC.eth!.getBlockHeaders({ block: 1n, max: 500 })
     inFlight.catch(() => undefined)

@@ -6,7 +6,7 @@ import { getPublicKey, getSharedSecret, utils as secp } from '@noble/secp256k1'
 import createDebug from 'debug'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 
-import { Connection, MPLEX_PROTOCOL_ID, Registrar, SecureStream, mssSelect, type TransportListener } from '../../src/p2p'
+import { Connection, DisconnectReason, MPLEX_PROTOCOL_ID, Registrar, SecureStream, mssSelect, type TransportListener } from '../../src/p2p'
 import { createFrameCodec } from '../../src/p2p/crypto/frame-cipher'
 import { InitiatorHandshake } from '../../src/p2p/crypto/handshake-state'
 import { loadKeccakEngine } from '../../src/p2p/crypto/keccak'
@@ -172,7 +172,7 @@ describe('no secret in any log line', () => {
     const c = await startP2PNode({ key: keys[2], bootnodes: [a.url] })
     nodes.push(c)
     await until(() => c.server.stats.dialFailures === 1)
-    await peer.disconnect('test done')
+    await peer.disconnect(DisconnectReason.DISCONNECT_REQUESTED, 'test done')
     await settled(a, () => a.server.peers.length === 0)
 
     const pub = (k: Uint8Array): Uint8Array => getPublicKey(k, false)

@@ -1,5 +1,6 @@
 import debug from 'debug'
 
+import { DisconnectReason } from '../../p2p'
 import { Event } from '../types'
 
 import { BanList } from './banlist'
@@ -93,14 +94,15 @@ export class PeerPool {
 
   /**
    * Removes the peer, refuses it for `maxAgeMs`, and has the server
-   * disconnect it and keep it from redialing.
+   * disconnect it (with `disconnect`: the pool bans for protocol violations,
+   * which geth reports as SUBPROTOCOL_ERROR) and keep it from redialing.
    */
-  ban(peer: Peer, reason: string, maxAgeMs = this.config.banTimeMs): void {
+  ban(peer: Peer, reason: string, maxAgeMs = this.config.banTimeMs, disconnect = DisconnectReason.SUBPROTOCOL_ERROR): void {
     log('banning %s for %d ms: %s', peer.toString(), maxAgeMs, reason)
     this.banned.ban(peer.id, maxAgeMs)
     this.remove(peer)
     this.config.events.emit(Event.POOL_PEER_BANNED, peer, reason)
-    this.config.server.ban(peer.id, maxAgeMs)
+    this.config.server.ban(peer.id, maxAgeMs, disconnect)
   }
 
   /** A random idle peer with a bound ETH protocol (matching `filter`), so load spreads over peers. */
@@ -125,7 +127,8 @@ export class PeerPool {
     if (refusal === undefined || refusal === 'already in pool') return
     log('refusing %s: %s', peer.toString(), refusal)
     // A bus listener has no caller to hand the failure to; the server reports the session's end either way.
-    peer.disconnect(refusal).catch((err: unknown) => log('disconnecting refused %s failed: %o', peer.toString(), err))
+    const reason = refusal === 'pool full' ? DisconnectReason.TOO_MANY_PEERS : DisconnectReason.USELESS_PEER
+    peer.disconnect(reason, refusal).catch((err: unknown) => log('disconnecting refused %s failed: %o', peer.toString(), err))
   }
 
   private readonly onDisconnected: EventListener<Event.PEER_DISCONNECTED> = (peer) => {

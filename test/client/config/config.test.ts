@@ -31,6 +31,8 @@ import {
   RlpxServer,
   parseEnode,
 } from '../../../src/client'
+import { MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_RECEIPTS_SERVE } from '../../../src/client/blockchain/chain'
+import { MAX_SERVE_ITEMS } from '../../../src/client/config'
 import { testCommon } from '../helpers/nodes'
 
 const ID = 'a'.repeat(128)
@@ -185,6 +187,15 @@ describe('Config validation names the option', () => {
   it.each([['dialBackoffMs'], ['redialBackoffMs']] as const)('accepts %s = 0 (no backoff) but not a negative one', (option) => {
     expect(new Config({ common: testCommon(), [option]: 0 })[option]).toBe(0)
     expect(configError(() => new Config({ common: testCommon(), [option]: -1 })).option).toBe(option)
+  })
+
+  it('caps maxServeItems at MAX_SERVE_ITEMS (geth\'s fixed serve limits, which the chain applies to every reply)', () => {
+    expect(MAX_SERVE_ITEMS).toBe(1024)
+    expect(MAX_SERVE_ITEMS).toBe(Math.min(MAX_HEADERS_SERVE, MAX_BODIES_SERVE, MAX_RECEIPTS_SERVE))
+    expect(new Config({ common: testCommon(), maxServeItems: MAX_SERVE_ITEMS }).maxServeItems).toBe(MAX_SERVE_ITEMS)
+    const err = configError(() => new Config({ common: testCommon(), maxServeItems: MAX_SERVE_ITEMS + 1 }))
+    expect(err.option).toBe('maxServeItems')
+    expect(err.message).toMatch(/1025 is above 1024/)
   })
 
   it('rejects a discovery refresh period devp2p would turn into a busy loop', () => {

@@ -5,7 +5,7 @@
  * eth version only), and they keep every message the node sends them.
  */
 import { EventEmitter } from 'node:events'
-import { connect } from 'node:net'
+import { type AddressInfo, type Server, connect, createServer } from 'node:net'
 
 import { ETH, Peer as Devp2pPeer } from '@ethereumjs/devp2p'
 import { RLP } from '@ethereumjs/rlp'
@@ -28,8 +28,18 @@ export interface RawEthSession {
   readonly version: number
   /** Sends our Status and then `messages` ([code, payload]) back to back, in one write. */
   sendAll(status: EthStatus, messages: readonly [number, Input][]): void
+  /** Sends `messages` back to back, in one write (after sendAll). */
+  send(messages: readonly [number, Input][]): void
   /** The first message with `code` the node sent (already received or still to come), decoded. */
   next(code: number): Promise<EthMessage>
+  /**
+   * Resolves once the node ended the session: with the reason code of its
+   * devp2p Disconnect on RLPx (undefined without one), always undefined on a
+   * stream (mplex carries no reason). Never rejects.
+   */
+  readonly ended: Promise<number | undefined>
+  /** True until the session ended. */
+  readonly open: boolean
   close(): Promise<void>
 }
 
@@ -69,6 +79,8 @@ export async function rawStreamSession(url: string, version: number, common: Com
   const upgrader = new Upgrader({ privateKey: secp.randomSecretKey(), registrar: new Registrar() })
   const conn = await new Transport({ upgrader }).dial({ host: '127.0.0.1', port: enodeTcpPort(url) }, { remoteId: hexToBytes(`0x${enodeId(url)}`) })
   const stream = await conn.newStream([`/eth/${version}/1.0.0`])
+  let open = true
+  const ended = new Promise<undefined>((resolve) => conn.once('close', () => resolve(undefined))).finally(() => (open = false))
   const inbox = new Inbox(version, common)
   const decoder = new LengthPrefixedDecoder({ maxLength: 10 * 1024 * 1024 })
   stream.on('data', (chunk: Uint8Array) => {
@@ -79,7 +91,14 @@ export async function rawStreamSession(url: string, version: number, common: Com
     sendAll(status, messages) {
       stream.write(Buffer.concat([frame(EthCode.Status, encodeStatus(status)), ...messages.map(([code, payload]) => frame(code, payload))]))
     },
+    send(messages) {
+      stream.write(Buffer.concat(messages.map(([code, payload]) => frame(code, payload))))
+    },
     next: (code) => inbox.next(code),
+    ended,
+    get open() {
+      return open
+    },
     close: () => conn.close(),
   }
 }
@@ -108,6 +127,8 @@ export async function rawRlpxSession(url: string, version: number, common: Commo
       port: 0,
     })
     peer.events.on('error', (err: Error) => void errors.push(err))
+    let open = true
+    const ended = disconnectReason(peer, socket).finally(() => (open = false))
     await nextEvent(peer.events, 'connect')
     const eth = peer.getProtocols().find((p): p is ETH => p instanceof ETH)
     if (eth === undefined) throw new Error(`the node shares no eth/${version} with us`)
@@ -122,12 +143,131 @@ export async function rawRlpxSession(url: string, version: number, common: Commo
         for (const [code, payload] of messages) eth.sendMessage(code as never, payload as never)
         socket.uncork()
       },
+      send(messages) {
+        socket.cork()
+        for (const [code, payload] of messages) eth.sendMessage(code as never, payload as never)
+        socket.uncork()
+      },
       next: (code) => inbox.next(code),
+      ended,
+      get open() {
+        return open
+      },
       close,
     }
   } catch (err) {
     await close()
     throw new Error(`raw RLPx session failed: ${String(err)}; ${errors.map((e) => e.message).join('; ')}`)
+  }
+}
+
+/**
+ * The reason code of the Disconnect `peer` received from the node (undefined:
+ * none), once its socket closed. devp2p reports it on 'close' (emitted from
+ * its own socket 'close' listener, which runs before this one).
+ */
+function disconnectReason(peer: Devp2pPeer, socket: Socket): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    let reason: number | undefined
+    peer.events.once('close', (code: number | undefined, weEnded: boolean | null) => {
+      if (weEnded === false) reason = code
+    })
+    socket.once('close', () => resolve(reason))
+  })
+}
+
+/** What a bare devp2p remote saw of a session the node ended. */
+export interface ForgedHelloOutcome {
+  /** Reason code of the node's Disconnect; undefined if the node closed without one. */
+  reason: number | undefined
+  /** The node sent its Hello (it did not just drop the connection). */
+  gotHello: boolean
+  /** eth messages (Status included) the node sent: none may reach a refused remote. */
+  ethMessages: number
+}
+
+export interface ForgedHelloOptions {
+  /** The remote's real key: its ECIES handshake proves this one. */
+  key: Uint8Array
+  /** The id its Hello names instead (another node's, 65 bytes, the id twice, ...). */
+  helloId: Uint8Array
+  common: Common
+  /** eth messages ([code, payload]) to send right behind the Hello, Status first (e.g. a node's own Status, then a malformed request). */
+  behindHello?: (eth: ETH) => void
+}
+
+/**
+ * A bare @ethereumjs/devp2p peer run as an impersonator: it completes the
+ * ECIES handshake with its own key, then its Hello names `helloId`. devp2p
+ * builds the auth from the key in its constructor and the Hello from
+ * `peer.id` when it sends it, so swapping `id` in between is all it takes.
+ */
+function forgedHelloPeer(socket: Socket, remoteId: Uint8Array | null, opts: ForgedHelloOptions): { peer: Devp2pPeer; outcome: Promise<ForgedHelloOutcome> } {
+  const peer = new Devp2pPeer({
+    socket,
+    remoteId: remoteId as Uint8Array,
+    privateKey: opts.key,
+    id: getPublicKey(opts.key, false).subarray(1),
+    timeout: 20_000,
+    clientId: utf8ToBytes('impostor'),
+    capabilities: withClientEth([ETH.eth68]),
+    common: opts.common,
+    port: 0,
+  })
+  ;(peer as { id: Uint8Array }).id = opts.helloId
+  peer.events.on('error', () => undefined) // a refused session is what these peers provoke
+  let ethMessages = 0
+  peer.events.once('connect', () => {
+    const eth = peer.getProtocols().find((p): p is ETH => p instanceof ETH)
+    if (eth === undefined) return
+    eth.events.on('message', () => void ethMessages++)
+    eth.events.on('status', () => void ethMessages++)
+    socket.cork()
+    opts.behindHello?.(eth)
+    socket.uncork()
+  })
+  const outcome = disconnectReason(peer, socket).then((reason) => ({ reason, gotHello: peer.getHelloMessage() !== null, ethMessages }))
+  return { peer, outcome }
+}
+
+/** An impersonator dialing the node at `url`; resolves with what it saw once the node closed the connection. */
+export async function dialWithForgedHello(url: string, opts: ForgedHelloOptions): Promise<ForgedHelloOutcome> {
+  const socket = connect(enodeTcpPort(url), '127.0.0.1')
+  socket.on('error', () => undefined)
+  await nextEvent(socket, 'connect')
+  return forgedHelloPeer(socket, hexToBytes(`0x${enodeId(url)}`), opts).outcome
+}
+
+/** An impersonator waiting to be dialed: its enode URL names its real key, its Hello does not. */
+export interface ForgedHelloListener {
+  url: string
+  /** What it saw of the first connection the node made to it. */
+  outcome: Promise<ForgedHelloOutcome>
+  close(): Promise<void>
+}
+
+export async function listenWithForgedHello(opts: ForgedHelloOptions): Promise<ForgedHelloListener> {
+  const sockets = new Set<Socket>()
+  let first: ((o: Promise<ForgedHelloOutcome>) => void) | undefined
+  const outcome = new Promise<ForgedHelloOutcome>((resolve) => (first = (o) => resolve(o)))
+  const server: Server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on('error', () => undefined)
+    socket.once('close', () => sockets.delete(socket))
+    const session = forgedHelloPeer(socket, null, opts)
+    first?.(session.outcome)
+    first = undefined
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  const id = Buffer.from(getPublicKey(opts.key, false).subarray(1)).toString('hex')
+  return {
+    url: `enode://${id}@127.0.0.1:${port}?discport=0`,
+    outcome,
+    async close() {
+      await Promise.all([...sockets].map(destroy))
+      await new Promise((resolve) => server.close(resolve))
+    },
   }
 }
 

@@ -2,6 +2,7 @@ import { bytesToHex } from '@ethereumjs/util'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 import { Config, Event, Peer, PeerDisconnectedError, RlpxPeer } from '../../../src/client'
+import { DisconnectReason } from '../../../src/p2p'
 import { buildTestChain } from '../../../src/client/testing/testchain'
 import { chainWith, enodeId, nextPeer, startNode, testCommon } from '../helpers/nodes'
 import { WAIT_MS } from '../helpers/waits'
@@ -92,11 +93,12 @@ describe('RlpxPeer', () => {
     const leftAtB = b.client.config.events.waitFor(Event.PEER_DISCONNECTED, { timeoutMs: WAIT_MS })
     const pending = toA.eth!.getBlockHeaders({ block: 1n, max: 3 })
     const outcome = pending.then(() => 'resolved', (e: unknown) => e)
-    await toA.disconnect('too many peers')
-    await toA.disconnect('too many peers')
+    await toA.disconnect(DisconnectReason.TOO_MANY_PEERS, 'test')
+    await toA.disconnect(DisconnectReason.USELESS_PEER, 'second call')
     const [peerAtA, reasonAtA] = await leftAtA
     expect(peerAtA.id).toBe(enodeId(b.url))
-    expect(reasonAtA).toBe('TOO_MANY_PEERS')
+    // A receives the code alone; the first call's reason is the one sent.
+    expect(reasonAtA).toBe('too many peers (0x04)')
     const [peerAtB] = await leftAtB
     expect(peerAtB).toBe(toA)
     // Either the answer beat the Disconnect, or the request failed as soon as the session ended.

@@ -1,13 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 
 import { Config, Event, Peer, PeerPool } from '../../../src/client'
+import { DisconnectReason } from '../../../src/p2p'
 import { testCommon } from '../helpers/nodes'
 
 import type { Peer as PeerType } from '../../../src/client'
 
 /** A concrete Peer without a transport: enough for the pool, which only tracks peers. */
 class DetachedPeer extends Peer {
-  readonly disconnects: string[] = []
+  readonly disconnects: [DisconnectReason, string | undefined][] = []
 
   constructor(config: Config, n: number) {
     super({ config, id: n.toString(16).padStart(128, '0'), address: `127.0.0.1:${30000 + n}`, inbound: false, transport: 'rlpx', protocols: [] })
@@ -15,8 +16,8 @@ class DetachedPeer extends Peer {
 
   async connect(): Promise<void> {}
 
-  async disconnect(reason = 'disconnect requested'): Promise<void> {
-    this.disconnects.push(reason)
+  async disconnect(reason = DisconnectReason.DISCONNECT_REQUESTED, detail?: string): Promise<void> {
+    this.disconnects.push([reason, detail])
   }
 }
 
@@ -71,7 +72,7 @@ describe('PeerPool', () => {
     for (const p of s.peers.slice(0, 3)) s.config.events.emit(Event.PEER_CONNECTED, p)
     expect(s.pool.size).toBe(2)
     expect(s.pool.contains(s.peers[2])).toBe(false)
-    expect(s.peers[2].disconnects).toEqual(['pool full'])
+    expect(s.peers[2].disconnects).toEqual([[DisconnectReason.TOO_MANY_PEERS, 'pool full']])
     expect(s.pool.add(s.peers[3])).toBe('pool full')
   })
 
@@ -88,7 +89,7 @@ describe('PeerPool', () => {
     expect(s.config.server.isBanned(s.peers[0].id)).toBe(true)
     expect(s.pool.add(s.peers[0])).toBe('banned')
     s.config.events.emit(Event.PEER_CONNECTED, s.peers[0])
-    expect(s.peers[0].disconnects).toEqual(['banned'])
+    expect(s.peers[0].disconnects).toEqual([[DisconnectReason.USELESS_PEER, 'banned']])
   })
 
   it('lets a ban expire', () => {

@@ -126,7 +126,7 @@ describe('RlpxServer', () => {
     a.client.config.server.ban(enodeId(b.url), 60_000)
     const [peer, reason] = await gone
     expect(peer).toBe(toA)
-    expect(reason).toBe('USELESS_PEER')
+    expect(reason).toBe('useless peer (0x03)')
     expect(a.client.config.server.isBanned(enodeId(b.url))).toBe(true)
     expect(a.client.service.pool.size).toBe(0)
   })

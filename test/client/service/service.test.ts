@@ -137,6 +137,7 @@ describe('FullEthereumService', () => {
     expect(a.config.server.isBanned(toB.id)).toBe(true)
     const [left, leftReason] = await gone
     expect(left.id).toBe(toA.id)
-    expect(leftReason).toBe('USELESS_PEER')
+    // A protocol violation is reported as geth reports it, not as USELESS_PEER.
+    expect(leftReason).toBe('subprotocol error (0x10)')
   })
 })

@@ -1,7 +1,9 @@
 import debug from 'debug'
 
+import { DisconnectReason } from '../../../p2p'
 import { PeerError } from '../../errors'
 import { Event, type StreamInfo } from '../../types'
+import { describeDisconnect } from '../disconnect'
 import { PeerDisconnectedError } from '../protocol/errors'
 import { StreamEthProtocol } from '../protocol/streamethprotocol'
 
@@ -178,11 +180,15 @@ export class P2PPeer extends Peer {
     }
   }
 
-  /** Closes the connection (every stream with it). Idempotent; resolves once it is closed. */
-  disconnect(reason = 'disconnect requested'): Promise<void> {
-    this.reason ??= reason
+  /**
+   * Closes the connection (every stream with it). Idempotent; resolves once
+   * it is closed. mplex has no Disconnect message: `reason` reaches the
+   * remote as a closed connection, and our logs and events as its text.
+   */
+  disconnect(reason: DisconnectReason = DisconnectReason.DISCONNECT_REQUESTED, detail?: string): Promise<void> {
+    this.reason ??= describeDisconnect(reason, detail)
     if (this.closing !== undefined) return this.closing
-    log('disconnecting %s: %s', this.toString(), reason)
+    log('disconnecting %s: %s', this.toString(), this.reason)
     // Callers fire and forget (bans, refusals, stop). A close that fails has aborted the
     // connection instead, and its 'close' event still reports the end to the server.
     this.closing = this.connection.close().catch((err: unknown) => log('closing %s failed: %s', this.toString(), (err as Error).message))
@@ -200,7 +206,7 @@ export class P2PPeer extends Peer {
       await this.bindProtocol(protocol, sender)
     }
     this.bound = true
-    if (this.ethStream?.destroyed === true) void this.disconnect('eth stream closed')
+    if (this.ethStream?.destroyed === true) void this.disconnect(DisconnectReason.DISCONNECT_REQUESTED, 'eth stream closed')
   }
 
   private async openEthStream(protocol: StreamEthProtocol): Promise<MplexStream> {
@@ -237,7 +243,7 @@ export class P2PPeer extends Peer {
   private watchEthStream(stream: MplexStream): void {
     stream.on('close', () => {
       if (!this.bound || this.closed) return
-      void this.disconnect('eth stream closed')
+      void this.disconnect(DisconnectReason.DISCONNECT_REQUESTED, 'eth stream closed')
     })
   }
 

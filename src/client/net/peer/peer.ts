@@ -1,5 +1,6 @@
 
 import type { BlockHeader } from '@ethereumjs/block'
+import type { DisconnectReason } from '../../../p2p'
 import type { Config } from '../../config'
 import type { BoundEthProtocol } from '../protocol/boundprotocol'
 import type { Protocol } from '../protocol/protocol'
@@ -54,8 +55,14 @@ export abstract class Peer {
   /** Makes the peer usable: (dial if needed, then) bind every protocol. Rejects with the reason on failure. */
   abstract connect(): Promise<void>
 
-  /** Closes the session with the remote. Idempotent. */
-  abstract disconnect(reason?: string): Promise<void>
+  /**
+   * Closes the session with the remote, telling it `reason` where the
+   * transport can (a devp2p Disconnect on RLPx; on mplex the reason is only
+   * logged and reported in PEER_DISCONNECTED). `detail` says more, for logs
+   * and events. Idempotent: the first reason stands. See ../disconnect.ts for
+   * which reason each way a session ends gets.
+   */
+  abstract disconnect(reason?: DisconnectReason, detail?: string): Promise<void>
 
   /**
    * Runs the protocol's handshake over `sender`; the bound protocol is

@@ -1,7 +1,9 @@
-import { DISCONNECT_REASON, ETH } from '@ethereumjs/devp2p'
+import { ETH } from '@ethereumjs/devp2p'
 import debug from 'debug'
 
-import { PeerError } from '../../errors'
+import { DisconnectReason } from '../../../p2p'
+import { NoSharedCapabilityError, PeerError } from '../../errors'
+import { describeDisconnect } from '../disconnect'
 import { RlpxSender } from '../protocol/rlpxsender'
 
 import { Peer } from './peer'
@@ -21,21 +23,11 @@ export interface RlpxPeerOptions {
   /** The session's TCP socket (owned by the server): the source of the byte counts. */
   socket: Socket
   /** Ends the session (Disconnect with `reason`, then the socket); provided by the server owning the socket. */
-  close: (reason: DISCONNECT_REASON) => void
+  close: (reason: DisconnectReason, detail?: string) => void
   id: string
   address: string
   inbound: boolean
   protocols: Protocol[]
-}
-
-/** devp2p Disconnect reasons for the words the client uses. */
-const DISCONNECT_CODES: Record<string, DISCONNECT_REASON> = {
-  'pool full': DISCONNECT_REASON.TOO_MANY_PEERS,
-  'too many peers': DISCONNECT_REASON.TOO_MANY_PEERS,
-  banned: DISCONNECT_REASON.USELESS_PEER,
-  'already in pool': DISCONNECT_REASON.ALREADY_CONNECTED,
-  'client quitting': DISCONNECT_REASON.CLIENT_QUITTING,
-  'protocol error': DISCONNECT_REASON.SUBPROTOCOL_ERROR,
 }
 
 /**
@@ -47,7 +39,7 @@ const DISCONNECT_CODES: Record<string, DISCONNECT_REASON> = {
 export class RlpxPeer extends Peer {
   readonly rlpxPeer: Devp2pPeer
   private readonly socket: Socket
-  private readonly closeSession: (reason: DISCONNECT_REASON) => void
+  private readonly closeSession: (reason: DisconnectReason, detail?: string) => void
   private disconnected = false
 
   constructor(opts: RlpxPeerOptions) {
@@ -69,21 +61,22 @@ export class RlpxPeer extends Peer {
       }
       const eth = this.rlpxPeer.getProtocols().find((p): p is ETH => p instanceof ETH)
       if (eth === undefined) {
-        throw new PeerError('ERR_PEER_NO_SHARED_CAPABILITY', `${this.toString()} shares no eth version with us`)
+        throw new NoSharedCapabilityError(`${this.toString()} shares no eth version with us`)
       }
-      await this.bindProtocol(protocol, new RlpxSender(eth, { peer: this.rlpxPeer }))
+      // The sender ends the session through us, so its reason (a protocol violation, a Status timeout) is the one sent.
+      const sender = new RlpxSender(eth, { peer: this.rlpxPeer, disconnect: (reason, detail) => void this.disconnect(reason, detail) })
+      await this.bindProtocol(protocol, sender)
     }
   }
 
   /**
-   * Sends devp2p Disconnect (reason mapped from the words, e.g. 'banned' ->
-   * USELESS_PEER) and ends the socket; the server reports PEER_DISCONNECTED
-   * once the socket is closed.
+   * Sends devp2p Disconnect with `reason` and ends the socket; the server
+   * reports PEER_DISCONNECTED once the socket is closed. Idempotent: the first reason is the one sent.
    */
-  async disconnect(reason = 'disconnect requested'): Promise<void> {
+  async disconnect(reason: DisconnectReason = DisconnectReason.DISCONNECT_REQUESTED, detail?: string): Promise<void> {
     if (this.disconnected) return
     this.disconnected = true
-    log('disconnecting %s: %s', this.toString(), reason)
-    this.closeSession(DISCONNECT_CODES[reason] ?? DISCONNECT_REASON.DISCONNECT_REQUESTED)
+    log('disconnecting %s: %s', this.toString(), describeDisconnect(reason, detail))
+    this.closeSession(reason, detail)
   }
 }

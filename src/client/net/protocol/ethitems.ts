@@ -32,7 +32,8 @@ import {
   fail,
 } from './rlpfields'
 
-import type { Common } from '@ethereumjs/common'
+import { Common } from '@ethereumjs/common'
+
 import type { Input } from '@ethereumjs/rlp'
 
 /**
@@ -113,15 +114,83 @@ function checkTxShape(item: RlpItem, what: string): void {
  * Decodes one transaction of a Transactions / PooledTransactions message. Blob
  * transactions travel only in pooled form, as the network wrapper
  * `0x03 || rlp([tx, blobs, commitments, proofs])` (EIP-4844), and need KZG to validate.
+ *
+ * The chain id is not judged here, as geth's decoder does not judge it: a
+ * transaction signed for another chain is a well-formed message, and the peer
+ * that relays it may not know our chain. @ethereumjs/tx refuses to build a
+ * transaction whose chain id differs from its Common's, so such a one is
+ * built with a Common of the chain it names (see foreignChainCommon); the
+ * pool then drops it (TxPool.add), and the message's other transactions
+ * and the peer's session are kept.
  */
 export function decodeTx(item: RlpItem, common: Common, form: TxForm, what: string): TypedTransaction {
   checkTxShape(item, what)
-  if (item instanceof Uint8Array && item[0] === TransactionType.BlobEIP4844) {
+  const blob = item instanceof Uint8Array && item[0] === TransactionType.BlobEIP4844
+  if (blob) {
     if (form === 'broadcast') fail(`${what}: blob transactions must not be broadcast (EIP-4844)`)
     if (common.customCrypto.kzg === undefined) fail(`${what}: blob transaction received but no KZG is configured`)
-    return createBlob4844TxFromSerializedNetworkWrapper(item, { common })
   }
-  return createTxFromBlockBodyData(item as Uint8Array | Uint8Array[], { common })
+  const build = (c: Common): TypedTransaction =>
+    blob
+      ? createBlob4844TxFromSerializedNetworkWrapper(item as Uint8Array, { common: c })
+      : createTxFromBlockBodyData(item as Uint8Array | Uint8Array[], { common: c })
+  try {
+    return build(common)
+  } catch (err) {
+    // Our chain first (the common case costs one decode); another chain's transaction fails there and is built again for its own chain.
+    const chainId = namedChainId(item, blob)
+    if (chainId === undefined || chainId === common.chainId()) throw err
+    return build(foreignChainCommon(common, chainId))
+  }
+}
+
+/** EIP-155: a legacy `v` of 35 or more carries `chainId * 2 + 35` (or + 36); 27 and 28 carry no chain. */
+const EIP155_V_OFFSET = 35n
+
+/**
+ * The chain id a transaction envelope names, read without building it:
+ * the first field of a typed transaction's payload (of the inner transaction
+ * in a blob network wrapper), or the EIP-155 `v` of a legacy one. Undefined
+ * for a pre-EIP-155 legacy transaction or a shape that is no transaction.
+ */
+function namedChainId(item: RlpItem, blobWrapper: boolean): bigint | undefined {
+  try {
+    if (Array.isArray(item)) {
+      const v = item[6]
+      if (!(v instanceof Uint8Array)) return undefined
+      const n = bytesToBigInt(v)
+      return n >= EIP155_V_OFFSET ? (n - EIP155_V_OFFSET) / 2n : undefined
+    }
+    let fields = decodeRlp(item.subarray(1))
+    if (blobWrapper && Array.isArray(fields)) fields = fields[0] as RlpItem
+    const chainId = Array.isArray(fields) ? fields[0] : undefined
+    return chainId instanceof Uint8Array ? bytesToBigInt(chainId) : undefined
+  } catch {
+    // Not RLP: the first decode's error is the one to report.
+    return undefined
+  }
+}
+
+/**
+ * A copy of `common` that names chain `chainId`: the one thing @ethereumjs/tx
+ * asks its Common for when it checks a transaction's chain (and when it
+ * recovers a legacy EIP-155 sender). Everything else (fork, params, crypto)
+ * stays ours. Built with copy() and a prototype swap, as headercommon.ts does,
+ * so it costs what the copy each transaction makes of its Common costs.
+ */
+function foreignChainCommon(common: Common, chainId: bigint): Common {
+  const copy = common.copy() as ForeignChainCommon
+  Object.setPrototypeOf(copy, ForeignChainCommon.prototype)
+  copy.foreignChainId = chainId
+  return copy
+}
+
+class ForeignChainCommon extends Common {
+  declare foreignChainId: bigint
+
+  override chainId(): bigint {
+    return this.foreignChainId
+  }
 }
 
 export function encodeTx(tx: TypedTransaction, form: TxForm): Input {

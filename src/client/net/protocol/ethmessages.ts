@@ -11,6 +11,7 @@ import {
   asHash,
   asHashList,
   asList,
+  asCount,
   asNumber,
   asTuple,
   boolBytes,
@@ -248,7 +249,7 @@ const CODECS: CodecTable = {
       const origin = asBytes(q[0], 'block')
       // A 32-byte origin is a hash; anything else must be a uint64 block number.
       const block = origin.length === 32 ? origin : asBigInt(origin, 8, 'block')
-      return { reqId, block, max: asNumber(q[1], 'max'), skip: asNumber(q[2], 'skip'), reverse: asBool(q[3], 'reverse') }
+      return { reqId, block, max: asCount(q[1], 'max'), skip: asCount(q[2], 'skip'), reverse: asBool(q[3], 'reverse') }
     },
   },
   BlockHeaders: {

@@ -81,6 +81,21 @@ export function asNumber(item: RlpItem | undefined, what: string): number {
   return v
 }
 
+/** Bytes of a uint64, the width of every count and block number of the eth protocol. */
+const UINT64_BYTES = 8
+
+/**
+ * A canonical uint64 count (GetBlockHeaders `max` and `skip`) as a JS
+ * number, saturated at 2^53 - 1. geth reads these as uint64 and clamps what
+ * it serves, so 2^64 - 1 is a valid request; saturating changes no answer:
+ * `max` is capped far below (maxServeItems), and a `skip` of 2^53 - 1 or more
+ * steps past any chain's head, as a larger one would.
+ */
+export function asCount(item: RlpItem | undefined, what: string): number {
+  const v = asBigInt(item, UINT64_BYTES, what)
+  return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v)
+}
+
 /** RLP booleans as geth reads them: empty string = false, 0x01 = true, nothing else. */
 export function asBool(item: RlpItem | undefined, what: string): boolean {
   const b = asBytes(item, what)

@@ -1,7 +1,9 @@
-import { DISCONNECT_REASON, DisconnectReasonNames } from '@ethereumjs/devp2p'
 import { RLP } from '@ethereumjs/rlp'
 
-import { HandshakeError, PeerDisconnectedError, StatusTimeoutError, TransportError } from './errors'
+import { type DisconnectReason, describeDisconnectReason } from '../../../p2p'
+import { disconnectReasonFor } from '../disconnect'
+
+import { HandshakeError, PeerDisconnectedError, TransportError } from './errors'
 import { EthCode, decodeStatus } from './ethmessages'
 import { uintBytes } from './rlpfields'
 import { Sender, type SenderMessage, type SenderOptions } from './sender'
@@ -19,11 +21,13 @@ export interface RlpxSenderOptions extends SenderOptions {
    */
   peer?: Devp2pPeer
   /**
-   * Ends the session on a local close. Default: `peer.disconnect(reason)`,
-   * which ends the socket from devp2p's own 2 s timer; a server that owns the
-   * socket passes its own (Disconnect + immediate end).
+   * Ends the session on a local close, with the reason of ../disconnect.ts
+   * for the error that closed it (and the error's message as `detail`).
+   * Default: `peer.disconnect(reason)`, which ends the socket from devp2p's
+   * own 2 s timer; a peer whose server owns the socket passes its own
+   * (Disconnect + immediate end).
    */
-  disconnect?: (reason: DISCONNECT_REASON) => void
+  disconnect?: (reason: DisconnectReason, detail?: string) => void
 }
 
 /** The status object devp2p's ETH emits once both Status messages are exchanged (and it validated them). */
@@ -44,7 +48,7 @@ export class RlpxSender extends Sender {
   readonly version: number
   private readonly eth: Devp2pETH
   private readonly peer?: Devp2pPeer
-  private readonly disconnect?: (reason: DISCONNECT_REASON) => void
+  private readonly disconnect?: (reason: DisconnectReason, detail?: string) => void
   private statusSeen = false
   private held: SenderMessage[] = []
 
@@ -81,7 +85,7 @@ export class RlpxSender extends Sender {
 
   protected closeTransport(reason?: Error): void {
     this.detach()
-    this.disconnect?.(disconnectReasonFor(reason))
+    this.disconnect?.(disconnectReasonFor(reason), reason?.message)
   }
 
   private handleStatus(s: Devp2pStatus): void {
@@ -125,7 +129,7 @@ export class RlpxSender extends Sender {
 
   private handleClose(reason: number | undefined): void {
     this.detach()
-    const name = reason === undefined ? 'connection closed' : (DisconnectReasonNames[reason as keyof typeof DisconnectReasonNames] ?? `reason ${reason}`)
+    const name = reason === undefined ? 'connection closed' : describeDisconnectReason(reason)
     this.receiveClosed(new PeerDisconnectedError(`devp2p peer disconnected (${name})`))
   }
 
@@ -135,11 +139,4 @@ export class RlpxSender extends Sender {
     this.peer?.events.off('error', this.onPeerError)
     this.peer?.events.off('close', this.onPeerClose)
   }
-}
-
-function disconnectReasonFor(reason: Error | undefined): DISCONNECT_REASON {
-  if (reason === undefined) return DISCONNECT_REASON.DISCONNECT_REQUESTED
-  if (reason instanceof StatusTimeoutError) return DISCONNECT_REASON.TIMEOUT
-  if (reason instanceof PeerDisconnectedError) return DISCONNECT_REASON.DISCONNECT_REQUESTED
-  return DISCONNECT_REASON.SUBPROTOCOL_ERROR
 }

@@ -3,12 +3,14 @@ import debug from 'debug'
 import { peerIdHex } from '../peer/peer'
 import { PeerError, ServerError, describeError } from '../../errors'
 import { Event, type ConnectionInfo } from '../../types'
+import { describeDisconnect, disconnectReasonFor } from '../disconnect'
 import { P2PPeer } from '../peer/p2ppeer'
 import { UnconnectedPeer } from '../peer/unconnectedpeer'
 import { PeerDisconnectedError, StatusMismatchError } from '../protocol/errors'
 import { type EthStreamHandler, StreamEthProtocol } from '../protocol/streamethprotocol'
 import {
   type Connection,
+  DisconnectReason,
   InboundUpgradeError,
   ListenError,
   Registrar,
@@ -131,15 +133,15 @@ export class P2PServer extends Server {
     return this.sessions.size + this.dialer.size + (this.listener?.pendingHandshakes ?? 0)
   }
 
-  protected dropBanned(peerId: string): void {
+  protected dropBanned(peerId: string, reason: DisconnectReason): void {
     this.dialer.abort(peerId, new PeerError('ERR_PEER_BANNED', `peer ${peerId.slice(0, 8)} banned`))
-    void this.sessions.get(peerId)?.peer.disconnect('banned')
+    void this.sessions.get(peerId)?.peer.disconnect(reason, 'banned')
   }
 
   /** Closes every connection, dial and the listener; the base closes discovery afterwards. */
   protected async close(): Promise<void> {
     await this.dialer.abortAll(new ServerError('ERR_SERVER_STOPPING', 'server stopping'))
-    const closing: Promise<unknown>[] = this.sessions.all().map((s) => s.peer.disconnect('server stopping'))
+    const closing: Promise<unknown>[] = this.sessions.all().map((s) => s.peer.disconnect(DisconnectReason.CLIENT_QUITTING, 'server stopping'))
     const listener = this.listener
     if (listener !== null) closing.push(listener.close())
     closing.push(...this.refusedClosing)
@@ -230,17 +232,17 @@ export class P2PServer extends Server {
     this.config.events.emit(Event.CONNECTION_OPENED, info)
     const admission = this.sessions.admit(this.config.nodeId, id, conn)
     let refusal: string | undefined
-    if (this.state !== 'started') refusal = 'server stopping'
-    else if (this.isBanned(id)) refusal = 'banned'
-    else if (admission.action === 'refuse') refusal = admission.reason
-    else if (admission.action === 'add' && this.sessions.size >= this.config.maxPeers) refusal = 'too many peers'
+    if (this.state !== 'started') refusal = describeDisconnect(DisconnectReason.CLIENT_QUITTING, 'server stopping')
+    else if (this.isBanned(id)) refusal = describeDisconnect(DisconnectReason.USELESS_PEER, 'banned')
+    else if (admission.action === 'refuse') refusal = describeDisconnect(DisconnectReason.ALREADY_CONNECTED, admission.reason)
+    else if (admission.action === 'add' && this.sessions.size >= this.config.maxPeers) refusal = describeDisconnect(DisconnectReason.TOO_MANY_PEERS)
     if (refusal !== undefined) {
       this.refuse(conn, info, refusal)
       return
     }
     if (admission.action === 'replace') {
       log('%s: duplicate connection, keeping %s (%s)', admission.existing.peer.toString(), conn.id, conn.direction)
-      void admission.existing.peer.disconnect(admission.reason)
+      void admission.existing.peer.disconnect(DisconnectReason.ALREADY_CONNECTED, admission.reason)
     }
     const peer = new P2PPeer({ config: this.config, connection: conn, protocols: [...this.protocols] })
     const session: P2PSession = { conn, peer, connected: false, errorReported: false }
@@ -269,17 +271,17 @@ export class P2PServer extends Server {
     if (err instanceof PeerDisconnectedError) {
       // The stream or connection went away during the handshake (remote closed it, duplicate, stop): not an error of the peer.
       log('%s: closed during the handshake: %s', session.peer.toString(), err.message)
-      void session.peer.disconnect('closed during the handshake')
+      void session.peer.disconnect(DisconnectReason.DISCONNECT_REQUESTED, 'closed during the handshake')
       return
     }
     this.reportPeerError(session, err, 'ERR_PEER_P2P')
     if (err instanceof StatusMismatchError) {
       // Another chain (network id, genesis, fork id) stays another chain: do not dial it again for a while.
-      void session.peer.disconnect(`incompatible: ${err.message}`)
+      void session.peer.disconnect(DisconnectReason.SUBPROTOCOL_ERROR, `incompatible: ${err.message}`)
       this.ban(session.peer.id)
       return
     }
-    void session.peer.disconnect('protocol error')
+    void session.peer.disconnect(disconnectReasonFor(err), describeError(err))
   }
 
   private onConnectionClosed(session: P2PSession, info: ConnectionInfo, err: Error | undefined): void {

@@ -1,12 +1,14 @@
 import { createServer } from 'node:net'
 
-import { DISCONNECT_REASON } from '@ethereumjs/devp2p'
 import { utf8ToBytes } from '@ethereumjs/util'
 import debug from 'debug'
 
-import { ServerError } from '../../errors'
+import { DisconnectReason } from '../../../p2p'
+import { ServerError, describeError } from '../../errors'
 import { Event } from '../../types'
+import { disconnectReasonFor } from '../disconnect'
 import { RlpxPeer } from '../peer/rlpxpeer'
+import { UnconnectedPeer } from '../peer/unconnectedpeer'
 import { EthProtocol } from '../protocol/ethprotocol'
 
 import { withClientEth } from './rlpx/devp2p'
@@ -14,6 +16,7 @@ import { RlpxSessions, type Session } from './rlpx/sessions'
 import { type PeerSession, Server, type ServerOptions } from './server'
 
 import type { Capabilities } from '@ethereumjs/devp2p'
+import type { HelloIdentityError } from './rlpx/identity'
 import type { Server as NetServer, Socket } from 'node:net'
 import type { DialTarget } from './dialscheduler'
 
@@ -81,8 +84,8 @@ export class RlpxServer extends Server {
     return this.sessions?.size ?? 0
   }
 
-  protected dropBanned(peerId: string): void {
-    for (const b of this.bound.values()) if (b.peer.id === peerId) void b.peer.disconnect('banned')
+  protected dropBanned(peerId: string, reason: DisconnectReason): void {
+    for (const b of this.bound.values()) if (b.peer.id === peerId) void b.peer.disconnect(reason, 'banned')
   }
 
   protected async close(): Promise<void> {
@@ -162,14 +165,14 @@ export class RlpxServer extends Server {
     if (this.isBanned(id)) {
       if (!session.outbound) this.stats.inboundRefused++
       log('refusing banned peer %s', id.slice(0, 8))
-      this.sessions?.disconnect(session, DISCONNECT_REASON.USELESS_PEER)
+      this.sessions?.disconnect(session, DisconnectReason.USELESS_PEER, 'banned')
       return
     }
     const peer = new RlpxPeer({
       config: this.config,
       rlpxPeer: devp2p,
       socket: session.socket,
-      close: (reason) => this.sessions?.disconnect(session, reason),
+      close: (reason, detail) => this.sessions?.disconnect(session, reason, detail),
       id,
       address: `${session.socket.remoteAddress}:${session.socket.remotePort}`,
       inbound: !session.outbound,
@@ -183,7 +186,7 @@ export class RlpxServer extends Server {
       },
       (err: unknown) => {
         this.reportPeerError(b, err, 'ERR_PEER_RLPX')
-        void peer.disconnect('protocol error')
+        void peer.disconnect(disconnectReasonFor(err), describeError(err))
       },
     )
   }
@@ -203,11 +206,33 @@ export class RlpxServer extends Server {
   /** A connection that never got through Hello freed its slot; our own failed dial starts the redial backoff. */
   private onSessionAborted(session: Session): void {
     if (this.state !== 'started') return
-    if (session.outbound && !session.closing && session.id !== undefined) {
+    if (session.identityError !== undefined) this.onIdentityRefused(session, session.identityError)
+    else if (session.outbound && !session.closing && session.id !== undefined) {
       this.stats.dialFailures++
       log('dial %s failed', session.id.slice(0, 8))
       this.scheduler.dialFailed(session.id)
     }
     this.scheduler.refill()
+  }
+
+  /**
+   * A remote whose Hello named another id than its authenticated key (its
+   * session already ended with INVALID_IDENTITY or UNEXPECTED_IDENTITY). It
+   * is reported under the key it proved, the only id it has; the id it
+   * claimed is not banned, pooled or dialed, so its owner is unaffected.
+   */
+  private onIdentityRefused(session: Session, err: HelloIdentityError): void {
+    const address = `${session.socket.remoteAddress}:${session.socket.remotePort}`
+    if (session.outbound) {
+      this.stats.dialFailures++
+      // The node we dialed proved its key and then lied in its Hello: back off as from any failed dial.
+      if (session.id !== undefined) this.scheduler.dialFailed(session.id)
+    } else {
+      this.stats.inboundRefused++
+    }
+    log('refused %s %s: %s', session.outbound ? 'dial to' : 'inbound from', address, err.message)
+    if (err.authenticatedId === undefined) return
+    const remote = new UnconnectedPeer({ config: this.config, id: err.authenticatedId, address, inbound: !session.outbound, transport: 'rlpx' })
+    this.config.events.emit(Event.PEER_ERROR, err, remote)
   }
 }

@@ -1,6 +1,7 @@
 import { equalsBytes, unprefixedHexToBytes } from '@ethereumjs/util'
 import debug from 'debug'
 
+import { DisconnectReason } from '../../../p2p'
 import { ClientError, PeerError, ServerError, describeError } from '../../errors'
 import { Event } from '../../types'
 
@@ -161,12 +162,18 @@ export abstract class Server {
     }
   }
 
-  /** Disconnects the peer (if connected), cancels dials to it, and refuses it for `maxAgeMs`, discovery included. */
-  ban(peerId: string, maxAgeMs = this.config.banTimeMs): void {
+  /**
+   * Disconnects the peer (if connected) with `reason`, cancels dials to it,
+   * and refuses it for `maxAgeMs`, discovery included. `peerId` is always an
+   * authenticated id (a session's ECIES key, see docs/RELIABILITY.md), never
+   * one a remote merely claimed. The default reason suits a ban by the
+   * operator; the pool passes SUBPROTOCOL_ERROR for a protocol violation.
+   */
+  ban(peerId: string, maxAgeMs = this.config.banTimeMs, reason: DisconnectReason = DisconnectReason.USELESS_PEER): void {
     this.bans.ban(peerId, maxAgeMs)
     if (NODE_ID_HEX.test(peerId)) this.discovery?.dpt.banPeer(unprefixedHexToBytes(peerId), maxAgeMs)
     this.scheduler.forget(peerId)
-    this.dropBanned(peerId)
+    this.dropBanned(peerId, reason)
   }
 
   isBanned(peerId: string): boolean {
@@ -191,8 +198,8 @@ export abstract class Server {
   /** Peer slots taken: sessions, dials in progress and inbound handshakes. */
   protected abstract slotsUsed(): number
 
-  /** Ends the session with, and any dial to, a peer that was just banned. */
-  protected abstract dropBanned(peerId: string): void
+  /** Ends the session with (telling it `reason`), and any dial to, a peer that was just banned. */
+  protected abstract dropBanned(peerId: string, reason: DisconnectReason): void
 
   protected hasFreeSlot(): boolean {
     return this.slotsUsed() < this.config.maxPeers

@@ -15,7 +15,7 @@ import { type P2PNode, count, settled, startP2PNode, waitEvent } from './nodes'
 
 import type { Peer } from '../../../../src/client/net/peer/peer'
 import type { ConnectionInfo, ProtocolMessage, StreamInfo } from '../../../../src/client/types'
-import { type InboundRefusedError, ProtocolNotSupportedError, StreamHandlerError, StreamNegotiationError } from '../../../../src/p2p'
+import { DisconnectReason, type InboundRefusedError, ProtocolNotSupportedError, StreamHandlerError, StreamNegotiationError } from '../../../../src/p2p'
 
 const BLOCKS = 12
 const nodes: P2PNode[] = []
@@ -108,9 +108,9 @@ describe('P2PServer', () => {
     await settled(a, () => count(a, Event.PEER_CONNECTED) === 1)
     const aGone = waitEvent(a, Event.PEER_DISCONNECTED)
     const bGone = waitEvent(b, Event.PEER_DISCONNECTED)
-    await peer.disconnect('test done')
+    await peer.disconnect(DisconnectReason.DISCONNECT_REQUESTED, 'test done')
     const [, reasonB] = await bGone
-    expect(reasonB).toBe('test done')
+    expect(reasonB).toBe('disconnect requested (0x00): test done')
     await aGone
     expect(b.server.peers).toHaveLength(0)
     expect(a.server.connections).toHaveLength(0)
@@ -125,7 +125,7 @@ describe('P2PServer', () => {
     await settled(a, () => a.server.peers.length === 1)
     // a drops the connection when the request arrives, before its service can answer.
     const dropOnRequest = (msg: ProtocolMessage, _name: string, from: Peer): void => {
-      if (msg.name === 'GetBlockHeaders') void from.disconnect('going away mid-request')
+      if (msg.name === 'GetBlockHeaders') void from.disconnect(DisconnectReason.DISCONNECT_REQUESTED, 'going away mid-request')
     }
     a.config.events.on(Event.PROTOCOL_MESSAGE, dropOnRequest)
     stops.push(() => a.config.events.off(Event.PROTOCOL_MESSAGE, dropOnRequest))
@@ -218,7 +218,7 @@ describe('P2PServer', () => {
     const gone = waitEvent(a, Event.PEER_DISCONNECTED)
     a.server.ban(enodeId(b.url), 60_000)
     const [, reason] = await gone
-    expect(reason).toBe('banned')
+    expect(reason).toBe('useless peer (0x03): banned')
     await settled(b, () => b.server.connections.length === 0)
     // b dials again (no backoff for a connection that was up): refused once its id is known.
     const failed = nextEvent<[Error]>(a.server.listener!, 'error')

@@ -1,16 +1,18 @@
 import { EventEmitter } from 'node:events'
 import { Socket } from 'node:net'
 
-import { DISCONNECT_REASON, DisconnectReasonNames, Peer as Devp2pPeer } from '@ethereumjs/devp2p'
 import { compareBytes, equalsBytes, unprefixedHexToBytes } from '@ethereumjs/util'
 import debug from 'debug'
 
+import { DisconnectReason } from '../../../../p2p'
+import { PeerError, describeError } from '../../../errors'
+import { describeDisconnect } from '../../disconnect'
 import { peerIdHex } from '../../peer/peer'
-import { PeerError } from '../../../errors'
 
-import { sendDisconnect } from './devp2p'
+import { AuthenticatedPeer, authenticatedRemoteId, sendDisconnect } from './devp2p'
 
 import type { Capabilities } from '@ethereumjs/devp2p'
+import type { HelloIdentityError } from './identity'
 import type { Common } from '@ethereumjs/common'
 
 const log = debug('client:rlpx:sessions')
@@ -34,9 +36,13 @@ export interface RlpxSessionsOptions {
 export interface Session {
   readonly socket: Socket
   readonly outbound: boolean
-  /** Remote id: known from the start when we dialed, after the ECIES auth otherwise. */
-  readonly devp2p?: Devp2pPeer
-  /** Hex id of the remote once Hello completed. */
+  /** The devp2p session, from the socket's connect on (dials) or accept. */
+  readonly devp2p?: AuthenticatedPeer
+  /**
+   * Hex id of the remote: the key we dialed, or for an accepted connection
+   * the key its ECIES auth authenticated, set once Hello named that same key
+   * (see ./identity.ts). Never taken from the Hello alone.
+   */
   id?: string
   /** Hello completed and the session was reported 'up'. */
   up: boolean
@@ -44,12 +50,18 @@ export interface Session {
   closing: boolean
   /** devp2p Disconnect reason of the session's end: ours when `closing`, else the remote's (undefined: no Disconnect). */
   readonly disconnectReason?: number
+  /** Why we ended the session, beyond its reason code (ours only). */
+  readonly disconnectDetail?: string
+  /** The remote's Hello named another id than its authenticated key; the session was refused. */
+  readonly identityError?: HelloIdentityError
 }
 
 interface MutableSession extends Session {
-  devp2p?: Devp2pPeer
+  devp2p?: AuthenticatedPeer
   timer?: NodeJS.Timeout
   disconnectReason?: number
+  disconnectDetail?: string
+  identityError?: HelloIdentityError
 }
 
 export interface RlpxSessionsEvents {
@@ -59,7 +71,8 @@ export interface RlpxSessionsEvents {
   down: [session: Session, reason: string]
   /**
    * A session's socket closed before Hello completed: a failed dial or
-   * inbound handshake (`closing` tells whether we ended it ourselves).
+   * inbound handshake (`closing` tells whether we ended it ourselves,
+   * `identityError` whether its Hello was refused).
    */
   aborted: [session: Session]
   /** devp2p reported an error on an 'up' session. */
@@ -100,7 +113,7 @@ export class RlpxSessions extends EventEmitter<RlpxSessionsEvents> {
     return [...this.sessions]
   }
 
-  /** True while a connection to or from `id` exists or is being set up (as far as the id is known). */
+  /** True while a connection to or from `id` exists or is being set up (as far as the authenticated id is known). */
   has(id: string): boolean {
     for (const s of this.sessions) if (remoteIdOf(s) === id) return true
     return false
@@ -120,11 +133,12 @@ export class RlpxSessions extends EventEmitter<RlpxSessionsEvents> {
   }
 
   /** Sends Disconnect (if the session got that far) and ends the socket. */
-  disconnect(session: Session, reason: DISCONNECT_REASON): void {
+  disconnect(session: Session, reason: DisconnectReason, detail?: string): void {
     const s = session as MutableSession
     if (s.closing) return
     s.closing = true
     s.disconnectReason = reason
+    s.disconnectDetail = detail
     if (s.devp2p !== undefined) sendDisconnect(s.devp2p, s.socket, reason)
     else s.socket.destroy()
   }
@@ -140,7 +154,7 @@ export class RlpxSessions extends EventEmitter<RlpxSessionsEvents> {
       if (s.socket.closed) continue
       const closed = new Promise<void>((resolve) => s.socket.once('close', () => resolve()))
       if (s.up) {
-        this.disconnect(s, DISCONNECT_REASON.CLIENT_QUITTING)
+        this.disconnect(s, DisconnectReason.CLIENT_QUITTING, 'server stopping')
         const grace = setTimeout(() => s.socket.destroy(), graceMs)
         waits.push(closed.then(() => clearTimeout(grace)))
       } else {
@@ -173,7 +187,7 @@ export class RlpxSessions extends EventEmitter<RlpxSessionsEvents> {
   }
 
   private startSession(session: MutableSession, remoteId: Uint8Array | null): void {
-    const devp2p = new Devp2pPeer({
+    const devp2p = new AuthenticatedPeer({
       socket: session.socket,
       remoteId: remoteId as Uint8Array,
       privateKey: this.opts.privateKey,
@@ -190,18 +204,20 @@ export class RlpxSessions extends EventEmitter<RlpxSessionsEvents> {
       else log('%s: %s', describe(session), err.message)
     })
     devp2p.events.once('connect', () => this.onHello(session, devp2p))
+    devp2p.events.once('identity', (err: HelloIdentityError) => this.onIdentityRefused(session, err))
     devp2p.events.once('close', (reason: number | undefined) => {
       session.disconnectReason ??= reason
     })
   }
 
-  private onHello(session: MutableSession, devp2p: Devp2pPeer): void {
+  /** devp2p reports Hello only once its id equals the authenticated key (AuthenticatedPeer). */
+  private onHello(session: MutableSession, devp2p: AuthenticatedPeer): void {
     clearTimeout(session.timer)
-    const remote = devp2p.getId()
+    const remote = authenticatedRemoteId(devp2p)
     if (session.closing || remote === null) return
     if (equalsBytes(remote, this.opts.nodeId)) {
       log('closing connection to ourselves')
-      return this.disconnect(session, DISCONNECT_REASON.SAME_IDENTITY)
+      return this.disconnect(session, DisconnectReason.SAME_IDENTITY)
     }
     session.id = peerIdHex(remote)
     const existing = [...this.sessions].find((s) => s !== session && s.up && s.id === session.id)
@@ -210,11 +226,24 @@ export class RlpxSessions extends EventEmitter<RlpxSessionsEvents> {
       const keepNew = this.preferred(session) && !this.preferred(existing)
       const drop = keepNew ? existing : session
       log('duplicate connection with %s: closing the %s one', session.id.slice(0, 8), drop.outbound ? 'outbound' : 'inbound')
-      this.disconnect(drop, DISCONNECT_REASON.ALREADY_CONNECTED)
+      this.disconnect(drop, DisconnectReason.ALREADY_CONNECTED, 'duplicate connection (tie-break)')
       if (!keepNew) return
     }
     session.up = true
     this.emit('up', session)
+  }
+
+  /**
+   * devp2p refused the remote's Hello (AuthenticatedPeer has already sent
+   * Disconnect and ended the socket). The session is ours to close: it ends
+   * in 'aborted' with the error, and nothing was keyed by the claimed id.
+   */
+  private onIdentityRefused(session: MutableSession, err: HelloIdentityError): void {
+    log('%s: refusing Hello: %s', describe(session), describeError(err))
+    session.closing = true
+    session.disconnectReason = err.reason
+    session.disconnectDetail = err.message
+    session.identityError = err
   }
 
   /** Of two connections between the same nodes, keep the one the node with the lower id dialed. */
@@ -231,16 +260,16 @@ export class RlpxSessions extends EventEmitter<RlpxSessionsEvents> {
       return
     }
     const code = session.disconnectReason
-    const reason = code === undefined ? 'connection closed' : (DisconnectReasonNames[code as DISCONNECT_REASON] ?? `reason ${code}`)
+    const reason = code === undefined ? 'connection closed' : describeDisconnect(code, session.closing ? session.disconnectDetail : undefined)
     this.emit('down', session, reason)
   }
 }
 
 function remoteIdOf(s: MutableSession): string | undefined {
   if (s.id !== undefined) return s.id
-  // An inbound remote's id is known once its ECIES auth arrived, before Hello.
-  const id = s.devp2p?.getId()
-  return id ? peerIdHex(id) : undefined
+  // An accepted remote's key is known once its ECIES auth arrived; getId() would wait for (and believe) its Hello.
+  const id = s.devp2p === undefined ? null : authenticatedRemoteId(s.devp2p)
+  return id === null ? undefined : peerIdHex(id)
 }
 
 function hexId(id: string): Uint8Array {
