@@ -1,6 +1,6 @@
 import debug from 'debug'
 import type { Connection } from './connection'
-import { RESERVED_PROTOCOL_IDS } from './multistream/constants'
+import { protocolIdProblem } from './multistream/messages'
 import type { MplexStream } from './muxer'
 import { DuplicateProtocolError, InvalidProtocolIdError } from './stack-errors'
 import { assertLimit } from './util/timeout'
@@ -96,15 +96,6 @@ export class Registrar {
 
 /** Throws InvalidProtocolIdError for an id multistream-select cannot carry. */
 export function validateProtocolId(protocol: string): void {
-  if (typeof protocol !== 'string' || protocol.length === 0) {
-    throw new InvalidProtocolIdError(String(protocol), 'empty')
-  }
-  if (protocol.includes('\n')) throw new InvalidProtocolIdError(protocol, 'contains a newline')
-  if (RESERVED_PROTOCOL_IDS.has(protocol)) {
-    throw new InvalidProtocolIdError(protocol, 'reserved by multistream-select')
-  }
-  const bytes = Buffer.byteLength(protocol, 'utf8')
-  if (bytes > MAX_PROTOCOL_ID_BYTES) {
-    throw new InvalidProtocolIdError(protocol, `${bytes} bytes, more than ${MAX_PROTOCOL_ID_BYTES}`)
-  }
+  const problem = protocolIdProblem(protocol, MAX_PROTOCOL_ID_BYTES)
+  if (problem !== undefined) throw new InvalidProtocolIdError(String(protocol), problem)
 }

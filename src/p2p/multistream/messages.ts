@@ -44,15 +44,28 @@ export const NA_PAYLOAD: Buffer = NA_MESSAGE.subarray(1)
 export const LS_MESSAGE: Buffer = encode('ls')
 export const LS_PAYLOAD: Buffer = LS_MESSAGE.subarray(1)
 
-/** Validates a protocol id we are about to send or offer (not empty, no newline, not reserved, not too long). */
-export function checkProtocolId(id: string): void {
-  if (id.length === 0) throw new MssInvalidProtocolIdError('protocol id is empty')
-  if (id.includes('\n')) throw new MssInvalidProtocolIdError(`protocol id ${JSON.stringify(id)} contains a newline`)
-  if (RESERVED_PROTOCOL_IDS.has(id)) {
-    throw new MssInvalidProtocolIdError(`${JSON.stringify(id)} is a multistream-select message, not a protocol id`)
-  }
+/**
+ * What makes `id` unusable as a protocol id (empty, a newline, a reserved
+ * multistream message, more than `maxBytes` UTF-8 bytes), or undefined when
+ * it is fine. The one rule for ids; the multistream layer and the Registrar
+ * each throw their own error with it.
+ */
+export function protocolIdProblem(id: string, maxBytes: number = MAX_PROTOCOL_ID_LENGTH): string | undefined {
+  if (typeof id !== 'string' || id.length === 0) return 'empty'
+  if (id.includes('\n')) return 'contains a newline'
+  if (RESERVED_PROTOCOL_IDS.has(id)) return 'reserved: a multistream-select message, not a protocol id'
   const bytes = Buffer.byteLength(id, 'utf8')
+  if (bytes > maxBytes) return `${bytes} bytes, more than ${maxBytes}`
+  return undefined
+}
+
+/** Validates a protocol id we are about to send or offer. */
+export function checkProtocolId(id: string): void {
+  const problem = protocolIdProblem(id)
+  if (problem === undefined) return
+  const bytes = Buffer.byteLength(String(id), 'utf8')
   if (bytes > MAX_PROTOCOL_ID_LENGTH) throw new MssProtocolIdTooLongError(bytes, MAX_PROTOCOL_ID_LENGTH)
+  throw new MssInvalidProtocolIdError(`protocol id ${JSON.stringify(id)}: ${problem}`)
 }
 
 /** The cached encoding of `id` (validated on first use). */
