@@ -100,7 +100,7 @@ async function offender(): Promise<Offender> {
     id: Buffer.from(node.id).toString('hex'),
     conn,
     stream,
-    status: decodeStatus(first.payload),
+    status: decodeStatus(first.payload, 68),
     next,
     send: (code, payload) => writeMessage(stream, [Uint8Array.of(code), RLP.encode(payload)]),
     close: () => conn.abort(new Error('case over')),

@@ -1,8 +1,8 @@
-import { DISCONNECT_REASON, ETH } from '@ethereumjs/devp2p'
+import { DISCONNECT_REASON } from '@ethereumjs/devp2p'
 import debug from 'debug'
 
 import { PeerError } from '../../errors'
-import { RlpxSender } from '../protocol/rlpxsender'
+import { rlpxEthSender } from '../protocol/rlpxwire'
 
 import { Peer } from './peer'
 
@@ -41,8 +41,9 @@ const DISCONNECT_CODES: Record<string, DISCONNECT_REASON> = {
 /**
  * A peer on the legacy path: one @ethereumjs/devp2p RLPx session. The TCP,
  * ECIES and Hello steps are done when this object is made; `connect()` binds
- * each protocol to the matching devp2p capability through an RlpxSender and
- * runs its Status handshake.
+ * each protocol to the eth capability devp2p negotiated (its own ETH up to
+ * eth/68, our EthWire from eth/69 on; see rlpxEthSender) and runs its Status
+ * handshake.
  */
 export class RlpxPeer extends Peer {
   readonly rlpxPeer: Devp2pPeer
@@ -67,11 +68,9 @@ export class RlpxPeer extends Peer {
       if (protocol.name !== 'eth') {
         throw new PeerError('ERR_PEER_UNSUPPORTED_PROTOCOL', `RLPx peers carry only eth, not ${protocol.name}`)
       }
-      const eth = this.rlpxPeer.getProtocols().find((p): p is ETH => p instanceof ETH)
-      if (eth === undefined) {
-        throw new PeerError('ERR_PEER_NO_SHARED_CAPABILITY', `${this.toString()} shares no eth version with us`)
-      }
-      await this.bindProtocol(protocol, new RlpxSender(eth, { peer: this.rlpxPeer }))
+      const sender = rlpxEthSender(this.rlpxPeer, { maxMessageSize: this.config.maxMessageSize })
+      if (sender === undefined) throw new PeerError('ERR_PEER_NO_SHARED_CAPABILITY', `${this.toString()} shares no eth version with us`)
+      await this.bindProtocol(protocol, sender)
     }
   }
 

@@ -11,16 +11,18 @@ export interface UnconnectedPeerOptions {
   /** 'host:port' we dialed or that dialed us. */
   address: string
   inbound: boolean
+  /** The path the attempt was on. Default 'p2p'. */
+  transport?: 'rlpx' | 'p2p'
 }
 
 /**
  * A remote node that never got a session with us (e.g. it turned out to
- * speak legacy RLPx). PEER_ERROR carries a Peer; this is the one to report
+ * speak legacy RLPx, or shares no eth version with us). PEER_ERROR carries a Peer; this is the one to report
  * when no connection exists to wrap. It has no protocols and cannot connect.
  */
 export class UnconnectedPeer extends Peer {
   constructor(opts: UnconnectedPeerOptions) {
-    super({ ...opts, transport: 'p2p', protocols: [] })
+    super({ ...opts, transport: opts.transport ?? 'p2p', protocols: [] })
   }
 
   async connect(): Promise<void> {

@@ -1,13 +1,20 @@
 import debug from 'debug'
 
+import { equalsBytes } from '@ethereumjs/util'
+
+import { ChainError } from '../../blockchain/errors'
+import { verifyReceipts } from '../../blockchain/verify'
 import { ClientError } from '../../errors'
 import { Event } from '../../types'
+import { BlockRangeUpdates } from './blockrangeupdates'
 import {
   DuplicateStatusError,
   EthCodecError,
   HandshakeError,
   MessageBeforeStatusError,
   PeerDisconnectedError,
+  ReceiptContinuationError,
+  ReceiptsMismatchError,
   RequestArgumentError,
   StatusTimeoutError,
 } from './errors'
@@ -22,9 +29,11 @@ import {
   MAX_HEADERS_PER_REQUEST,
   decodeEthPayload,
   encodeEthPayload,
+  hasPartialReceipts,
   isResponse,
   messageName,
 } from './ethmessages'
+import { PartialReceipts } from './receiptfetch'
 import { type RequestData, RequestTracker, type ResponseData } from './requests'
 
 import type { BlockBodyBytes, BlockHeader } from '@ethereumjs/block'
@@ -71,6 +80,7 @@ export class BoundProtocol {
   private remoteStatus?: EthStatus
   private waiter?: Waiter
   private readonly requests: RequestTracker
+  private readonly rangeUpdates: BlockRangeUpdates
   private readonly onReady?: () => void
   /** Bus events held back right after the handshake; see handleStatus. */
   private held?: (() => void)[]
@@ -88,6 +98,7 @@ export class BoundProtocol {
     this.name = opts.protocol.name
     this.onReady = opts.onReady
     this.requests = new RequestTracker({ timeoutMs: opts.config.requestTimeoutMs })
+    this.rangeUpdates = new BlockRangeUpdates(opts.config.maxBlockRangeUpdatesPerMinute)
   }
 
   /** The remote's Status; available once handshake() resolved. */
@@ -232,8 +243,19 @@ export class BoundProtocol {
       this.protocolError(err as EthCodecError)
       return
     }
-    if (isResponse(msg.name)) this.handleResponse(msg)
-    else this.toBus(() => this.config.events.emit(Event.PROTOCOL_MESSAGE, msg, this.name, this.peer))
+    if (isResponse(msg.name)) {
+      this.handleResponse(msg)
+      return
+    }
+    if (msg.name === 'BlockRangeUpdate') {
+      try {
+        this.rangeUpdates.accept(msg.data)
+      } catch (err) {
+        this.protocolError(err as Error)
+        return
+      }
+    }
+    this.toBus(() => this.config.events.emit(Event.PROTOCOL_MESSAGE, msg, this.name, this.peer))
   }
 
   private handleResponse(msg: EthMessage): void {
@@ -261,7 +283,8 @@ export class BoundProtocol {
     this.shutdown(disconnected, reason instanceof ClientError ? reason : disconnected)
   }
 
-  private protocolError(err: Error): void {
+  /** Reports a protocol violation of the remote (PROTOCOL_ERROR; the service bans it). */
+  protected protocolError(err: Error): void {
     log('protocol error from %s: %s', this.peer.toString(), err.message)
     this.toBus(() => this.config.events.emit(Event.PROTOCOL_ERROR, err, this.peer))
   }
@@ -336,11 +359,57 @@ export class BoundEthProtocol extends BoundProtocol {
     return (await this.request('GetBlockBodies', { hashes: opts.hashes })).bodies
   }
 
-  async getReceipts(opts: { hashes: Uint8Array[] }): Promise<Uint8Array[][]> {
-    return (await this.request('GetReceipts', { hashes: opts.hashes })).receipts
+  /**
+   * Consensus-encoded receipts of the blocks `hashes` names, whatever the
+   * version: eth/69+ replies are rebuilt with their blooms by the codec, and
+   * on eth/70 a list the peer split over several replies is continued until
+   * complete (PartialReceipts). The answer may hold fewer lists than asked
+   * (the peer stops where it lacks a block or at its size limit). With
+   * `headers` (aligned with `hashes`) every list is checked against its
+   * header's receipts root, gas used and bloom; a mismatch, like a broken
+   * continuation, rejects and is reported as the peer's protocol error.
+   */
+  async getReceipts(opts: { hashes: Uint8Array[]; headers?: readonly BlockHeader[] }): Promise<Uint8Array[][]> {
+    const { hashes, headers } = opts
+    if (headers !== undefined) checkHeadersMatch(hashes, headers)
+    const lists = hasPartialReceipts(this.version) ? await this.fetchPartialReceipts(hashes) : (await this.request('GetReceipts', { hashes })).receipts
+    if (headers !== undefined) this.checkReceipts(headers, lists)
+    return lists
   }
 
   async getPooledTransactions(opts: { hashes: Uint8Array[] }): Promise<TypedTransaction[]> {
     return (await this.request('GetPooledTransactions', { hashes: opts.hashes })).txs
+  }
+
+  private async fetchPartialReceipts(hashes: Uint8Array[]): Promise<Uint8Array[][]> {
+    const fetch = new PartialReceipts(hashes, this.config.maxReceiptContinuations)
+    for (;;) {
+      const reply = await this.request('GetReceipts', fetch.next())
+      try {
+        if (fetch.add(reply)) return fetch.lists
+      } catch (err) {
+        if (err instanceof ReceiptContinuationError) this.protocolError(err)
+        throw err
+      }
+    }
+  }
+
+  private checkReceipts(headers: readonly BlockHeader[], lists: Uint8Array[][]): void {
+    for (let i = 0; i < lists.length; i++) {
+      try {
+        verifyReceipts(headers[i]!, lists[i]!)
+      } catch (err) {
+        if (!(err instanceof ChainError)) throw err
+        const mismatch = new ReceiptsMismatchError(`Receipts from ${this.peer.toString()}: ${err.message}`, { cause: err })
+        this.protocolError(mismatch)
+        throw mismatch
+      }
+    }
+  }
+}
+
+function checkHeadersMatch(hashes: readonly Uint8Array[], headers: readonly BlockHeader[]): void {
+  if (headers.length !== hashes.length || headers.some((h, i) => !equalsBytes(h.hash(), hashes[i]!))) {
+    throw new RequestArgumentError('getReceipts: headers must be the headers of the blocks in hashes, in the same order')
   }
 }

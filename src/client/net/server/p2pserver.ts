@@ -5,7 +5,7 @@ import { PeerError, ServerError, describeError } from '../../errors'
 import { Event, type ConnectionInfo } from '../../types'
 import { P2PPeer } from '../peer/p2ppeer'
 import { UnconnectedPeer } from '../peer/unconnectedpeer'
-import { PeerDisconnectedError, StatusMismatchError } from '../protocol/errors'
+import { NoSharedVersionError, PeerDisconnectedError, StatusMismatchError } from '../protocol/errors'
 import { StreamEthProtocol } from '../protocol/streamethprotocol'
 import {
   type Connection,
@@ -280,8 +280,8 @@ export class P2PServer extends Server {
       return
     }
     this.reportPeerError(session, err, 'ERR_PEER_P2P')
-    if (err instanceof StatusMismatchError) {
-      // Another chain (network id, genesis, fork id) stays another chain: do not dial it again for a while.
+    if (err instanceof StatusMismatchError || err instanceof NoSharedVersionError) {
+      // Another chain (network id, genesis, fork id), or no eth version in common, stays so: do not dial it again for a while.
       void session.peer.disconnect(`incompatible: ${err.message}`)
       this.ban(session.peer.id)
       return

@@ -77,7 +77,9 @@ export interface Side {
 }
 
 /** A config + chain + EthProtocol on the shared test chain (`blocks` of it imported). */
-export async function makeSide(opts: { common?: Common; blocks?: number; requestTimeoutMs?: number; statusTimeoutMs?: number } = {}): Promise<Side> {
+export async function makeSide(
+  opts: { common?: Common; blocks?: number; requestTimeoutMs?: number; statusTimeoutMs?: number; ethVersions?: number[]; responseSoftLimit?: number } = {},
+): Promise<Side> {
   const { common: testChainCommon, chain: tc } = await loadTestChain()
   const common = opts.common ?? testChainCommon
   const config = new Config({
@@ -86,6 +88,8 @@ export async function makeSide(opts: { common?: Common; blocks?: number; request
     discV4: false,
     requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
     statusTimeoutMs: opts.statusTimeoutMs ?? 60_000,
+    ethVersions: opts.ethVersions,
+    responseSoftLimit: opts.responseSoftLimit,
   })
   const chain = await Chain.create({ common })
   const n = opts.blocks ?? tc.blocks.length
