@@ -136,8 +136,8 @@ const ETH68_ONLY = [68]
 
 describe('EthProtocol over devp2p RLPx (devp2p ETH, eth/68)', () => {
   it('negotiates eth/68, exchanges Status and completes a GetBlockHeaders round trip', async () => {
-    const server = endpoint(await makeSide({ ethVersions: ETH68_ONLY }))
-    const client = endpoint(await makeSide({ blocks: 0, ethVersions: ETH68_ONLY }))
+    const server = endpoint(await makeSide({ config: { ethVersions: ETH68_ONLY } }))
+    const client = endpoint(await makeSide({ blocks: 0, config: { ethVersions: ETH68_ONLY } }))
     const common = server.side.config.common
     await rlpxPair(server, client, common, common)
     expectNoProtocolErrors(server.side)
@@ -159,8 +159,8 @@ describe('EthProtocol over devp2p RLPx (devp2p ETH, eth/68)', () => {
   })
 
   it('fails a request in flight at once when the remote drops the connection', async () => {
-    const server = endpoint(await makeSide({ ethVersions: ETH68_ONLY }))
-    const client = endpoint(await makeSide({ blocks: 0, ethVersions: ETH68_ONLY }))
+    const server = endpoint(await makeSide({ config: { ethVersions: ETH68_ONLY } }))
+    const client = endpoint(await makeSide({ blocks: 0, config: { ethVersions: ETH68_ONLY } }))
     const common = server.side.config.common
     await rlpxPair(server, client, common, common)
     const [es, ec] = await Promise.all([bind(server), bind(client)])
@@ -176,8 +176,8 @@ describe('EthProtocol over devp2p RLPx (devp2p ETH, eth/68)', () => {
   })
 
   it('keeps wire order although devp2p holds the remote Status until ours is sent', async () => {
-    const server = endpoint(await makeSide({ ethVersions: ETH68_ONLY }))
-    const client = endpoint(await makeSide({ blocks: 0, ethVersions: ETH68_ONLY }))
+    const server = endpoint(await makeSide({ config: { ethVersions: ETH68_ONLY } }))
+    const client = endpoint(await makeSide({ blocks: 0, config: { ethVersions: ETH68_ONLY } }))
     const common = server.side.config.common
     await rlpxPair(server, client, common, common)
     expectNoProtocolErrors(client.side)
@@ -203,9 +203,9 @@ describe('EthProtocol over devp2p RLPx (devp2p ETH, eth/68)', () => {
     ['network', () => testCommon(4661), /NetworkId mismatch: 0x1234 \/ 0x1235|NetworkId mismatch: 0x1235 \/ 0x1234/],
     ['genesis', () => Common.custom({ chainId: 4660, name: 'other-genesis', gasLimit: 29_000_000n }), /Genesis block mismatch/],
   ] as const)('refuses a peer on another %s with a reason that says so', async (_what, makeCommon, pattern) => {
-    const server = endpoint(await makeSide({ ethVersions: ETH68_ONLY }))
+    const server = endpoint(await makeSide({ config: { ethVersions: ETH68_ONLY } }))
     const otherCommon = makeCommon()
-    const client = endpoint(await makeSide({ common: otherCommon, blocks: 0, ethVersions: ETH68_ONLY }))
+    const client = endpoint(await makeSide({ common: otherCommon, blocks: 0, config: { ethVersions: ETH68_ONLY } }))
     await rlpxPair(server, client, server.side.config.common, otherCommon)
     const results = await Promise.allSettled([bind(server), bind(client)])
     for (const r of results) {
@@ -232,8 +232,8 @@ async function bindServed(ep: Endpoint): Promise<BoundEthProtocol> {
 }
 
 async function servedPair(serverVersions?: number[], clientVersions?: number[]): Promise<{ server: Endpoint; client: Endpoint; es: BoundEthProtocol; ec: BoundEthProtocol }> {
-  const server = endpoint(await makeSide({ ethVersions: serverVersions }))
-  const client = endpoint(await makeSide({ blocks: 0, ethVersions: clientVersions }))
+  const server = endpoint(await makeSide({ config: { ethVersions: serverVersions } }))
+  const client = endpoint(await makeSide({ blocks: 0, config: { ethVersions: clientVersions } }))
   await rlpxPair(server, client, server.side.config.common, client.side.config.common)
   expectNoProtocolErrors(server.side)
   expectNoProtocolErrors(client.side)
