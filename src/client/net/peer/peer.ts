@@ -2,7 +2,7 @@ import { type BlockRange, hasBlockRange, statusHead } from '../protocol/ethstatu
 
 import type { BlockHeader } from '@ethereumjs/block'
 import type { Config } from '../../config'
-import type { BoundEthProtocol } from '../protocol/boundprotocol'
+import type { BoundEthProtocol } from '../protocol/boundethprotocol'
 import type { Protocol } from '../protocol/protocol'
 import type { Sender } from '../protocol/sender'
 

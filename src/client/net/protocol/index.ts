@@ -12,7 +12,8 @@ export { BLOCK_RANGE_UPDATE_WINDOW_MS, BlockRangeUpdates } from './blockrangeupd
 export { PartialReceipts, type ReceiptsQuery, type ReceiptsReply } from './receiptfetch'
 export { MAX_REMEMBERED_TIMEOUTS, type RequestData, type ResponseData } from './requests'
 export { type BindOptions, Protocol, type ProtocolOptions, servedBlockRange } from './protocol'
-export { BoundEthProtocol, BoundProtocol, type BoundProtocolOptions, type BoundState } from './boundprotocol'
+export { BoundProtocol, type BoundProtocolOptions, type BoundState } from './boundprotocol'
+export { BoundEthProtocol } from './boundethprotocol'
 export { type Devp2pCapability, EthProtocol } from './ethprotocol'
 export {
   DEFAULT_MAX_SEND_BUFFER_BYTES,

@@ -1,6 +1,6 @@
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 
-import { BoundEthProtocol } from './boundprotocol'
+import { BoundEthProtocol } from './boundethprotocol'
 import { ForkIdError, StatusMismatchError } from './errors'
 import { isEthVersion } from './ethmessages'
 import { type BlockRange, type EthStatus, type EthStatusRange, type EthStatusTd, checkBlockRange, hasBlockRange, usesBlockRange } from './ethstatus'

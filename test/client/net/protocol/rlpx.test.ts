@@ -18,7 +18,7 @@ import { loadTestChain, testCommon } from './fixtures'
 import { type Side, makeSide } from './harness'
 
 import type { Common as EthjsCommon } from '@ethereumjs/common'
-import type { BoundEthProtocol } from '../../../../src/client/net/protocol/boundprotocol'
+import type { BoundEthProtocol } from '../../../../src/client/net/protocol/boundethprotocol'
 
 /**
  * EthProtocol over real devp2p RLPx: two @ethereumjs/devp2p sessions (ECIES,
