@@ -28,13 +28,16 @@ export class BoundEthProtocol extends BoundProtocol {
    * complete (PartialReceipts). The answer may hold fewer lists than asked
    * (the peer stops where it lacks a block or at its size limit). With
    * `headers` (aligned with `hashes`) every list is checked against its
-   * header's receipts root, gas used and bloom; a mismatch, like a broken
-   * continuation, rejects and is reported as the peer's protocol error.
+   * header's receipts root, gas used and bloom (and a list still partial to
+   * what its gas used allows); a mismatch, like a broken continuation,
+   * rejects and is reported as the peer's protocol error.
    */
   async getReceipts(opts: { hashes: Uint8Array[]; headers?: readonly BlockHeader[] }): Promise<Uint8Array[][]> {
     const { hashes, headers } = opts
     if (headers !== undefined) checkHeadersMatch(hashes, headers)
-    const lists = hasPartialReceipts(this.version) ? await this.fetchPartialReceipts(hashes) : (await this.request('GetReceipts', { hashes })).receipts
+    const lists = hasPartialReceipts(this.version)
+      ? await this.fetchPartialReceipts(hashes, headers?.map((h) => h.gasUsed))
+      : (await this.request('GetReceipts', { hashes })).receipts
     if (headers !== undefined) this.checkReceipts(headers, lists)
     return lists
   }
@@ -43,8 +46,8 @@ export class BoundEthProtocol extends BoundProtocol {
     return (await this.request('GetPooledTransactions', { hashes: opts.hashes })).txs
   }
 
-  private async fetchPartialReceipts(hashes: Uint8Array[]): Promise<Uint8Array[][]> {
-    const fetch = new PartialReceipts(hashes, this.config.maxReceiptContinuations)
+  private async fetchPartialReceipts(hashes: Uint8Array[], gasUsed?: bigint[]): Promise<Uint8Array[][]> {
+    const fetch = new PartialReceipts(hashes, this.config.maxReceiptContinuations, gasUsed)
     for (;;) {
       const reply = await this.request('GetReceipts', fetch.next())
       try {

@@ -173,6 +173,17 @@ describe('PartialReceipts (the requester of eth/70 partial lists)', () => {
     expect(lists(f.lists)).toEqual(lists([[r(0), r(1)], [r(2), r(3)], [r(4)]]))
   })
 
+  it('with the blocks\' gas used known, holds a partial list to what that gas pays for (EIP-7975)', () => {
+    // 2 transfers' worth of gas: at most 2 receipts.
+    const f = new PartialReceipts(h, 16, [42_000n, 0n, 0n])
+    expect(f.add({ receipts: [[r(1), r(2)]], lastBlockIncomplete: true })).toBe(false)
+    expect(() => f.add({ receipts: [[r(3)]], lastBlockIncomplete: true })).toThrow(/3 receipts .* more than its 42000 gas used allows/)
+    // Bytes: 1M gas pays for 125000 bytes of log data plus 47 receipts' fixed parts.
+    const big = new PartialReceipts(h, 16, [1_000_000n, 0n, 0n])
+    expect(() => big.add({ receipts: [[new Uint8Array(200_000)]], lastBlockIncomplete: true })).toThrow(/200000 bytes so far/)
+    expect(new PartialReceipts(h, 16, [1_000_000n, 0n, 0n]).add({ receipts: [[new Uint8Array(100_000)]], lastBlockIncomplete: true })).toBe(false)
+  })
+
   it('refuses a reply marked incomplete that carries no receipt (no progress)', () => {
     expect(() => new PartialReceipts(h, 4).add({ receipts: [], lastBlockIncomplete: true })).toThrow(/without a single receipt/)
     const f = new PartialReceipts(h, 4)
