@@ -7,6 +7,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS, isValidPrivateKey, nodeIdFromPrivateKey, 
 
 import { MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_RECEIPTS_SERVE } from './blockchain/chain'
 import { ConfigError } from './errors'
+import { ETH_VERSIONS, type EthVersion, isEthVersion } from './net/protocol/ethmessages'
 import { createServer } from './net/server'
 import { parseEnode } from './net/server/enode'
 import { EventBus } from './types'
@@ -89,6 +90,31 @@ export const DEFAULT_SERVE_CONCURRENCY = 4
 export const DEFAULT_MAX_QUEUED_REQUESTS = 256
 /** Transactions held by the in-memory pool; the oldest is evicted beyond this. */
 export const DEFAULT_TX_POOL_MAX_SIZE = 4096
+/**
+ * eth versions offered on both paths, highest first: what today's network speaks (geth
+ * 1.17 offers eth/69 and later only) plus the older ones still accepted.
+ */
+export const DEFAULT_ETH_VERSIONS: readonly EthVersion[] = ETH_VERSIONS
+/**
+ * Blocks the head must advance before we send peers a BlockRangeUpdate (eth/69+); a head
+ * that moves back (reorg) is announced at once. geth's rule: an update every 32 blocks
+ * (one epoch, as EIP-7642 suggests), since a peer needs the range, not every head.
+ */
+export const DEFAULT_BLOCK_RANGE_UPDATE_BLOCKS = 32
+/**
+ * BlockRangeUpdates one peer may send per minute; one more is a flood (a protocol error).
+ * geth sends one per 32 blocks (about one per 6 minutes on mainnet); even a sender that
+ * announced every block of a 1-second dev chain stays below this.
+ */
+export const DEFAULT_MAX_BLOCK_RANGE_UPDATES_PER_MINUTE = 120
+/**
+ * Follow-up GetReceipts one block's receipt list may take on eth/70 when replies mark it
+ * incomplete; one more and the peer is treated as lying (a protocol error). Every reply must
+ * also add receipts. A reply holds at least ~2 MiB (the soft limit) of a split list, geth's
+ * up to 10 MiB, so 16 continuations cover a block's receipts of 34 MiB and more: far beyond
+ * what gas limits allow (log data costs 8 gas per byte).
+ */
+export const DEFAULT_MAX_RECEIPT_CONTINUATIONS = 16
 
 export interface ConfigOptions {
   /** Chain rules and genesis. Default: Common.custom({ chainId: 1234, name: 'testnet' }). */
@@ -149,6 +175,18 @@ export interface ConfigOptions {
   maxQueuedRequests?: number
   /** Transactions kept in the in-memory pool. Default DEFAULT_TX_POOL_MAX_SIZE (4096). */
   txPoolMaxSize?: number
+  /**
+   * eth versions offered, on either path (RLPx capabilities, `/eth/N/1.0.0` stream ids);
+   * a peer gets the highest both sides offer. Any of 70, 69, 68, 67, 66, each at most once.
+   * Default DEFAULT_ETH_VERSIONS (70, 69, 68, 67, 66).
+   */
+  ethVersions?: readonly number[]
+  /** Head advance, in blocks, that makes us send a BlockRangeUpdate (eth/69+). Default DEFAULT_BLOCK_RANGE_UPDATE_BLOCKS (32). */
+  blockRangeUpdateBlocks?: number
+  /** BlockRangeUpdates a peer may send per minute before it is a flood. Default DEFAULT_MAX_BLOCK_RANGE_UPDATES_PER_MINUTE (120). */
+  maxBlockRangeUpdatesPerMinute?: number
+  /** Follow-up requests for one block's receipts on eth/70 before the peer is a liar. Default DEFAULT_MAX_RECEIPT_CONTINUATIONS (16). */
+  maxReceiptContinuations?: number
 }
 
 /**
@@ -186,6 +224,11 @@ export class Config {
   readonly serveConcurrency: number
   readonly maxQueuedRequests: number
   readonly txPoolMaxSize: number
+  /** Offered eth versions, highest first. */
+  readonly ethVersions: readonly EthVersion[]
+  readonly blockRangeUpdateBlocks: number
+  readonly maxBlockRangeUpdatesPerMinute: number
+  readonly maxReceiptContinuations: number
   readonly events = new EventBus()
 
   private serverInstance: AnyServer | undefined
@@ -220,6 +263,10 @@ export class Config {
     this.serveConcurrency = checkInt('serveConcurrency', opts.serveConcurrency ?? DEFAULT_SERVE_CONCURRENCY, 1)
     this.maxQueuedRequests = checkInt('maxQueuedRequests', opts.maxQueuedRequests ?? DEFAULT_MAX_QUEUED_REQUESTS, 1)
     this.txPoolMaxSize = checkInt('txPoolMaxSize', opts.txPoolMaxSize ?? DEFAULT_TX_POOL_MAX_SIZE, 1)
+    this.ethVersions = checkEthVersions(opts.ethVersions ?? DEFAULT_ETH_VERSIONS)
+    this.blockRangeUpdateBlocks = checkInt('blockRangeUpdateBlocks', opts.blockRangeUpdateBlocks ?? DEFAULT_BLOCK_RANGE_UPDATE_BLOCKS, 1)
+    this.maxBlockRangeUpdatesPerMinute = checkInt('maxBlockRangeUpdatesPerMinute', opts.maxBlockRangeUpdatesPerMinute ?? DEFAULT_MAX_BLOCK_RANGE_UPDATES_PER_MINUTE, 1)
+    this.maxReceiptContinuations = checkInt('maxReceiptContinuations', opts.maxReceiptContinuations ?? DEFAULT_MAX_RECEIPT_CONTINUATIONS, 0)
   }
 
   /**
@@ -243,6 +290,17 @@ function checkMaxServeItems(value: number): number {
     throw new ConfigError('maxServeItems', `${value} is above ${MAX_SERVE_ITEMS}, the most a reply carries (geth's serve limits, applied by the chain to every reply)`)
   }
   return checkInt('maxServeItems', value, 1)
+}
+
+function checkEthVersions(versions: readonly number[]): readonly EthVersion[] {
+  if (!Array.isArray(versions) || versions.length === 0) throw new ConfigError('ethVersions', 'expected a non-empty list of eth versions')
+  const out: EthVersion[] = []
+  for (const v of versions) {
+    if (!isEthVersion(v)) throw new ConfigError('ethVersions', `eth/${String(v)} is not supported (supported: ${ETH_VERSIONS.join(', ')})`)
+    if (out.includes(v)) throw new ConfigError('ethVersions', `eth/${v} is listed twice`)
+    out.push(v)
+  }
+  return Object.freeze(out.sort((a, b) => b - a))
 }
 
 function checkPort(option: string, value: number): number {

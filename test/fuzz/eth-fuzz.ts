@@ -12,6 +12,7 @@ import {
   type EthMessages,
   type EthVersion,
 } from '../../src/client/net/protocol/ethmessages'
+import { logsBloom } from '../../src/client/net/protocol/ethreceipts'
 import type { RlpItem } from '../../src/client/net/protocol/rlpfields'
 import { buildTestChain, type TestChain } from '../../src/client/testing/testchain'
 import { flipBit, fuzzParams, fuzzTimeout, onlyTyped } from './fuzz'
@@ -33,8 +34,8 @@ async function loadChain(): Promise<void> {
   txs = chain.blocks.flatMap((b) => [...b.transactions])
 }
 
-/** Every code from 0x00 to 0x11: the valid ones of each version and the gaps between and after them. */
-const ALL_CODES = Array.from({ length: 0x12 }, (_, i) => i)
+/** Every code from 0x00 to 0x12: the valid ones of each version and the gaps between and after them. */
+const ALL_CODES = Array.from({ length: 0x13 }, (_, i) => i)
 
 // ---- arbitraries of valid message data ----
 
@@ -53,19 +54,24 @@ function uint(v: bigint): Uint8Array {
   return Uint8Array.from(Buffer.from(h, 'hex'))
 }
 
-/** A consensus receipt: legacy list bytes, or `type || rlp(list)`. */
-const receiptArb: fc.Arbitrary<Uint8Array> = fc
-  .tuple(
-    fc.oneof(fc.constant(new Uint8Array(0)), fc.constant(Uint8Array.of(1)), hash),
-    u64,
-    bytes(256),
-    fc.array(fc.tuple(bytes(20), fc.array(hash, { maxLength: 4 }), fc.uint8Array({ maxLength: 40 })), { maxLength: 3 }),
-    fc.integer({ min: 0, max: 0x7f }),
-  )
-  .map(([status, gas, bloom, logs, type]) => {
-    const body = RLP.encode([status, uint(gas), bloom, logs])
-    return type === 0 ? body : Uint8Array.from([type, ...body])
-  })
+const logsArb = fc.array(fc.tuple(bytes(20), fc.array(hash, { maxLength: 4 }), fc.uint8Array({ maxLength: 40 })), { maxLength: 3 })
+
+/**
+ * A consensus receipt: legacy list bytes, or `type || rlp(list)`. Up to eth/68
+ * the bloom travels and may be anything; from eth/69 on it is rebuilt from the
+ * logs on receipt, so only receipts whose bloom is their logs' round-trip
+ * (the bloom computation itself is checked against the VM's receipts in
+ * test/client/net/protocol/eth69.test.ts).
+ */
+function receiptArb(version: EthVersion): fc.Arbitrary<Uint8Array> {
+  return fc
+    .tuple(fc.oneof(fc.constant(new Uint8Array(0)), fc.constant(Uint8Array.of(1)), hash), u64, bytes(256), logsArb, fc.integer({ min: 0, max: 0x7f }))
+    .map(([status, gas, randomBloom, logs, type]) => {
+      const bloom = version >= 69 ? logsBloom(logs) : randomBloom
+      const body = RLP.encode([status, uint(gas), bloom, logs])
+      return type === 0 ? body : Uint8Array.from([type, ...body])
+    })
+}
 
 /** Block body parts as the wire carries them (shape-checked only by the codec). */
 const txShapeArb: fc.Arbitrary<Uint8Array | Uint8Array[]> = fc.oneof(
@@ -84,6 +90,17 @@ function dataArb(name: EthMessageName, version: EthVersion): fc.Arbitrary<EthMes
   const reqId = u64
   switch (name) {
     case 'Status':
+      if (version >= 69) {
+        return fc.record({
+          version: fc.constant(version),
+          networkId: u64,
+          genesisHash: hash,
+          forkId: fc.record({ hash: bytes(4), next: u64 }),
+          earliestBlock: u64,
+          latestBlock: u64,
+          latestBlockHash: hash,
+        })
+      }
       return fc.record({
         version: fc.constant(version),
         networkId: u64,
@@ -92,6 +109,8 @@ function dataArb(name: EthMessageName, version: EthVersion): fc.Arbitrary<EthMes
         genesisHash: hash,
         forkId: fc.record({ hash: bytes(4), next: u64 }),
       })
+    case 'BlockRangeUpdate':
+      return fc.record({ earliestBlock: u64, latestBlock: u64, latestBlockHash: hash })
     case 'NewBlockHashes':
       return fc.record({ hashes: fc.array(fc.tuple(hash, u64), { maxLength: 6 }) })
     case 'Transactions':
@@ -100,10 +119,12 @@ function dataArb(name: EthMessageName, version: EthVersion): fc.Arbitrary<EthMes
       return fc.record({ reqId, block: fc.oneof(u64, hash), max: safeNat, skip: safeNat, reverse: fc.boolean() })
     case 'BlockHeaders':
       return fc.record({ reqId, headers: fc.subarray(headers) })
+    case 'GetReceipts':
+      if (version >= 70) return fc.record({ reqId, hashes, firstBlockReceiptIndex: u64 })
+      return fc.record({ reqId, hashes })
     case 'GetBlockBodies':
     case 'GetPooledTransactions':
     case 'GetNodeData':
-    case 'GetReceipts':
       return fc.record({ reqId, hashes })
     case 'BlockBodies':
       return fc.record({ reqId, bodies: fc.array(bodyArb, { maxLength: 4 }) })
@@ -118,8 +139,11 @@ function dataArb(name: EthMessageName, version: EthVersion): fc.Arbitrary<EthMes
       return fc.record({ reqId, txs: fc.subarray(txs, { maxLength: 4 }) })
     case 'NodeData':
       return fc.record({ reqId, data: fc.array(fc.uint8Array({ maxLength: 80 }), { maxLength: 5 }) })
-    case 'Receipts':
-      return fc.record({ reqId, receipts: fc.array(fc.array(receiptArb, { maxLength: 3 }), { maxLength: 3 }) })
+    case 'Receipts': {
+      const receipts = fc.array(fc.array(receiptArb(version), { maxLength: 3 }), { maxLength: 3 })
+      if (version >= 70) return fc.record({ reqId, receipts, lastBlockIncomplete: fc.boolean() })
+      return fc.record({ reqId, receipts })
+    }
   }
 }
 
@@ -152,8 +176,8 @@ const itemArb: fc.Arbitrary<RlpItem> = fc.letrec<{ item: RlpItem }>((tie) => ({
 
 /**
  * Declares the ETH decoder properties of one protocol version. Each version
- * has its own test file (eth66/67/68.fuzz.test.ts) so that the long
- * `npm run fuzz` run spreads over three workers.
+ * has its own test file (eth66..70.fuzz.test.ts) so that the long
+ * `npm run fuzz` run spreads over the workers.
  */
 export function describeEthFuzz(version: EthVersion): void {
   describe(`fuzz: ETH messages on eth/${version}`, () => {

@@ -1,13 +1,15 @@
 /**
  * The legacy path end to end: EthereumClients on 127.0.0.1 with ephemeral
- * ports find each other through DPT, connect over devp2p RLPx, exchange
- * Status, and one fetches a real 64-block chain from the other.
+ * ports find each other through DPT, connect over devp2p RLPx, negotiate
+ * eth/70 (our own devp2p capability), exchange Status, and one fetches a
+ * real 64-block chain (headers, bodies, receipts) from the other.
  */
 import { createBlockFromBytesArray } from '@ethereumjs/block'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 
-import { buildTestChain } from '../../src/client/testing/testchain'
+import { hasBlockRange, statusHead } from '../../src/client/net/protocol/ethstatus'
+import { buildTestChain, verifyReceipts } from '../../src/client/testing/testchain'
 import { Event } from '../../src/client'
 import { chainWith, enodeId, nextPeer, resourceCounts, startNode, testCommon } from '../client/helpers/nodes'
 import { WAIT_MS, collect } from '../client/helpers/waits'
@@ -50,6 +52,17 @@ async function fetchHeaders(peer: Peer): Promise<BlockHeader[]> {
   return (await Promise.all(batches)).flat()
 }
 
+async function fetchReceipts(peer: Peer, headers: BlockHeader[]): Promise<Uint8Array[][]> {
+  const eth = peer.eth
+  if (eth === undefined) throw new Error('peer has no eth session')
+  const batches: Promise<Uint8Array[][]>[] = []
+  for (let i = 0; i < headers.length; i += BATCH) {
+    const batch = headers.slice(i, i + BATCH)
+    batches.push(eth.getReceipts({ hashes: batch.map((h) => h.hash()), headers: batch }))
+  }
+  return (await Promise.all(batches)).flat()
+}
+
 async function fetchBodies(peer: Peer, hashes: Uint8Array[]): Promise<BlockBodyBytes[]> {
   const eth = peer.eth
   if (eth === undefined) throw new Error('peer has no eth session')
@@ -59,7 +72,7 @@ async function fetchBodies(peer: Peer, hashes: Uint8Array[]): Promise<BlockBodyB
 }
 
 describe('legacy RLPx path', () => {
-  it('second node bootstraps from the first and fetches every header and body of a 64-block chain', async () => {
+  it('second node bootstraps from the first over eth/70 and fetches every header, body and receipt of a 64-block chain', async () => {
     const common = testCommon()
     const a = await node({ chain: await chainWith(common, source.blocks, source.receipts), common })
     const b = await node({ common, bootnodes: [a.url] })
@@ -68,12 +81,15 @@ describe('legacy RLPx path', () => {
 
     expect(peer.id).toBe(aId)
     expect(peer.transport).toBe('rlpx')
-    expect(peer.eth?.version).toBe(68)
-    // Status exchanged: the remote's head and genesis are the source chain's.
+    // eth/69+ travel as our own devp2p capability (devp2p's ETH stops at eth/68).
+    expect(peer.eth?.version).toBe(70)
+    // Status exchanged (eth/69+ form): the remote serves genesis..head of the source chain.
     const status = peer.eth!.status
     expect(status.networkId).toBe(1234n)
     expect(bytesToHex(status.genesisHash)).toBe(bytesToHex(source.genesis.hash()))
-    expect(bytesToHex(status.bestHash)).toBe(bytesToHex(source.blocks[BLOCKS - 1].hash()))
+    expect(hasBlockRange(status) && [status.earliestBlock, status.latestBlock]).toEqual([0n, BigInt(BLOCKS)])
+    expect(bytesToHex(statusHead(status).hash)).toBe(bytesToHex(source.blocks[BLOCKS - 1].hash()))
+    expect(peer.blockRange?.latestBlock).toBe(BigInt(BLOCKS))
     expect(b.client.service.pool.contains(aId)).toBe(true)
 
     const headers = await fetchHeaders(peer)
@@ -98,6 +114,14 @@ describe('legacy RLPx path', () => {
       txs += block.transactions.length
     }
     expect(txs).toBe(BLOCKS * 3)
+
+    // Receipts travel bloomless on eth/69+; the codec rebuilds the consensus form, checked here against every root.
+    const receipts = await fetchReceipts(peer, headers.slice(1))
+    expect(receipts).toHaveLength(BLOCKS)
+    receipts.forEach((list, i) => {
+      expect(() => verifyReceipts(headers[i + 1], list)).not.toThrow()
+      expect(list.map(bytesToHex)).toEqual(source.receipts[i].map(bytesToHex))
+    })
 
     // The serving side saw the same session from its end.
     // (Which side dialed depends on the ids: the lower id dials first.)

@@ -1,8 +1,6 @@
-import { EventEmitter } from 'node:events'
 import { RLP } from '@ethereumjs/rlp'
-import { afterAll, beforeAll, expect } from 'vitest'
+import { expect } from 'vitest'
 import { MAX_HEADERS_SERVE } from '../../src/client/blockchain/chain'
-import type { Peer } from '../../src/client/net/peer/peer'
 import {
   DuplicateStatusError,
   EthCodecError,
@@ -10,13 +8,12 @@ import {
   StatusMismatchError,
   UnexpectedResponseError,
 } from '../../src/client/net/protocol/errors'
-import { decodeStatus, encodeStatus, EthCode, type EthStatus } from '../../src/client/net/protocol/ethmessages'
+import { encodeStatus, EthCode, type EthStatusTd } from '../../src/client/net/protocol/ethmessages'
 import { EthMessageTooLargeError } from '../../src/client/net/protocol/streamsender'
 import { Event } from '../../src/client/types'
-import { type Connection, encodeUvarint, type MplexStream, readMessages, writeMessage } from '../../src/p2p/index'
-import { waitUntil, within } from '../utils/sockets'
-import { type ClientNode, connectedPeer, nextEvent, startClientNode } from './client-fixture'
-import { stackNode } from './stack-fixture'
+import { encodeUvarint } from '../../src/p2p/index'
+import { waitUntil } from '../utils/sockets'
+import { type Offender, useLiveNode } from './eth-offender'
 import { badInputTable, expectTypedError } from './table'
 
 import type { Input } from '@ethereumjs/rlp'
@@ -29,110 +26,17 @@ import type { Input } from '@ethereumjs/rlp'
  * requests never failed and kept making progress.
  */
 
-let b: ClientNode
-let a: ClientNode
-const good = { done: 0, failures: [] as Error[], stop: false, loop: Promise.resolve(), events: new EventEmitter() }
+const live = useLiveNode()
+const VERSION = 68
 
-beforeAll(async () => {
-  b = await startClientNode({ blocks: 8, discV4: false })
-  a = await startClientNode({ discV4: false, bootnodes: [b.url] })
-  const peer = await connectedPeer(a, b.id)
-  good.loop = (async () => {
-    while (!good.stop) {
-      try {
-        const headers = await peer.eth!.getBlockHeaders({ block: 0n, max: 9 })
-        if (headers.length !== 9) throw new Error(`got ${headers.length} headers`)
-        good.done++
-        good.events.emit('progress')
-      } catch (err) {
-        good.failures.push(err as Error)
-        good.events.emit('progress')
-        return
-      }
-    }
-  })()
-}, 60_000)
-
-afterAll(async () => {
-  good.stop = true
-  await good.loop
-  await a?.stop()
-  await b?.stop()
-})
-
-/** A's requests kept succeeding: a few more round trips complete after the case, none failed. */
-async function expectGoodPeerServed(): Promise<void> {
-  const target = good.done + 3
-  await waitUntil(good.events, ['progress'], () => good.done >= target || good.failures.length > 0, 'good peer progress')
-  expect(good.failures).toEqual([])
-  expect(good.done).toBeGreaterThanOrEqual(target)
-}
-
-interface Offender {
-  id: string
-  conn: Connection
-  stream: MplexStream
-  /** B's Status, as B sent it. */
-  status: EthStatus
-  next(): Promise<{ code: number; payload: Uint8Array } | undefined>
-  send(code: number, payload: Input): void
-  close(): void
-}
-
-/** A raw P2P-stack client: dials B, opens an eth/68 stream, reads B's Status. Speaks ETH by hand. */
-async function offender(): Promise<Offender> {
-  const node = stackNode()
-  const conn = await node.transport.dial({ host: '127.0.0.1', port: b.tcpPort }, { remoteId: Buffer.from(b.id, 'hex') })
-  const stream = await conn.newStream('/eth/68/1.0.0')
-  stream.on('error', () => {})
-  const reader = readMessages(stream)
-  const next = async (): Promise<{ code: number; payload: Uint8Array } | undefined> => {
-    try {
-      const r = await within(reader.next(), 'a message from B')
-      return r.done === true ? undefined : { code: r.value[0]!, payload: r.value.subarray(1) }
-    } catch {
-      return undefined
-    }
-  }
-  const first = await next()
-  if (first?.code !== EthCode.Status) throw new Error('B did not open with its Status')
-  return {
-    id: Buffer.from(node.id).toString('hex'),
-    conn,
-    stream,
-    status: decodeStatus(first.payload),
-    next,
-    send: (code, payload) => writeMessage(stream, [Uint8Array.of(code), RLP.encode(payload)]),
-    close: () => conn.abort(new Error('case over')),
-  }
-}
-
-/** The next error B reports about peer `id` on `event`. */
-function errorFrom(event: Event.PEER_ERROR | Event.PROTOCOL_ERROR, id: string): Promise<Error> {
-  return nextEvent(b, event, (_err: Error, peer: Peer) => peer.id === id).then(([err]) => err)
-}
-
-/** Runs a case against a fresh offender, then checks the good peer. */
-async function against(run: (o: Offender) => Promise<void>): Promise<void> {
-  const o = await offender()
-  try {
-    await run(o)
-  } finally {
-    o.close()
-  }
-  await expectGoodPeerServed()
-}
-
-/** One GetBlockHeaders answered by B: the session is up and B's handshake has settled. */
-async function roundTrip(o: Offender): Promise<void> {
-  o.send(EthCode.GetBlockHeaders, [Uint8Array.of(7), [new Uint8Array(0), Uint8Array.of(1), new Uint8Array(0), new Uint8Array(0)]])
-  for (let m = await o.next(); m !== undefined; m = await o.next()) if (m.code === EthCode.BlockHeaders) return
-  throw new Error('no BlockHeaders reply')
-}
+/** Runs a case against a fresh eth/68 offender, then checks the good peer. */
+const against = (run: (o: Offender) => Promise<void>): Promise<void> => live.against(VERSION, run)
+const errorFrom = (event: Event.PEER_ERROR | Event.PROTOCOL_ERROR, id: string): Promise<Error> => live.errorFrom(event, id)
+const roundTrip = (o: Offender): Promise<void> => live.roundTrip(o)
 
 /** Our Status as a copy of B's with one field changed. */
-function statusLike(s: EthStatus, change: Partial<EthStatus>): Input {
-  return encodeStatus({ ...s, ...change })
+function statusLike(s: Offender['status'], change: Partial<EthStatusTd>): Input {
+  return encodeStatus({ ...(s as EthStatusTd), ...change })
 }
 
 const hash = (fill: number): Uint8Array => new Uint8Array(32).fill(fill)
@@ -148,7 +52,7 @@ badInputTable('eth', 'session on a live node (a good peer keeps fetching headers
         const err = expectTypedError(await reported, StatusMismatchError, 'ERR_ETH_STATUS_MISMATCH')
         expect(err.field).toBe('genesisHash')
         await waitUntil(o.conn, ['close'], () => o.conn.status === 'closed', 'offender disconnected')
-        expect(b.server.isBanned(o.id)).toBe(true)
+        expect(live.b.server.isBanned(o.id)).toBe(true)
       }),
   },
   {
@@ -159,7 +63,7 @@ badInputTable('eth', 'session on a live node (a good peer keeps fetching headers
         const reported = errorFrom(Event.PEER_ERROR, o.id)
         o.send(EthCode.Status, statusLike(o.status, { networkId: o.status.networkId + 1n }))
         expect(expectTypedError(await reported, StatusMismatchError, 'ERR_ETH_STATUS_MISMATCH').field).toBe('networkId')
-        expect(b.server.isBanned(o.id)).toBe(true)
+        expect(live.b.server.isBanned(o.id)).toBe(true)
       }),
   },
   {
@@ -170,7 +74,7 @@ badInputTable('eth', 'session on a live node (a good peer keeps fetching headers
         const reported = errorFrom(Event.PEER_ERROR, o.id)
         o.send(EthCode.Status, statusLike(o.status, { forkId: { hash: Uint8Array.of(0xde, 0xad, 0xbe, 0xef), next: 0n } }))
         expect(expectTypedError(await reported, StatusMismatchError, 'ERR_ETH_STATUS_MISMATCH').field).toBe('forkId')
-        expect(b.server.isBanned(o.id)).toBe(true)
+        expect(live.b.server.isBanned(o.id)).toBe(true)
       }),
   },
   {

@@ -1,7 +1,7 @@
 /**
  * Runs one client node: `npm start -- [--port N] [--discPort N]
  * [--bootnodes enode://...[,enode://...]] [--maxPeers N] [--extIP IP]
- * [--bindAddress IP] [--key HEX] [--chainId N] [--p2p]`.
+ * [--bindAddress IP] [--key HEX] [--chainId N] [--p2p] [--eth V,V...]`.
  * Prints the node's enode URL, logs peers joining and leaving, and shuts
  * down cleanly on SIGINT/SIGTERM (a second signal exits at once).
  */
@@ -25,6 +25,7 @@ const USAGE = `usage: npm start -- [options]
   --key HEX           32-byte node private key as hex (default: random identity)
   --chainId N         chain id of the custom chain (default ${DEFAULT_CHAIN_ID}); nodes must agree
   --p2p               use the modular P2P stack instead of RLPx
+  --eth V,V...        eth versions to offer (default 70,69,68,67,66)
   --help              this text`
 
 function parse(): ConfigOptions {
@@ -39,6 +40,7 @@ function parse(): ConfigOptions {
       key: { type: 'string' },
       chainId: { type: 'string' },
       p2p: { type: 'boolean', default: false },
+      eth: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -58,6 +60,8 @@ function parse(): ConfigOptions {
     extIP: values.extIP,
     bindAddress: values.bindAddress,
     key: values.key === undefined ? undefined : keyBytes(values.key),
+    // Config checks each version (and names the option when one is not supported).
+    ethVersions: values.eth?.split(',').map((v) => integer('eth', v.trim())),
   }
 }
 

@@ -1,3 +1,5 @@
+import { EventEmitter } from 'node:events'
+
 import type { Block, BlockBodyBytes, BlockHeader } from '@ethereumjs/block'
 import { type Blockchain, createBlockchain } from '@ethereumjs/blockchain'
 import type { Common } from '@ethereumjs/common'
@@ -60,6 +62,11 @@ export interface ChainHead {
   latest: BlockHeader
 }
 
+/** What a Chain reports: `head` whenever the canonical head changes (blocks put, a reorg, a failed block removed). */
+export interface ChainEvents {
+  head: [head: ChainHead]
+}
+
 /**
  * The client's chain: blocks kept in memory by @ethereumjs/blockchain, the world state they
  * produce (ChainState), and their receipts. It serves headers, bodies, receipts and state
@@ -76,6 +83,7 @@ export interface ChainHead {
 export class Chain {
   readonly common: Common
   readonly blockchain: Blockchain
+  readonly events = new EventEmitter<ChainEvents>()
   private readonly state: ChainState
   private readonly receiptsByHash = new Map<string, Uint8Array[]>()
   private readonly headerCache = new LruMap<string, BlockHeader>(HEADER_CACHE_SIZE)
@@ -296,7 +304,9 @@ export class Chain {
   private async refreshHead(): Promise<void> {
     const latest = await this.blockchain.getCanonicalHeadHeader()
     const td = await this.blockchain.getTotalDifficulty(latest.hash(), latest.number)
+    const moved = !equalsBytes(latest.hash(), this.head.latest.hash())
     this.head = { height: latest.number, td, latest }
+    if (moved) this.events.emit('head', this.head)
   }
 
   private async findHeader(id: Uint8Array | bigint | number): Promise<BlockHeader | undefined> {

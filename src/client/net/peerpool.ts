@@ -8,6 +8,7 @@ import { BanList } from './banlist'
 import type { Config } from '../config'
 import type { EventListener, ProtocolMessage } from '../types'
 import type { Peer } from './peer/peer'
+import type { BlockRange } from './protocol/ethstatus'
 import type { BlockHeader } from '@ethereumjs/block'
 
 const log = debug('client:peerpool')
@@ -135,7 +136,7 @@ export class PeerPool {
     this.remove(peer)
   }
 
-  /** Announcements move a peer's best block forward (best-header updates). */
+  /** Announcements move a peer's best block forward (best-header updates); BlockRangeUpdates replace its range. */
   private readonly onMessage: EventListener<Event.PROTOCOL_MESSAGE> = (msg, _protocol, peer) => {
     if (!this.pool.has(peer.id)) return
     updateBestFromAnnouncement(peer, msg)
@@ -149,6 +150,9 @@ function updateBestFromAnnouncement(peer: Peer, msg: ProtocolMessage): void {
   } else if (msg.name === 'NewBlockHashes') {
     const { hashes } = msg.data as { hashes: [Uint8Array, bigint][] }
     for (const [hash, number] of hashes) peer.noteAnnouncement({ hash, number })
+  } else if (msg.name === 'BlockRangeUpdate') {
+    // eth/69+: validated and rate-limited by the session before it reached the bus.
+    peer.noteBlockRange(msg.data as BlockRange)
   }
 }
 
@@ -156,7 +160,8 @@ function comparePeers(a: Peer, b: Peer): number {
   const tdA = a.td ?? 0n
   const tdB = b.td ?? 0n
   if (tdA !== tdB) return tdA > tdB ? 1 : -1
-  const nA = a.bestHeader?.number ?? -1n
-  const nB = b.bestHeader?.number ?? -1n
+  // eth/69+ peers claim no td; their block range names their head.
+  const nA = a.bestHeader?.number ?? a.blockRange?.latestBlock ?? -1n
+  const nB = b.bestHeader?.number ?? b.blockRange?.latestBlock ?? -1n
   return nA === nB ? 0 : nA > nB ? 1 : -1
 }

@@ -1,15 +1,18 @@
 import debug from 'debug'
 
+import { MAX_RECEIPTS_SERVE } from '../blockchain/chain'
 import { ServiceError } from '../errors'
 import { EthProtocol } from '../net/protocol/ethprotocol'
 import { StreamEthProtocol } from '../net/protocol/streamethprotocol'
 import { Event } from '../types'
 
+import { BlockRangeAnnouncer } from './blockrange'
+import { collectPartialReceipts } from './receipts'
 import { RequestFloodError, ServeQueue } from './servequeue'
 import { Service, type ServiceOptions } from './service'
 import { TxPool } from './txpool'
 
-import type { EthMessage, EthMessageName, EthMessages } from '../net/protocol/ethmessages'
+import { type EthMessage, type EthMessageName, type EthMessages, hasPartialReceipts } from '../net/protocol/ethmessages'
 import type { Peer } from '../net/peer/peer'
 import type { Protocol } from '../net/protocol/protocol'
 import type { EventListener } from '../types'
@@ -21,7 +24,7 @@ const SERVED = new Set<string>(['GetBlockHeaders', 'GetBlockBodies', 'GetReceipt
 
 /** Messages the service answers or consumes; anything else reaching it is a protocol violation. */
 type Handled = 'GetBlockHeaders' | 'GetBlockBodies' | 'GetReceipts' | 'GetPooledTransactions' | 'GetNodeData'
-  | 'Transactions' | 'NewPooledTransactionHashes' | 'NewBlockHashes' | 'NewBlock'
+  | 'Transactions' | 'NewPooledTransactionHashes' | 'NewBlockHashes' | 'NewBlock' | 'BlockRangeUpdate'
 
 /**
  * The full-node service: serves the chain and the transaction pool to peers
@@ -34,6 +37,7 @@ type Handled = 'GetBlockHeaders' | 'GetBlockBodies' | 'GetReceipts' | 'GetPooled
 export class FullEthereumService extends Service {
   readonly txPool: TxPool
   private readonly serveQueue: ServeQueue<Peer>
+  private readonly rangeAnnouncer: BlockRangeAnnouncer
   private ethProtocol?: EthProtocol
   private streamEthProtocol?: StreamEthProtocol
 
@@ -41,6 +45,7 @@ export class FullEthereumService extends Service {
     super(opts)
     this.txPool = new TxPool({ common: opts.config.common, maxSize: opts.config.txPoolMaxSize })
     this.serveQueue = new ServeQueue({ concurrency: opts.config.serveConcurrency, maxQueuedPerPeer: opts.config.maxQueuedRequests })
+    this.rangeAnnouncer = new BlockRangeAnnouncer({ config: opts.config, chain: opts.chain, pool: this.pool })
   }
 
   get name(): string {
@@ -64,12 +69,14 @@ export class FullEthereumService extends Service {
     this.config.events.on(Event.PROTOCOL_MESSAGE, this.onMessage)
     this.config.events.on(Event.PROTOCOL_ERROR, this.onProtocolError)
     this.config.events.on(Event.PEER_DISCONNECTED, this.onDisconnected)
+    this.rangeAnnouncer.start()
   }
 
   protected unsubscribe(): void {
     this.config.events.off(Event.PROTOCOL_MESSAGE, this.onMessage)
     this.config.events.off(Event.PROTOCOL_ERROR, this.onProtocolError)
     this.config.events.off(Event.PEER_DISCONNECTED, this.onDisconnected)
+    this.rangeAnnouncer.stop()
     this.serveQueue.clear()
   }
 
@@ -113,7 +120,9 @@ export class FullEthereumService extends Service {
         return this.onPooledHashes(msg.data as EthMessages['NewPooledTransactionHashes'], peer)
       case 'NewBlockHashes':
       case 'NewBlock':
-        // The PeerPool moves the peer's best block forward; this node does not sync.
+      case 'BlockRangeUpdate':
+        // The PeerPool moves the peer's best block (or range) forward; this node does not sync.
+        // (eth/69+ sessions never get here with NewBlockHashes/NewBlock: the codec refuses them.)
         return
       default:
         this.pool.ban(peer, `unexpected ${msg.name} message`)
@@ -152,8 +161,16 @@ export class FullEthereumService extends Service {
     this.reply(peer, 'BlockBodies', { reqId: req.reqId, bodies })
   }
 
+  /** Whole lists up to eth/69; from eth/70 on a list may be split at the soft limit (see receipts.ts). */
   private async onGetReceipts(req: EthMessages['GetReceipts'], peer: Peer): Promise<void> {
     const hashes = req.hashes.slice(0, this.config.maxServeItems)
+    if (peer.eth !== undefined && hasPartialReceipts(peer.eth.version)) {
+      const lookup = async (hash: Uint8Array): Promise<Uint8Array[] | undefined> => (await this.chain.getReceipts([hash]))[0]
+      const limits = { softLimitBytes: this.config.responseSoftLimit, maxBlocks: MAX_RECEIPTS_SERVE }
+      const reply = await collectPartialReceipts(hashes, req.firstBlockReceiptIndex ?? 0n, lookup, limits)
+      this.reply(peer, 'Receipts', { reqId: req.reqId, ...reply })
+      return
+    }
     const receipts = await this.chain.getReceipts(hashes, { softLimitBytes: this.config.responseSoftLimit })
     this.reply(peer, 'Receipts', { reqId: req.reqId, receipts })
   }

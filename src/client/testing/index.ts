@@ -1,6 +1,7 @@
 export * from './testchain'
 export {
   LARGE_BLOCK_CHAIN_ID,
+  LARGE_LOG_DATA_BYTES,
   LARGE_TX_DATA_BYTES,
   type LargeBlockOptions,
   type LargeBlocks,
@@ -8,4 +9,6 @@ export {
   buildLargeBlock,
   calldataTransferGas,
   largeBlockGasLimit,
+  largeLogBlockGasLimit,
+  logCallGas,
 } from './largeblock'

@@ -39,6 +39,16 @@ describe('parseArgs', () => {
     expect(run(['--duration', '30']).durationMs).toBe(30_000)
   })
 
+  it('reads --eth as the versions every node offers, highest first; 70..66 by default', () => {
+    expect(run([]).ethVersions).toEqual([70, 69, 68, 67, 66])
+    expect(run(['--eth', '68']).ethVersions).toEqual([68])
+    expect(run(['--eth=66,70,68']).ethVersions).toEqual([70, 68, 66])
+    expect(argsError(['--eth', '65']).message).toContain('eth/65 is not supported')
+    expect(argsError(['--eth', '68,68']).message).toContain('listed twice')
+    expect(argsError(['--eth', 'x']).message).toContain('expects eth versions')
+    expect(argsError(['--eth']).message).toContain('--eth needs a value')
+  })
+
   it('takes boolean flags without consuming the next argument', () => {
     const o = run(['--rlpx', '--nodes', '4', '--require-mesh'])
     expect(o).toMatchObject({ rlpx: true, nodes: 4, requireMesh: true })

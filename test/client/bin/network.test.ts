@@ -38,12 +38,13 @@ async function runUntilMonitoring(options: NetworkOptions) {
   return { result, lines }
 }
 
-function expectWorkingNetwork(result: Awaited<ReturnType<typeof runNetwork>>, lines: string[], transport: 'rlpx' | 'p2p') {
+function expectWorkingNetwork(result: Awaited<ReturnType<typeof runNetwork>>, lines: string[], transport: 'rlpx' | 'p2p', version = 70) {
   const failed = result.checks.filter((c) => !c.ok && c.severity === 'required')
   expect(failed, lines.join('\n')).toEqual([])
   expect(result.exitCode).toBe(EXIT_OK)
   const names = result.checks.map((c) => c.name)
-  expect(names).toEqual(expect.arrayContaining(['all nodes listening', 'node2 has a peer', 'node3 has a peer', 'node2 synced', 'node3 synced', 'final heads equal', 'clean shutdown']))
+  expect(names).toEqual(expect.arrayContaining(['all nodes listening', 'node2 has a peer', 'node3 has a peer', 'node2 synced', 'node3 synced', 'final heads equal', `eth/${version} on every session`, 'clean shutdown']))
+  expect(names.includes("peers' block ranges current")).toBe(version >= 69)
   const synced = result.checks.find((c) => c.name === 'node2 synced')
   expect(synced?.detail).toContain('6 headers, 6 bodies, 6 receipt lists fetched and verified')
 
@@ -70,7 +71,7 @@ function expectWorkingNetwork(result: Awaited<ReturnType<typeof runNetwork>>, li
   for (const category of ['discover', 'connect', 'status', 'request', 'serve', 'monitor', 'shutdown']) {
     expect(lines.some((l) => l.includes(` ${category} `)), `no "${category}" line`).toBe(true)
   }
-  expect(lines.some((l) => /Status from node1: eth\/6[678]/.test(l))).toBe(true)
+  expect(lines.some((l) => l.includes(`Status from node1: eth/${version} `))).toBe(true)
   expect(lines).toContain('statistics after the checks:')
   expect(lines.at(-1)).toMatch(/^RESULT: PASSED/)
 }
@@ -85,8 +86,17 @@ describe('test-network-p2p flow (in-process, ephemeral ports)', () => {
     const { result, lines } = await runUntilMonitoring({ ...BASE, rlpx: false })
     expectWorkingNetwork(result, lines, 'p2p')
     expect(lines.some((l) => l.includes(' upgrade ') && l.includes('ECIES'))).toBe(true)
-    expect(lines.some((l) => / negotiated \/eth\/6[678]\/1\.0\.0/.test(l))).toBe(true)
+    expect(lines.some((l) => l.includes(' negotiated /eth/70/1.0.0'))).toBe(true)
     for (const s of result.snapshots) expect(s.streams).toBeGreaterThanOrEqual(1)
+  })
+
+  it.each([
+    ['P2P stack', false],
+    ['legacy RLPx path', true],
+  ] as const)('runs the whole network at eth/68 with --eth 68 (%s)', async (_path, rlpx) => {
+    const { result, lines } = await runUntilMonitoring({ ...BASE, rlpx, ethVersions: [68] })
+    expectWorkingNetwork(result, lines, rlpx ? 'rlpx' : 'p2p', 68)
+    if (!rlpx) expect(lines.some((l) => l.includes(' negotiated /eth/70/1.0.0'))).toBe(false)
   })
 
   it('reports an interruption before the checks completed as a failure, and still shuts down cleanly', async () => {

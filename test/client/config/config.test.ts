@@ -27,6 +27,10 @@ import {
   DEFAULT_MAX_QUEUED_REQUESTS,
   DEFAULT_STATUS_TIMEOUT_MS,
   DEFAULT_TX_POOL_MAX_SIZE,
+  DEFAULT_BLOCK_RANGE_UPDATE_BLOCKS,
+  DEFAULT_ETH_VERSIONS,
+  DEFAULT_MAX_BLOCK_RANGE_UPDATES_PER_MINUTE,
+  DEFAULT_MAX_RECEIPT_CONTINUATIONS,
   P2PServer,
   RlpxServer,
   parseEnode,
@@ -80,6 +84,17 @@ describe('Config defaults', () => {
     expect(c.maxConcurrentDials).toBe(DEFAULT_MAX_CONCURRENT_DIALS)
     expect(c.maxQueuedRequests).toBe(DEFAULT_MAX_QUEUED_REQUESTS)
     expect(c.txPoolMaxSize).toBe(DEFAULT_TX_POOL_MAX_SIZE)
+    expect(c.ethVersions).toEqual(DEFAULT_ETH_VERSIONS)
+    expect(c.ethVersions).toEqual([70, 69, 68, 67, 66])
+    expect(c.blockRangeUpdateBlocks).toBe(DEFAULT_BLOCK_RANGE_UPDATE_BLOCKS)
+    expect(c.blockRangeUpdateBlocks).toBe(32)
+    expect(c.maxBlockRangeUpdatesPerMinute).toBe(DEFAULT_MAX_BLOCK_RANGE_UPDATES_PER_MINUTE)
+    expect(c.maxReceiptContinuations).toBe(DEFAULT_MAX_RECEIPT_CONTINUATIONS)
+  })
+
+  it('keeps the offered eth versions highest first, whatever order they are given in', () => {
+    expect(new Config({ common: testCommon(), ethVersions: [66, 70, 68] }).ethVersions).toEqual([70, 68, 66])
+    expect(new Config({ common: testCommon(), ethVersions: [68] }).ethVersions).toEqual([68])
   })
 
   it('defaults the chain to the custom test chain', () => {
@@ -148,6 +163,19 @@ describe('Config validation names the option', () => {
     const err = configError(() => new Config({ common: testCommon(), maxPeers }))
     expect(err.option).toBe('maxPeers')
     expect(err.message).toContain('"maxPeers"')
+  })
+
+  it.each([[[]], [[65]], [[71]], [[70, 70]], [[68.5]]])('rejects ethVersions %j', (ethVersions) => {
+    const err = configError(() => new Config({ common: testCommon(), ethVersions }))
+    expect(err.option).toBe('ethVersions')
+  })
+
+  it.each([
+    ['blockRangeUpdateBlocks', 0],
+    ['maxBlockRangeUpdatesPerMinute', 0],
+    ['maxReceiptContinuations', -1],
+  ] as const)('rejects %s %i', (option, value) => {
+    expect(configError(() => new Config({ common: testCommon(), [option]: value })).option).toBe(option)
   })
 
   it('accepts maxPeers 1', () => {

@@ -12,7 +12,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { hexToBytes, utf8ToBytes } from '@ethereumjs/util'
 import { getPublicKey, utils as secp } from '@noble/secp256k1'
 
-import { EthCode, type EthMessage, type EthStatus, decodeEthPayload, encodeStatus } from '../../../src/client/net/protocol/ethmessages'
+import { EthCode, type EthMessage, type EthStatus, decodeEthPayload, encodeStatus, hasBlockRange } from '../../../src/client/net/protocol/ethmessages'
 import { uintBytes } from '../../../src/client/net/protocol/rlpfields'
 import { withClientEth } from '../../../src/client/net/server/rlpx/devp2p'
 import { LengthPrefixedDecoder, Registrar, Transport, Upgrader, encodeUvarint } from '../../../src/p2p'
@@ -137,6 +137,7 @@ export async function rawRlpxSession(url: string, version: number, common: Commo
     return {
       version,
       sendAll(status, messages) {
+        if (hasBlockRange(status)) throw new Error(`devp2p's ETH sends eth/66-68 Status only, not eth/${status.version}`)
         // Corked: every frame leaves in one write (one segment on loopback).
         socket.cork()
         eth.sendStatus({ td: uintBytes(status.td), bestHash: status.bestHash, genesisHash: status.genesisHash })

@@ -80,7 +80,7 @@ describe('RlpxPeer', () => {
     expect(toA.id).toBe(enodeId(a.url))
     expect(toA.id).toHaveLength(128)
     expect(toA.address).toMatch(/^127\.0\.0\.1:\d+$/)
-    expect(toA.eth?.version).toBe(68)
+    expect(toA.eth?.version).toBe(70)
     expect(bytesToHex(toA.bestHash!)).toBe(bytesToHex(source.blocks[2].hash()))
     const head = await toA.latest()
     expect(head?.number).toBe(3n)

@@ -1,4 +1,5 @@
-import { DEFAULT_MAX_PEERS } from '../../config'
+import { DEFAULT_ETH_VERSIONS, DEFAULT_MAX_PEERS } from '../../config'
+import { ETH_VERSIONS, isEthVersion } from '../../net/protocol/ethmessages'
 
 import { ArgsError } from './errors'
 
@@ -54,6 +55,8 @@ export interface NetworkOptions {
   discoveryRefreshMs: number
   /** Monitoring length; undefined: until SIGINT/SIGTERM; 0: no monitoring. */
   durationMs: number | undefined
+  /** Config.ethVersions of every node (highest first): what each offers. */
+  ethVersions: number[]
 }
 
 export type ParsedArgs = { kind: 'help' } | { kind: 'run'; options: NetworkOptions }
@@ -72,6 +75,7 @@ export const DEFAULT_OPTIONS: Readonly<NetworkOptions> = {
   intervalMs: DEFAULT_INTERVAL_S * 1000,
   discoveryRefreshMs: DEFAULT_DISCOVERY_REFRESH_S * 1000,
   durationMs: undefined,
+  ethVersions: [...DEFAULT_ETH_VERSIONS],
 }
 
 export const USAGE = `Usage: bun run src/client/bin/test-network-p2p.ts [options]
@@ -89,6 +93,8 @@ Options:
   --batch K               headers/bodies/receipts per request, 1..${MAX_BATCH} (default ${DEFAULT_BATCH})
   --max-peers M           peer slots per node (default ${DEFAULT_MAX_PEERS})
   --rlpx                  use the legacy devp2p RLPx path instead of the P2P stack
+  --eth V[,V...]          eth versions every node offers, of ${ETH_VERSIONS.join(', ')}
+                          (default ${DEFAULT_ETH_VERSIONS.join(',')}; --eth 68 runs the network at eth/68)
   --require-mesh          fail (not just warn) if the nodes do not form a full mesh
   --timeout S             limit of every wait, in seconds (default ${DEFAULT_TIMEOUT_S})
   --interval S            seconds between monitoring status lines (default ${DEFAULT_INTERVAL_S})
@@ -126,6 +132,19 @@ const flagOnly = (value: string | undefined, flag: string): void => {
 
 const port = intIn(0, 65535)
 
+const ethVersions = (value: string | undefined, flag: string): number[] => {
+  const parts = requireValue(value, flag).split(',')
+  const out: number[] = []
+  for (const part of parts) {
+    if (!/^\d+$/.test(part)) throw new ArgsError(`${flag} expects eth versions like 70,69,68, got "${value}"`)
+    const v = Number(part)
+    if (!isEthVersion(v)) throw new ArgsError(`${flag}: eth/${v} is not supported (${ETH_VERSIONS.join(', ')})`)
+    if (out.includes(v)) throw new ArgsError(`${flag}: eth/${v} listed twice`)
+    out.push(v)
+  }
+  return out.sort((a, b) => b - a)
+}
+
 const SETTERS: Record<string, Setter> = {
   '--nodes': (o, v, f) => (o.nodes = intIn(2, MAX_NODES)(v, f)),
   '--base-port': (o, v, f) => (o.basePort = port(v, f)),
@@ -135,6 +154,7 @@ const SETTERS: Record<string, Setter> = {
   '--batch': (o, v, f) => (o.batch = intIn(1, MAX_BATCH)(v, f)),
   '--max-peers': (o, v, f) => (o.maxPeers = intIn(1, 1000)(v, f)),
   '--rlpx': (o, v, f) => (flagOnly(v, f), (o.rlpx = true)),
+  '--eth': (o, v, f) => (o.ethVersions = ethVersions(v, f)),
   '--require-mesh': (o, v, f) => (flagOnly(v, f), (o.requireMesh = true)),
   '--timeout': (o, v, f) => (o.timeoutMs = seconds(false)(v, f)),
   '--interval': (o, v, f) => (o.intervalMs = seconds(false)(v, f)),

@@ -1,12 +1,12 @@
 import { bytesToHex, bytesToUnprefixedHex } from '@ethereumjs/util'
 
+import { type EthStatus, hasBlockRange } from '../../net/protocol/ethstatus'
 import { Event } from '../../types'
 
 import { errorMessage } from './errors'
 import { shortHex } from './format'
 
 import type { Peer } from '../../net/peer/peer'
-import type { EthStatus } from '../../net/protocol/ethmessages'
 import type { EventListener, ProtocolMessage } from '../../types'
 import type { NetworkLogger } from './logger'
 import type { TestNode } from './node'
@@ -44,16 +44,18 @@ function describeMessage(msg: ProtocolMessage): string {
       return `${(data.hashes as unknown[]).length} hashes`
     case 'Transactions':
       return `${(data.txs as unknown[]).length} transactions`
+    case 'BlockRangeUpdate':
+      return `blocks ${String(data.earliestBlock)}..${String(data.latestBlock)}`
     default:
       return ''
   }
 }
 
 function describeStatus(s: EthStatus): string {
-  return (
-    `eth/${s.version} network ${s.networkId} td ${s.td} best ${shortHex(bytesToHex(s.bestHash))} ` +
-    `genesis ${shortHex(bytesToHex(s.genesisHash))} forkid ${bytesToHex(s.forkId.hash)}/${s.forkId.next}`
-  )
+  const head = hasBlockRange(s)
+    ? `blocks ${s.earliestBlock}..${s.latestBlock} latest ${shortHex(bytesToHex(s.latestBlockHash))}`
+    : `td ${s.td} best ${shortHex(bytesToHex(s.bestHash))}`
+  return `eth/${s.version} network ${s.networkId} ${head} genesis ${shortHex(bytesToHex(s.genesisHash))} forkid ${bytesToHex(s.forkId.hash)}/${s.forkId.next}`
 }
 
 /**

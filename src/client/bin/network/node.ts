@@ -24,6 +24,8 @@ export interface NodeSpec {
   useP2PServer: boolean
   maxPeers: number
   discoveryRefreshMs: number
+  /** eth versions offered (Config.ethVersions). */
+  ethVersions: number[]
 }
 
 /** Blocks (and their receipts) a node starts with. */
@@ -66,6 +68,7 @@ export class TestNode {
       maxPeers: spec.maxPeers,
       bootnodes: spec.bootnodes,
       discoveryRefreshMs: spec.discoveryRefreshMs,
+      ethVersions: spec.ethVersions,
     })
     const client = await EthereumClient.create({ config })
     return new TestNode(spec, config, client)

@@ -2,6 +2,7 @@
  * The checks of a run, one function per phase. Each records its results in
  * the CheckList and returns whether the run can go on.
  */
+import { FIRST_RANGE_STATUS_VERSION } from '../../net/protocol/ethstatus'
 import { Event } from '../../types'
 
 import { InterruptedError, errorMessage } from './errors'
@@ -146,6 +147,68 @@ export function compareHeads(ctx: PhaseContext): void {
   const heads = net.nodes.map((n) => `${n.label} #${n.head.height} ${shortHex(n.head.hash)}`).join(', ')
   ctx.checks.add('final heads equal', off.length === 0, off.length === 0 ? `all at #${boot.height} ${shortHex(boot.hash)}` : heads)
   ctx.log.log(NETWORK_LABEL, 'check', `heads: ${heads}`)
+}
+
+/**
+ * Check: every session runs the highest eth version the nodes offer (all
+ * offer the same list, so that is the one the negotiation must pick): by
+ * default eth/70 between every pair, eth/68 under `--eth 68`.
+ */
+export function checkVersions(ctx: PhaseContext): void {
+  const { net, options } = ctx
+  const want = Math.max(...options.ethVersions)
+  const sessions: string[] = []
+  const wrong: string[] = []
+  for (const node of net.nodes) {
+    for (const peer of node.peers) {
+      const pair = `${node.label}-${net.names.name(peer.id)}`
+      sessions.push(pair)
+      if (peer.eth?.version !== want) wrong.push(`${pair} eth/${peer.eth?.version ?? '-'}`)
+    }
+  }
+  const name = `eth/${want} on every session`
+  if (sessions.length === 0) ctx.checks.fail(name, 'no sessions')
+  else if (wrong.length > 0) ctx.checks.fail(name, `expected eth/${want}: ${wrong.join(', ')}`)
+  else ctx.checks.pass(name, `${plural(sessions.length, 'session end')}: ${sessions.join(', ')}`)
+}
+
+/**
+ * Check (eth/69+ only): every node knows each peer's served block range to
+ * within `blockRangeUpdateBlocks` of that peer's head. A node announces its
+ * range when its head has moved that far (geth's 32 blocks), so after a sync
+ * of --blocks 64 the bootnode must have had a BlockRangeUpdate from each
+ * synced node; a session opened later carried the range in its Status.
+ */
+export async function awaitBlockRanges(ctx: PhaseContext): Promise<void> {
+  const { net, options } = ctx
+  if (Math.max(...options.ethVersions) < FIRST_RANGE_STATUS_VERSION) return
+  const byId = new Map(net.nodes.map((n) => [n.id, n]))
+  const stale = (): string[] =>
+    net.nodes.flatMap((node) =>
+      node.peers.flatMap((p) => {
+        const remote = byId.get(p.id)
+        if (remote === undefined) return []
+        const known = p.blockRange?.latestBlock ?? -1n
+        if (remote.head.height - known < BigInt(remote.config.blockRangeUpdateBlocks)) return []
+        return [`${node.label} sees ${remote.label} at #${known} (head #${remote.head.height})`]
+      }),
+    )
+  const name = "peers' block ranges current"
+  try {
+    await waitForCondition({
+      what: "every peer's block range to follow its head",
+      timeoutMs: options.timeoutMs,
+      signal: ctx.signal,
+      condition: () => stale().length === 0,
+      trigger: busTrigger(net.nodes.map((n) => n.config.events), [Event.PROTOCOL_MESSAGE, Event.PEER_CONNECTED]),
+    })
+    let updates = 0
+    for (const s of net.stats) for (const counts of s.inbound.values()) updates += counts.get('BlockRangeUpdate') ?? 0
+    ctx.checks.pass(name, `every session knows its peer's range (Status, then ${plural(updates, 'BlockRangeUpdate')} received)`)
+  } catch (err) {
+    rethrowInterrupt(err)
+    ctx.checks.fail(name, stale().join(', '))
+  }
 }
 
 /** Check: every client stopped within the timeout and left no listener on its bus. */

@@ -4,7 +4,7 @@ import { plural } from './format'
 import { NetworkLogger } from './logger'
 import { monitor } from './monitor'
 import { LocalNetwork, NETWORK_LABEL } from './network'
-import { awaitFirstPeers, awaitMesh, compareHeads, recordShutdown, startNetwork, syncAll } from './phases'
+import { awaitBlockRanges, awaitFirstPeers, awaitMesh, checkVersions, compareHeads, recordShutdown, startNetwork, syncAll } from './phases'
 import { snapshotAll } from './stats'
 import { formatMessagesTable, formatStatsTable } from './table'
 
@@ -70,6 +70,8 @@ async function runChecks(ctx: PhaseContext): Promise<boolean> {
   // The mesh forms through discovery while the nodes sync; wait for both.
   await Promise.all([syncAll(ctx), awaitMesh(ctx)])
   compareHeads(ctx)
+  checkVersions(ctx)
+  await awaitBlockRanges(ctx)
   await nextMacrotask()
   return true
 }

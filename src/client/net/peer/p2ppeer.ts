@@ -4,13 +4,13 @@ import { DisconnectReason } from '../../../p2p'
 import { PeerError } from '../../errors'
 import { Event, type StreamInfo } from '../../types'
 import { describeDisconnect } from '../disconnect'
-import { PeerDisconnectedError } from '../protocol/errors'
+import { NoSharedVersionError, PeerDisconnectedError } from '../protocol/errors'
 import { StreamEthProtocol } from '../protocol/streamethprotocol'
 
 import { type ByteCounts, Peer, peerIdHex } from './peer'
 
 import type { Config } from '../../config'
-import type { Connection, MplexStream } from '../../../p2p'
+import { type Connection, type MplexStream, ProtocolNotSupportedError } from '../../../p2p'
 import type { Protocol } from '../protocol/protocol'
 import type { StreamSender } from '../protocol/streamsender'
 
@@ -216,6 +216,8 @@ export class P2PPeer extends Peer {
     } catch (err) {
       // The connection closing under the negotiation is a disconnect, not a fault of the remote.
       if (this.closed) throw new PeerDisconnectedError(`${this.toString()} disconnected while opening the eth stream`, { cause: err })
+      // `na` to every /eth/N/1.0.0 we offer: multistream-select does not say what the remote speaks instead.
+      if (err instanceof ProtocolNotSupportedError) throw new NoSharedVersionError(protocol.versions, undefined)
       throw err
     }
     this.ethStream = stream

@@ -1,8 +1,9 @@
+import { type BlockRange, hasBlockRange, statusHead } from '../protocol/ethstatus'
 
 import type { BlockHeader } from '@ethereumjs/block'
 import type { DisconnectReason } from '../../../p2p'
 import type { Config } from '../../config'
-import type { BoundEthProtocol } from '../protocol/boundprotocol'
+import type { BoundEthProtocol } from '../protocol/boundethprotocol'
 import type { Protocol } from '../protocol/protocol'
 import type { Sender } from '../protocol/sender'
 
@@ -41,6 +42,7 @@ export abstract class Peer {
   idle = true
   protected readonly protocols: Protocol[]
   private announced?: { hash: Uint8Array; number?: bigint; td?: bigint }
+  private announcedRange?: BlockRange
   private bestHeaderValue?: BlockHeader
 
   constructor(opts: PeerOptions) {
@@ -82,14 +84,25 @@ export abstract class Peer {
     return undefined
   }
 
-  /** Hash of the best block the remote told us about (announcement, else its Status). */
+  /** Hash of the best block the remote told us about (announcement or block range, else its Status). */
   get bestHash(): Uint8Array | undefined {
-    return this.announced?.hash ?? this.eth?.status.bestHash
+    const status = this.eth?.status
+    return this.announced?.hash ?? (status === undefined ? undefined : statusHead(status).hash)
   }
 
-  /** Total difficulty the remote claimed last (announcement, else its Status). */
+  /** Total difficulty the remote claimed last (announcement, else its Status); eth/69+ peers claim none. */
   get td(): bigint | undefined {
-    return this.announced?.td ?? this.eth?.status.td
+    const status = this.eth?.status
+    return this.announced?.td ?? (status === undefined ? undefined : statusHead(status).td)
+  }
+
+  /**
+   * The full blocks the remote serves (eth/69+): its last BlockRangeUpdate,
+   * else the range of its Status; undefined up to eth/68.
+   */
+  get blockRange(): BlockRange | undefined {
+    const status = this.eth?.status
+    return this.announcedRange ?? (status !== undefined && hasBlockRange(status) ? status : undefined)
   }
 
   /** Last header fetched by latest() or learnt from a NewBlock. */
@@ -110,6 +123,17 @@ export abstract class Peer {
     if (!better) return
     this.announced = { hash: a.hash, number: a.number, td: a.td ?? known?.td }
     if (a.header !== undefined) this.bestHeaderValue = a.header
+  }
+
+  /**
+   * Records a BlockRangeUpdate (eth/69+, already validated by the session):
+   * it replaces the range, and its latest block counts as an announcement of
+   * the remote's head (a range that moved back, e.g. after a reorg, is the
+   * remote's head all the same).
+   */
+  noteBlockRange(range: BlockRange): void {
+    this.announcedRange = range
+    this.announced = { hash: range.latestBlockHash, number: range.latestBlock }
   }
 
   /** Fetches the header of the remote's best block; undefined if the peer has no eth protocol or does not know it. */

@@ -1,10 +1,9 @@
-import { ETH } from '@ethereumjs/devp2p'
 import debug from 'debug'
 
 import { DisconnectReason } from '../../../p2p'
 import { NoSharedCapabilityError, PeerError } from '../../errors'
 import { describeDisconnect } from '../disconnect'
-import { RlpxSender } from '../protocol/rlpxsender'
+import { rlpxEthSender } from '../protocol/rlpxwire'
 
 import { Peer } from './peer'
 
@@ -33,8 +32,9 @@ export interface RlpxPeerOptions {
 /**
  * A peer on the legacy path: one @ethereumjs/devp2p RLPx session. The TCP,
  * ECIES and Hello steps are done when this object is made; `connect()` binds
- * each protocol to the matching devp2p capability through an RlpxSender and
- * runs its Status handshake.
+ * each protocol to the eth capability devp2p negotiated (its own ETH up to
+ * eth/68, our EthWire from eth/69 on; see rlpxEthSender) and runs its Status
+ * handshake.
  */
 export class RlpxPeer extends Peer {
   readonly rlpxPeer: Devp2pPeer
@@ -59,12 +59,12 @@ export class RlpxPeer extends Peer {
       if (protocol.name !== 'eth') {
         throw new PeerError('ERR_PEER_UNSUPPORTED_PROTOCOL', `RLPx peers carry only eth, not ${protocol.name}`)
       }
-      const eth = this.rlpxPeer.getProtocols().find((p): p is ETH => p instanceof ETH)
-      if (eth === undefined) {
-        throw new NoSharedCapabilityError(`${this.toString()} shares no eth version with us`)
-      }
       // The sender ends the session through us, so its reason (a protocol violation, a Status timeout) is the one sent.
-      const sender = new RlpxSender(eth, { peer: this.rlpxPeer, disconnect: (reason, detail) => void this.disconnect(reason, detail) })
+      const sender = rlpxEthSender(this.rlpxPeer, {
+        maxMessageSize: this.config.maxMessageSize,
+        disconnect: (reason, detail) => void this.disconnect(reason, detail),
+      })
+      if (sender === undefined) throw new NoSharedCapabilityError(`${this.toString()} shares no eth version with us`)
       await this.bindProtocol(protocol, sender)
     }
   }

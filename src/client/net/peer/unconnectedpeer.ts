@@ -11,7 +11,7 @@ export interface UnconnectedPeerOptions {
   /** 'host:port' we dialed or that dialed us. */
   address: string
   inbound: boolean
-  /** The path the remote came on (default 'p2p'). */
+  /** The path the attempt was on. Default 'p2p'. */
   transport?: 'rlpx' | 'p2p'
 }
 

@@ -2,6 +2,7 @@ import debug from 'debug'
 
 import { ClientError } from '../../errors'
 import { Event } from '../../types'
+import { BlockRangeUpdates } from './blockrangeupdates'
 import {
   DuplicateStatusError,
   EthCodecError,
@@ -27,8 +28,6 @@ import {
 } from './ethmessages'
 import { type RequestData, RequestTracker, type ResponseData } from './requests'
 
-import type { BlockBodyBytes, BlockHeader } from '@ethereumjs/block'
-import type { TypedTransaction } from '@ethereumjs/tx'
 import type { Config } from '../../config'
 import type { Peer } from '../peer/peer'
 import type { Protocol } from './protocol'
@@ -71,6 +70,7 @@ export class BoundProtocol {
   private remoteStatus?: EthStatus
   private waiter?: Waiter
   private readonly requests: RequestTracker
+  private readonly rangeUpdates: BlockRangeUpdates
   private readonly onReady?: () => void
   /** Bus events held back right after the handshake; see handleStatus. */
   private held?: (() => void)[]
@@ -88,6 +88,7 @@ export class BoundProtocol {
     this.name = opts.protocol.name
     this.onReady = opts.onReady
     this.requests = new RequestTracker({ timeoutMs: opts.config.requestTimeoutMs })
+    this.rangeUpdates = new BlockRangeUpdates(opts.config.maxBlockRangeUpdatesPerMinute)
   }
 
   /** The remote's Status; available once handshake() resolved. */
@@ -232,8 +233,19 @@ export class BoundProtocol {
       this.protocolError(err as EthCodecError)
       return
     }
-    if (isResponse(msg.name)) this.handleResponse(msg)
-    else this.toBus(() => this.config.events.emit(Event.PROTOCOL_MESSAGE, msg, this.name, this.peer))
+    if (isResponse(msg.name)) {
+      this.handleResponse(msg)
+      return
+    }
+    if (msg.name === 'BlockRangeUpdate') {
+      try {
+        this.rangeUpdates.accept(msg.data)
+      } catch (err) {
+        this.protocolError(err as Error)
+        return
+      }
+    }
+    this.toBus(() => this.config.events.emit(Event.PROTOCOL_MESSAGE, msg, this.name, this.peer))
   }
 
   private handleResponse(msg: EthMessage): void {
@@ -261,7 +273,8 @@ export class BoundProtocol {
     this.shutdown(disconnected, reason instanceof ClientError ? reason : disconnected)
   }
 
-  private protocolError(err: Error): void {
+  /** Reports a protocol violation of the remote (PROTOCOL_ERROR; the service bans it). */
+  protected protocolError(err: Error): void {
     log('protocol error from %s: %s', this.peer.toString(), err.message)
     this.toBus(() => this.config.events.emit(Event.PROTOCOL_ERROR, err, this.peer))
   }
@@ -322,25 +335,5 @@ function checkRequestLimits(name: EthRequestName, data: RequestData<EthRequestNa
     checkCount('skip', q.skip, Number.MAX_SAFE_INTEGER)
   } else {
     checkCount('hashes.length', (data as { hashes: Uint8Array[] }).hashes.length, MAX_HASHES_PER_REQUEST)
-  }
-}
-
-/** The eth session: BoundProtocol plus typed request helpers resolving to the decoded items. */
-export class BoundEthProtocol extends BoundProtocol {
-  async getBlockHeaders(opts: { block: bigint | Uint8Array; max: number; skip?: number; reverse?: boolean }): Promise<BlockHeader[]> {
-    const res = await this.request('GetBlockHeaders', { block: opts.block, max: opts.max, skip: opts.skip ?? 0, reverse: opts.reverse ?? false })
-    return res.headers
-  }
-
-  async getBlockBodies(opts: { hashes: Uint8Array[] }): Promise<BlockBodyBytes[]> {
-    return (await this.request('GetBlockBodies', { hashes: opts.hashes })).bodies
-  }
-
-  async getReceipts(opts: { hashes: Uint8Array[] }): Promise<Uint8Array[][]> {
-    return (await this.request('GetReceipts', { hashes: opts.hashes })).receipts
-  }
-
-  async getPooledTransactions(opts: { hashes: Uint8Array[] }): Promise<TypedTransaction[]> {
-    return (await this.request('GetPooledTransactions', { hashes: opts.hashes })).txs
   }
 }

@@ -131,3 +131,70 @@ export class SenderBufferOverflowError extends ClientError {
     super('ERR_ETH_SENDER_BUFFER_FULL', `more than ${limit} inbound items buffered before the protocol attached`)
   }
 }
+
+/** Where a block range was announced. */
+export type BlockRangeSource = 'Status' | 'BlockRangeUpdate'
+
+/** An eth/69+ block range that cannot be (earliest after latest, zero latest hash): a protocol error. */
+export class InvalidBlockRangeError extends ClientError {
+  readonly source: BlockRangeSource
+
+  constructor(source: BlockRangeSource, reason: string) {
+    super('ERR_ETH_INVALID_BLOCK_RANGE', `invalid block range in ${source}: ${reason}`)
+    this.source = source
+  }
+}
+
+/** A remote sent one kind of announcement faster than its limit allows (e.g. BlockRangeUpdate). */
+export class MessageFloodError extends ClientError {
+  constructor(
+    readonly messageName: string,
+    limit: number,
+    windowMs: number,
+  ) {
+    super('ERR_ETH_MESSAGE_FLOOD', `more than ${limit} ${messageName} messages within ${windowMs} ms`)
+  }
+}
+
+/**
+ * The two ends offer no eth version in common. `theirs` lists the remote's
+ * eth versions where the transport tells them (the RLPx Hello), and is
+ * undefined where it only says no (multistream-select answers `na`).
+ */
+export class NoSharedVersionError extends ClientError {
+  constructor(
+    readonly ours: readonly number[],
+    readonly theirs: readonly number[] | undefined,
+  ) {
+    super('ERR_ETH_NO_SHARED_VERSION', `no shared eth version: ours ${formatVersions(ours)}, theirs ${theirs === undefined ? 'none of ours (all refused)' : formatVersions(theirs)}`)
+  }
+}
+
+/** A Receipts reply that marks a block's list incomplete where it cannot be (no progress, too many continuations). */
+export class ReceiptContinuationError extends ClientError {
+  constructor(message: string) {
+    super('ERR_ETH_RECEIPT_CONTINUATION', message)
+  }
+}
+
+/** A block's receipts, rebuilt in consensus form, do not match its header (receipts root, gas used, bloom). */
+export class ReceiptsMismatchError extends ClientError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_ETH_RECEIPTS_MISMATCH', message, options)
+  }
+}
+
+/** `[70, 69, 68, 67, 66]` -> "66-70"; gaps are listed: `[70, 68]` -> "68,70"; nothing -> "none". */
+export function formatVersions(versions: readonly number[]): string {
+  const sorted = [...new Set(versions)].sort((a, b) => a - b)
+  if (sorted.length === 0) return 'none'
+  const runs: string[] = []
+  let start = sorted[0]!
+  for (let i = 1; i <= sorted.length; i++) {
+    if (i < sorted.length && sorted[i] === sorted[i - 1]! + 1) continue
+    const end = sorted[i - 1]!
+    runs.push(start === end ? `${start}` : `${start}-${end}`)
+    start = sorted[i]!
+  }
+  return runs.join(',')
+}

@@ -1,13 +1,15 @@
 import { EthCodecError, EthEncodeError } from './errors'
 import { decodeRlp } from './rlpdecode'
 import { decodeBlock, decodeBody, decodeHeader, decodeReceipt, decodeTx, encodeReceipt, encodeTx } from './ethitems'
+import { decodeNetworkReceipt, encodeNetworkReceipt } from './ethreceipts'
+import { type BlockRange, type EthStatus, MAX_TD_BYTES, decodeBlockRange, decodeStatusItems, encodeBlockRange, encodeStatus } from './ethstatus'
+import { EthCode, type EthMessageName, hasPartialReceipts, messageName, receiptsWithoutBloom } from './ethversions'
 import {
   type RlpItem,
   asBigInt,
   asBool,
   asBytes,
   asBytesList,
-  asFixedBytes,
   asHash,
   asHashList,
   asList,
@@ -24,113 +26,30 @@ import type { Common } from '@ethereumjs/common'
 import type { Input } from '@ethereumjs/rlp'
 import type { TypedTransaction } from '@ethereumjs/tx'
 
+export * from './ethversions'
+export {
+  type BlockRange,
+  type EthStatus,
+  type EthStatusRange,
+  type EthStatusTd,
+  type ForkIdValue,
+  checkBlockRange,
+  decodeBlockRange,
+  encodeStatus,
+  hasBlockRange,
+  statusHead,
+  usesBlockRange,
+} from './ethstatus'
+
 /**
- * The one ETH wire codec (eth/66, eth/67, eth/68), shared by every transport:
- * message names, codes, which messages each version has, and the payload
- * encoders/decoders. Encoders return RLP-able nested arrays (the transport
+ * The one ETH wire codec (eth/66 to eth/70), shared by every transport: the
+ * message data types and the payload encoders/decoders (message names, codes
+ * and each version's message set are in ethversions.ts, re-exported here). Encoders return RLP-able nested arrays (the transport
  * RLP-encodes once); decoders take RLP bytes or already-decoded items and throw
- * only EthCodecError.
+ * only EthCodecError. What differs between versions differs here only: the
+ * Status form (ethstatus.ts), the receipt form (ethreceipts.ts), eth/70's
+ * partial receipt lists, and the message set.
  */
-
-export const EthCode = {
-  Status: 0x00,
-  NewBlockHashes: 0x01,
-  Transactions: 0x02,
-  GetBlockHeaders: 0x03,
-  BlockHeaders: 0x04,
-  GetBlockBodies: 0x05,
-  BlockBodies: 0x06,
-  NewBlock: 0x07,
-  NewPooledTransactionHashes: 0x08,
-  GetPooledTransactions: 0x09,
-  PooledTransactions: 0x0a,
-  GetNodeData: 0x0d,
-  NodeData: 0x0e,
-  GetReceipts: 0x0f,
-  Receipts: 0x10,
-} as const
-
-export type EthMessageName = keyof typeof EthCode
-export type EthVersion = 66 | 67 | 68
-
-/** Supported versions, highest (preferred) first. */
-export const ETH_VERSIONS: readonly EthVersion[] = [68, 67, 66]
-
-const ALL_NAMES = Object.keys(EthCode) as EthMessageName[]
-
-/** Messages of each version: eth/67 dropped GetNodeData/NodeData; eth/68 only changed a payload. */
-export const ETH_MESSAGES: Readonly<Record<EthVersion, readonly EthMessageName[]>> = {
-  66: ALL_NAMES,
-  67: ALL_NAMES.filter((n) => n !== 'GetNodeData' && n !== 'NodeData'),
-  68: ALL_NAMES.filter((n) => n !== 'GetNodeData' && n !== 'NodeData'),
-}
-
-const RESPONSE_OF = {
-  GetBlockHeaders: 'BlockHeaders',
-  GetBlockBodies: 'BlockBodies',
-  GetPooledTransactions: 'PooledTransactions',
-  GetNodeData: 'NodeData',
-  GetReceipts: 'Receipts',
-} as const
-
-export type EthRequestName = keyof typeof RESPONSE_OF
-export type EthResponseName = (typeof RESPONSE_OF)[EthRequestName]
-export type ResponseOf<R extends EthRequestName> = (typeof RESPONSE_OF)[R]
-
-const RESPONSE_NAMES = new Set<string>(Object.values(RESPONSE_OF))
-
-export function isRequest(name: string): name is EthRequestName {
-  return Object.hasOwn(RESPONSE_OF, name)
-}
-
-export function isResponse(name: string): name is EthResponseName {
-  return RESPONSE_NAMES.has(name)
-}
-
-export function responseOf<R extends EthRequestName>(name: R): ResponseOf<R>
-export function responseOf(name: string): EthResponseName | undefined
-export function responseOf(name: string): EthResponseName | undefined {
-  return isRequest(name) ? RESPONSE_OF[name] : undefined
-}
-
-export function isEthVersion(version: number): version is EthVersion {
-  return version === 66 || version === 67 || version === 68
-}
-
-const NAMES_BY_VERSION = new Map<number, Map<number, EthMessageName>>(
-  ETH_VERSIONS.map((v) => [v, new Map(ETH_MESSAGES[v].map((n) => [EthCode[n], n]))]),
-)
-
-/** The message name of `code` on `version`, or undefined if that version has no such message. */
-export function messageName(code: number, version: number): EthMessageName | undefined {
-  return NAMES_BY_VERSION.get(version)?.get(code)
-}
-
-/**
- * Most headers we ask a peer for in one GetBlockHeaders. geth serves at most
- * 1024 per request (maxHeadersServe); asking for more only gets truncated
- * answers. The decoder does not use `max` to allocate anything.
- */
-export const MAX_HEADERS_PER_REQUEST = 1024
-/** Most hashes we put in one GetBlockBodies/GetReceipts/GetPooledTransactions/GetNodeData: geth's serve limits are of this order. */
-export const MAX_HASHES_PER_REQUEST = 1024
-
-/** Largest total difficulty accepted: a uint256. */
-const MAX_TD_BYTES = 32
-
-export interface ForkIdValue {
-  hash: Uint8Array
-  next: bigint
-}
-
-export interface EthStatus {
-  version: number
-  networkId: bigint
-  td: bigint
-  bestHash: Uint8Array
-  genesisHash: Uint8Array
-  forkId: ForkIdValue
-}
 
 export interface EthMessages {
   Status: EthStatus
@@ -147,8 +66,18 @@ export interface EthMessages {
   PooledTransactions: { reqId: bigint; txs: TypedTransaction[] }
   GetNodeData: { reqId: bigint; hashes: Uint8Array[] }
   NodeData: { reqId: bigint; data: Uint8Array[] }
-  GetReceipts: { reqId: bigint; hashes: Uint8Array[] }
-  Receipts: { reqId: bigint; receipts: Uint8Array[][] }
+  /**
+   * `firstBlockReceiptIndex` (eth/70+): receipts of the first block before this
+   * index are left out. Absent means 0; below eth/70 it must be absent or 0.
+   */
+  GetReceipts: { reqId: bigint; hashes: Uint8Array[]; firstBlockReceiptIndex?: bigint }
+  /**
+   * Consensus-encoded receipts per block, whatever the version carried.
+   * `lastBlockIncomplete` (eth/70+): the last list stops short of the block's
+   * end; absent means false, and below eth/70 it must be absent or false.
+   */
+  Receipts: { reqId: bigint; receipts: Uint8Array[][]; lastBlockIncomplete?: boolean }
+  BlockRangeUpdate: BlockRange
 }
 
 /** A decoded message: discriminated on `name`. */
@@ -159,32 +88,9 @@ export interface EthCodecContext {
   common: Common
 }
 
-// ---- Status ----
-
-export function encodeStatus(s: EthStatus): Input {
-  return [
-    uintBytes(s.version),
-    uintBytes(s.networkId),
-    uintBytes(s.td),
-    s.bestHash,
-    s.genesisHash,
-    [s.forkId.hash, uintBytes(s.forkId.next)],
-  ]
-}
-
-export function decodeStatus(payload: Uint8Array | RlpItem[]): EthStatus {
-  return decodeWith('Status', payload, (item) => {
-    const s = asTuple(item, 6, 'status')
-    const forkId = asTuple(s[5], 2, 'forkId')
-    return {
-      version: asNumber(s[0], 'version'),
-      networkId: asBigInt(s[1], 8, 'networkId'),
-      td: asBigInt(s[2], MAX_TD_BYTES, 'td'),
-      bestHash: asHash(s[3], 'bestHash'),
-      genesisHash: asHash(s[4], 'genesisHash'),
-      forkId: { hash: asFixedBytes(forkId[0], 4, 'forkId.hash'), next: asBigInt(forkId[1], 8, 'forkId.next') },
-    }
-  })
+/** Decodes a Status received on a session of `version` (its form is the session's). */
+export function decodeStatus(payload: Uint8Array | RlpItem[], version: number): EthStatus {
+  return decodeWith('Status', payload, (item) => decodeStatusItems(item, version))
 }
 
 // ---- per-message codecs ----
@@ -204,7 +110,7 @@ function withReqId(item: RlpItem): [bigint, RlpItem] {
 
 type HashRequestName = 'GetBlockBodies' | 'GetPooledTransactions' | 'GetNodeData' | 'GetReceipts'
 
-/** Codec of a `[reqId, [hash, ...]]` request (all four have this shape). */
+/** Codec of a `[reqId, [hash, ...]]` request (all four have this shape up to eth/69). */
 function hashRequest<N extends HashRequestName>(): MessageCodec<N> {
   const codec: MessageCodec<HashRequestName> = {
     encode: (d) => [uintBytes(d.reqId), d.hashes],
@@ -224,7 +130,7 @@ function mapList<T>(item: RlpItem, what: string, fn: (x: RlpItem, what: string) 
 }
 
 const CODECS: CodecTable = {
-  Status: { encode: (d) => encodeStatus(d), decode: (item) => decodeStatus(asList(item, 'status')) },
+  Status: { encode: (d) => encodeStatus(d), decode: (item, ctx) => decodeStatusItems(item, ctx.version) },
   NewBlockHashes: {
     encode: (d) => d.hashes.map(([hash, n]) => [hash, uintBytes(n)]),
     decode: (item) => ({
@@ -294,13 +200,44 @@ const CODECS: CodecTable = {
       return { reqId, data: asBytesList(body, 'data') }
     },
   },
-  GetReceipts: hashRequest(),
-  Receipts: {
-    encode: (d) => [uintBytes(d.reqId), d.receipts.map((block) => block.map(encodeReceipt))],
-    decode: (item) => {
-      const [reqId, body] = withReqId(item)
-      return { reqId, receipts: mapList(body, 'receipts', (x, w) => mapList(x, w, decodeReceipt)) }
+  GetReceipts: {
+    encode: (d, ctx) => {
+      const first = d.firstBlockReceiptIndex ?? 0n
+      if (hasPartialReceipts(ctx.version)) return [uintBytes(d.reqId), uintBytes(first), d.hashes]
+      if (first !== 0n) throw new EthEncodeError(`eth/${ctx.version} GetReceipts cannot start inside a block (eth/70+ only)`)
+      return [uintBytes(d.reqId), d.hashes]
     },
+    decode: (item, ctx) => {
+      if (!hasPartialReceipts(ctx.version)) return hashRequest<'GetReceipts'>().decode(item, ctx)
+      const [reqId, first, hashes] = asTuple(item, 3, 'message')
+      return {
+        reqId: asBigInt(reqId, 8, 'reqId'),
+        firstBlockReceiptIndex: asBigInt(first, 8, 'firstBlockReceiptIndex'),
+        hashes: asHashList(hashes, 'hashes'),
+      }
+    },
+  },
+  Receipts: {
+    encode: (d, ctx) => {
+      const lists = d.receipts.map((block) => block.map(receiptsWithoutBloom(ctx.version) ? encodeNetworkReceipt : encodeReceipt))
+      if (hasPartialReceipts(ctx.version)) return [uintBytes(d.reqId), boolBytes(d.lastBlockIncomplete ?? false), lists]
+      if (d.lastBlockIncomplete === true) throw new EthEncodeError(`eth/${ctx.version} Receipts cannot carry a partial list (eth/70+ only)`)
+      return [uintBytes(d.reqId), lists]
+    },
+    decode: (item, ctx) => {
+      const decodeOne = receiptsWithoutBloom(ctx.version) ? decodeNetworkReceipt : decodeReceipt
+      const decodeLists = (body: RlpItem): Uint8Array[][] => mapList(body, 'receipts', (x, w) => mapList(x, w, decodeOne))
+      if (!hasPartialReceipts(ctx.version)) {
+        const [reqId, body] = withReqId(item)
+        return { reqId, receipts: decodeLists(body) }
+      }
+      const [reqId, incomplete, body] = asTuple(item, 3, 'message')
+      return { reqId: asBigInt(reqId, 8, 'reqId'), lastBlockIncomplete: asBool(incomplete, 'lastBlockIncomplete'), receipts: decodeLists(body) }
+    },
+  },
+  BlockRangeUpdate: {
+    encode: (d) => encodeBlockRange(d),
+    decode: (item) => decodeBlockRange(asTuple(item, 3, 'blockRange'), 'blockRange'),
   },
 }
 

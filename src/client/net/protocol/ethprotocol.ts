@@ -1,23 +1,26 @@
 import { ETH } from '@ethereumjs/devp2p'
 
-import { ETH_VERSIONS } from './ethmessages'
 import { Protocol } from './protocol'
+import { ethWireCapability } from './rlpxwire'
 
-/** A devp2p capability descriptor as RLPx takes it (`ETH.eth68`, ...). */
-export type Devp2pCapability = (typeof ETH)['eth68']
+import type { Capabilities } from '@ethereumjs/devp2p'
 
-const CAPABILITY_BY_VERSION: Record<number, Devp2pCapability> = { 68: ETH.eth68, 67: ETH.eth67, 66: ETH.eth66 }
+/** A devp2p capability descriptor as RLPx takes it (`ETH.eth68`, or ours for eth/69+). */
+export type Devp2pCapability = Capabilities
+
+/** devp2p's own ETH class, for the versions it implements. */
+const DEVP2P_ETH: Record<number, Devp2pCapability> = { 68: ETH.eth68, 67: ETH.eth67, 66: ETH.eth66 }
 
 /**
- * eth/68, eth/67 and eth/66 as devp2p RLPx capabilities. Sessions are bound
- * through an RlpxSender over the devp2p `ETH` instance RLPx created for the
- * negotiated version; everything else is the shared Protocol/BoundProtocol.
+ * eth as devp2p RLPx capabilities, one per offered version. eth/66..68 use
+ * devp2p's `ETH` class (bound through an RlpxSender); eth/69 and later, which
+ * devp2p does not know, are our own capability class (EthWire, bound through
+ * an RlpxWireSender). Either way what a session means is the shared
+ * Protocol/BoundProtocol and the one codec.
  */
 export class EthProtocol extends Protocol {
-  readonly versions: number[] = [...ETH_VERSIONS]
-
-  /** Capabilities to hand to devp2p's RLPx, highest version first. */
+  /** Capabilities to hand to devp2p's RLPx, highest version first (devp2p picks the highest shared one). */
   get capabilities(): Devp2pCapability[] {
-    return this.versions.map((v) => CAPABILITY_BY_VERSION[v])
+    return this.versions.map((v) => DEVP2P_ETH[v] ?? ethWireCapability(v))
   }
 }

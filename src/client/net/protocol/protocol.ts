@@ -1,8 +1,9 @@
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 
-import { BoundEthProtocol } from './boundprotocol'
+import { BoundEthProtocol } from './boundethprotocol'
 import { ForkIdError, StatusMismatchError } from './errors'
-import { type EthStatus, isEthVersion } from './ethmessages'
+import { isEthVersion } from './ethmessages'
+import { type BlockRange, type EthStatus, type EthStatusRange, type EthStatusTd, checkBlockRange, hasBlockRange, usesBlockRange } from './ethstatus'
 import { type ForkIdHead, type GenesisInfo, computeForkId, validateForkId } from './forkid'
 
 import type { Chain } from '../../blockchain/chain'
@@ -25,21 +26,32 @@ export interface BindOptions {
 }
 
 /**
+ * The full blocks (bodies and receipts) `chain` serves, as eth/69+ announces
+ * them: from genesis, since this client keeps its whole chain, to the head.
+ */
+export function servedBlockRange(chain: Chain): BlockRange {
+  const { latest } = chain.headers
+  return { earliestBlock: 0n, latestBlock: latest.number, latestBlockHash: latest.hash() }
+}
+
+/**
  * A protocol the client speaks (eth), independent of how its bytes travel.
  * It owns what a session must agree on: our Status, and the validation of the
  * remote's (version, network id, genesis hash, EIP-2124 fork id). Transport
  * flavours (EthProtocol over RLPx, StreamEthProtocol over a stream) subclass it
- * and all bind through the same BoundEthProtocol.
+ * and all bind through the same BoundEthProtocol; both offer `config.ethVersions`.
  */
 export abstract class Protocol {
   readonly name: string = 'eth'
-  abstract readonly versions: number[]
+  /** Versions offered, highest first: `config.ethVersions`. */
+  readonly versions: number[]
   readonly config: Config
   readonly chain: Chain
 
   constructor(opts: ProtocolOptions) {
     this.config = opts.config
     this.chain = opts.chain
+    this.versions = [...opts.config.ethVersions]
   }
 
   /** Makes the chain ready to answer Status (idempotent). */
@@ -52,22 +64,36 @@ export abstract class Protocol {
     return this.config.common.chainId()
   }
 
-  /** Our Status for a session of `version`: head total difficulty and hash, genesis, fork id at the head. */
+  /**
+   * Our Status for a session of `version`: network id, genesis, fork id at the
+   * head, and the head itself, as total difficulty and hash up to eth/68 or
+   * as the block range we serve from eth/69 on (every block from genesis: this
+   * node keeps the whole chain).
+   */
+  createStatus(version: 66 | 67 | 68): EthStatusTd
+  createStatus(version: 69 | 70): EthStatusRange
+  createStatus(version: number): EthStatus
   createStatus(version: number): EthStatus {
-    const { td, latest } = this.chain.headers
-    return {
+    const common = {
       version,
       networkId: this.networkId,
-      td,
-      bestHash: latest.hash(),
       genesisHash: this.chain.genesis.hash(),
       forkId: computeForkId(this.config.common, this.head(), this.genesisInfo()),
     }
+    const { td, latest } = this.chain.headers
+    if (usesBlockRange(version)) return { ...common, ...this.blockRange() }
+    return { ...common, td, bestHash: latest.hash() }
+  }
+
+  /** The full blocks this node serves (see servedBlockRange). */
+  blockRange(): BlockRange {
+    return servedBlockRange(this.chain)
   }
 
   /**
    * Checks the remote's Status for a session of `version`; throws
-   * StatusMismatchError naming the first field that does not match.
+   * StatusMismatchError naming the first field that does not match, or
+   * (eth/69+) InvalidBlockRangeError for a range that cannot be.
    */
   validateStatus(remote: EthStatus, version: number): void {
     if (remote.version !== version || !isEthVersion(version)) {
@@ -89,6 +115,11 @@ export abstract class Protocol {
       if (!(err instanceof ForkIdError)) throw err
       throw new StatusMismatchError('forkId', err.message, { cause: err })
     }
+    // The decoder gave the form of `version`; a hand-built status of the other form is a caller bug.
+    if (hasBlockRange(remote) !== usesBlockRange(version)) {
+      throw new StatusMismatchError('version', `an eth/${version} Status in the form of another version`)
+    }
+    if (hasBlockRange(remote)) checkBlockRange(remote, 'Status')
   }
 
   /**

@@ -4,7 +4,7 @@ import { type DisconnectReason, describeDisconnectReason } from '../../../p2p'
 import { disconnectReasonFor } from '../disconnect'
 
 import { HandshakeError, PeerDisconnectedError, TransportError } from './errors'
-import { EthCode, decodeStatus } from './ethmessages'
+import { EthCode, decodeStatus, hasBlockRange } from './ethmessages'
 import { uintBytes } from './rlpfields'
 import { Sender, type SenderMessage, type SenderOptions } from './sender'
 
@@ -40,36 +40,83 @@ interface Devp2pStatus {
 }
 
 /**
- * Sender over an @ethereumjs/devp2p `ETH` capability. devp2p RLP-decodes
- * inbound messages and encodes/validates Status itself (it computes the fork id
- * from the RLPx Common); we re-validate the remote Status in BoundProtocol.
+ * What every Sender over an @ethereumjs/devp2p RLPx session shares: the
+ * session's end (remote Disconnect, socket loss, devp2p errors) closes the
+ * sender, and a local close disconnects the session. Subclasses bring the
+ * capability object the messages travel through.
  */
-export class RlpxSender extends Sender {
+export abstract class Devp2pSender extends Sender {
+  protected readonly peer?: Devp2pPeer
+  private readonly disconnect?: (reason: DisconnectReason, detail?: string) => void
+
+  private readonly onPeerError = (err: Error) => this.handlePeerError(err)
+  private readonly onPeerClose = (reason: number | undefined) => this.handleClose(reason)
+
+  constructor(opts: RlpxSenderOptions) {
+    super(opts)
+    this.peer = opts.peer
+    this.disconnect = opts.disconnect ?? (opts.peer ? (reason) => opts.peer?.disconnect(reason) : undefined)
+    this.peer?.events.on('error', this.onPeerError)
+    this.peer?.events.once('close', this.onPeerClose)
+  }
+
+  protected closeTransport(reason?: Error): void {
+    this.detach()
+    this.disconnect?.(disconnectReasonFor(reason), reason?.message)
+  }
+
+  /** Stops listening to the capability (the peer's events are released by detach()). */
+  protected abstract detachCapability(): void
+
+  /**
+   * Every devp2p peer error is fatal: devp2p has already sent Disconnect (or
+   * lost the socket). End the session now rather than when the socket closes,
+   * which devp2p delays by up to 2 s; the error (e.g. devp2p's own Status
+   * checks: "NetworkId mismatch") is the reason.
+   */
+  private handlePeerError(err: Error): void {
+    this.detach()
+    this.receiveClosed(new TransportError(`devp2p session failed: ${err.message}`, { cause: err }))
+  }
+
+  private handleClose(reason: number | undefined): void {
+    this.detach()
+    const name = reason === undefined ? 'connection closed' : describeDisconnectReason(reason)
+    this.receiveClosed(new PeerDisconnectedError(`devp2p peer disconnected (${name})`))
+  }
+
+  protected detach(): void {
+    this.detachCapability()
+    this.peer?.events.off('error', this.onPeerError)
+    this.peer?.events.off('close', this.onPeerClose)
+  }
+}
+
+/**
+ * Sender over an @ethereumjs/devp2p `ETH` capability (eth/66..68). devp2p
+ * RLP-decodes inbound messages and encodes/validates Status itself (it
+ * computes the fork id from the RLPx Common); we re-validate the remote Status
+ * in BoundProtocol. eth/69+ travel through our own capability (RlpxWireSender).
+ */
+export class RlpxSender extends Devp2pSender {
   readonly version: number
   private readonly eth: Devp2pETH
-  private readonly peer?: Devp2pPeer
-  private readonly disconnect?: (reason: DisconnectReason, detail?: string) => void
   private statusSeen = false
   private held: SenderMessage[] = []
 
   private readonly onStatus = (s: Devp2pStatus) => this.handleStatus(s)
   private readonly onMessage = (code: number, payload: unknown) => this.handleMessage(code, payload)
-  private readonly onPeerError = (err: Error) => this.handlePeerError(err)
-  private readonly onPeerClose = (reason: number | undefined) => this.handleClose(reason)
 
   constructor(eth: Devp2pETH, opts: RlpxSenderOptions = {}) {
     super(opts)
     this.eth = eth
-    this.peer = opts.peer
-    this.disconnect = opts.disconnect ?? (opts.peer ? (reason) => opts.peer?.disconnect(reason) : undefined)
     this.version = eth.getVersion()
     eth.events.on('status', this.onStatus)
     eth.events.on('message', this.onMessage)
-    this.peer?.events.on('error', this.onPeerError)
-    this.peer?.events.once('close', this.onPeerClose)
   }
 
   sendStatus(status: EthStatus): void {
+    if (hasBlockRange(status)) throw new HandshakeError(`devp2p's ETH carries eth/66-68 only, not an eth/${status.version} Status`)
     try {
       // devp2p adds the version, network id and fork id from its own Common.
       this.eth.sendStatus({ td: uintBytes(status.td), bestHash: status.bestHash, genesisHash: status.genesisHash })
@@ -83,16 +130,16 @@ export class RlpxSender extends Sender {
     this.eth.sendMessage(code as Parameters<Devp2pETH['sendMessage']>[0], payload)
   }
 
-  protected closeTransport(reason?: Error): void {
-    this.detach()
-    this.disconnect?.(disconnectReasonFor(reason), reason?.message)
+  protected detachCapability(): void {
+    this.eth.events.off('status', this.onStatus)
+    this.eth.events.off('message', this.onMessage)
   }
 
   private handleStatus(s: Devp2pStatus): void {
     try {
       const forkId = s.forkId ?? [new Uint8Array(4), new Uint8Array(0)]
       const raw = [uintBytes(this.version), s.chainId, s.td, s.bestHash, s.genesisHash, forkId] as RlpItem[]
-      this.receiveStatus(decodeStatus(raw))
+      this.receiveStatus(decodeStatus(raw, this.version))
     } catch (err) {
       this.receiveError(err as Error)
       return
@@ -114,29 +161,5 @@ export class RlpxSender extends Sender {
     if (this.statusSeen) this.receiveMessage(code, item)
     else if (this.held.length < this.maxBuffered) this.held.push({ code, payload: item })
     else this.close(new HandshakeError(`more than ${this.maxBuffered} messages before the Status exchange`))
-  }
-
-  /**
-   * Every devp2p peer error is fatal: devp2p has already sent Disconnect (or
-   * lost the socket). End the session now rather than when the socket closes,
-   * which devp2p delays by up to 2 s; the error (e.g. devp2p's own Status
-   * checks: "NetworkId mismatch") is the reason.
-   */
-  private handlePeerError(err: Error): void {
-    this.detach()
-    this.receiveClosed(new TransportError(`devp2p session failed: ${err.message}`, { cause: err }))
-  }
-
-  private handleClose(reason: number | undefined): void {
-    this.detach()
-    const name = reason === undefined ? 'connection closed' : describeDisconnectReason(reason)
-    this.receiveClosed(new PeerDisconnectedError(`devp2p peer disconnected (${name})`))
-  }
-
-  private detach(): void {
-    this.eth.events.off('status', this.onStatus)
-    this.eth.events.off('message', this.onMessage)
-    this.peer?.events.off('error', this.onPeerError)
-    this.peer?.events.off('close', this.onPeerClose)
   }
 }

@@ -109,7 +109,7 @@ export abstract class Sender extends EventEmitter<SenderEvents> {
     }
     let status: EthStatus
     try {
-      status = decodeStatus(payload)
+      status = decodeStatus(payload, this.version)
     } catch (err) {
       this.receiveError(err as Error)
       return

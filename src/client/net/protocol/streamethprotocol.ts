@@ -1,6 +1,6 @@
 import { ClientError } from '../../errors'
 
-import { ETH_VERSIONS, type EthVersion, isEthVersion } from './ethmessages'
+import { type EthVersion, isEthVersion } from './ethmessages'
 import { Protocol } from './protocol'
 import { StreamSender, type StreamSenderOptions } from './streamsender'
 
@@ -43,13 +43,12 @@ export type EthStreamHandler = (stream: MplexStream, connection: Connection) => 
 export type StreamSenderLimits = Omit<StreamSenderOptions, 'version'>
 
 /**
- * eth/68, eth/67 and eth/66 over a negotiated stream of the modular P2P stack.
+ * eth (the offered `config.ethVersions`, eth/66 to eth/70) over a negotiated stream of the modular P2P stack.
  * What a session means (Status, validation, messages, requests) is the shared
  * Protocol / BoundEthProtocol; this class only knows the protocol ids, how to
  * register them with a Registrar, and how to wrap a stream in a StreamSender.
  */
 export class StreamEthProtocol extends Protocol {
-  readonly versions: number[] = [...ETH_VERSIONS]
   private readonly registered = new Set<Registrar>()
 
   /** Protocol ids in proposal order: the highest version first. */

@@ -6,7 +6,7 @@ import { Event, type ConnectionInfo } from '../../types'
 import { describeDisconnect, disconnectReasonFor } from '../disconnect'
 import { P2PPeer } from '../peer/p2ppeer'
 import { UnconnectedPeer } from '../peer/unconnectedpeer'
-import { PeerDisconnectedError, StatusMismatchError } from '../protocol/errors'
+import { NoSharedVersionError, PeerDisconnectedError, StatusMismatchError } from '../protocol/errors'
 import { type EthStreamHandler, StreamEthProtocol } from '../protocol/streamethprotocol'
 import {
   type Connection,
@@ -275,8 +275,8 @@ export class P2PServer extends Server {
       return
     }
     this.reportPeerError(session, err, 'ERR_PEER_P2P')
-    if (err instanceof StatusMismatchError) {
-      // Another chain (network id, genesis, fork id) stays another chain: do not dial it again for a while.
+    if (err instanceof StatusMismatchError || err instanceof NoSharedVersionError) {
+      // Another chain (network id, genesis, fork id), or no eth version in common, stays so: do not dial it again for a while.
       void session.peer.disconnect(DisconnectReason.SUBPROTOCOL_ERROR, `incompatible: ${err.message}`)
       this.ban(session.peer.id)
       return

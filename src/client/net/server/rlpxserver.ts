@@ -9,6 +9,7 @@ import { Event } from '../../types'
 import { disconnectReasonFor } from '../disconnect'
 import { RlpxPeer } from '../peer/rlpxpeer'
 import { UnconnectedPeer } from '../peer/unconnectedpeer'
+import { NoSharedVersionError } from '../protocol/errors'
 import { EthProtocol } from '../protocol/ethprotocol'
 
 import { withClientEth } from './rlpx/devp2p'
@@ -203,11 +204,26 @@ export class RlpxServer extends Server {
     this.scheduler.refill()
   }
 
-  /** A connection that never got through Hello freed its slot; our own failed dial starts the redial backoff. */
+  /**
+   * A connection that never got through Hello freed its slot; our own failed
+   * dial starts the redial backoff. A remote whose Hello shared no eth version
+   * with ours (devp2p ends such a session itself, with USELESS_PEER) is
+   * reported once and banned, whichever side dialed: redialing it could only
+   * fail the same way.
+   */
   private onSessionAborted(session: Session): void {
     if (this.state !== 'started') return
-    if (session.identityError !== undefined) this.onIdentityRefused(session, session.identityError)
-    else if (session.outbound && !session.closing && session.id !== undefined) {
+    if (session.identityError !== undefined) {
+      this.onIdentityRefused(session, session.identityError)
+      this.scheduler.refill()
+      return
+    }
+    const noShared = noSharedEthVersion(session, this.config.ethVersions)
+    if (noShared !== undefined) {
+      this.refuseIncompatible(session, noShared)
+      return
+    }
+    if (session.outbound && !session.closing && session.id !== undefined) {
       this.stats.dialFailures++
       log('dial %s failed', session.id.slice(0, 8))
       this.scheduler.dialFailed(session.id)
@@ -235,4 +251,25 @@ export class RlpxServer extends Server {
     const remote = new UnconnectedPeer({ config: this.config, id: err.authenticatedId, address, inbound: !session.outbound, transport: 'rlpx' })
     this.config.events.emit(Event.PEER_ERROR, err, remote)
   }
+
+  /** A remote that shares no eth version with us: reported once under its authenticated id and banned. */
+  private refuseIncompatible(session: Session, err: NoSharedVersionError): void {
+    // session.id is the ECIES-authenticated key; the Hello's id is never trusted on its own.
+    const id = session.id
+    if (id === undefined || this.isBanned(id)) return
+    const address = `${session.socket.remoteAddress ?? 'unknown'}:${session.socket.remotePort ?? 0}`
+    log('%s at %s: %s', id.slice(0, 8), address, err.message)
+    this.ban(id)
+    this.config.events.emit(Event.PEER_ERROR, err, new UnconnectedPeer({ config: this.config, id, address, inbound: !session.outbound, transport: 'rlpx' }))
+    this.scheduler.refill()
+  }
+}
+
+/** The refusal of a session whose remote Hello offered no eth version we offer; undefined if it did or sent no Hello. */
+function noSharedEthVersion(session: Session, ours: readonly number[]): NoSharedVersionError | undefined {
+  const hello = session.devp2p?.getHelloMessage()
+  if (hello === null || hello === undefined) return undefined
+  const theirs = hello.capabilities.filter((c) => c.name === 'eth').map((c) => c.version)
+  if (theirs.some((v) => ours.includes(v))) return undefined
+  return new NoSharedVersionError(ours, theirs)
 }

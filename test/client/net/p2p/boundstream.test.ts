@@ -2,7 +2,7 @@ import { bytesToHex } from '@ethereumjs/util'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 import { PeerDisconnectedError, StatusMismatchError } from '../../../../src/client/net/protocol/errors'
-import type { EthMessages } from '../../../../src/client/net/protocol/ethmessages'
+import { type EthMessages, statusHead } from '../../../../src/client/net/protocol/ethmessages'
 import { StreamEthProtocol, ethStreamProtocolId } from '../../../../src/client/net/protocol/streamethprotocol'
 import type { StreamSender } from '../../../../src/client/net/protocol/streamsender'
 import { Event } from '../../../../src/client/types'
@@ -80,8 +80,8 @@ describe('BoundEthProtocol over StreamSender', () => {
   it('runs the Status handshake and exposes each side the other Status', async () => {
     const { client, server } = await boundPair()
     expect(client.peer.eth?.version).toBe(68)
-    expect(bytesToHex(client.peer.eth!.status.bestHash)).toBe(bytesToHex(serverChain.headers.latest.hash()))
-    expect(server.peer.eth?.status.td).toBe(clientChain.headers.td)
+    expect(bytesToHex(statusHead(client.peer.eth!.status).hash)).toBe(bytesToHex(serverChain.headers.latest.hash()))
+    expect(statusHead(server.peer.eth!.status).td).toBe(clientChain.headers.td)
   })
 
   it('resolves 32 concurrent GetBlockHeaders, answered in reverse order, each with its own headers', async () => {
@@ -163,7 +163,7 @@ describe('BoundEthProtocol over StreamSender', () => {
     server.peer.eth!.send('NewBlockHashes', { hashes: [[latest.hash(), latest.number]] })
     const msg = await announced
     expect(msg.name).toBe('NewBlockHashes')
-    expect(bytesToHex(client.peer.eth!.status.bestHash)).toBe(bytesToHex(latest.hash()))
+    expect(bytesToHex(statusHead(client.peer.eth!.status).hash)).toBe(bytesToHex(latest.hash()))
   })
 
   it('refuses a remote on another genesis with a reason naming the genesis', async () => {

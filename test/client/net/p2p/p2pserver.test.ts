@@ -76,10 +76,10 @@ describe('P2PServer', () => {
     expect(peerOfB.inbound).toBe(false)
     expect(peerOfA.inbound).toBe(true)
     expect(peerOfB.transport).toBe('p2p')
-    expect(peerOfB.eth?.version).toBe(68)
+    expect(peerOfB.eth?.version).toBe(70)
 
     const streams = b.events.filter((e) => e.event === Event.STREAM_OPENED).map((e) => e.args[0] as StreamInfo)
-    expect(streams).toEqual([expect.objectContaining({ protocol: '/eth/68/1.0.0', direction: 'outbound' })])
+    expect(streams).toEqual([expect.objectContaining({ protocol: '/eth/70/1.0.0', direction: 'outbound' })])
     const conns = a.events.filter((e) => e.event === Event.CONNECTION_OPENED).map((e) => e.args[0] as ConnectionInfo)
     expect(conns).toEqual([expect.objectContaining({ peerId: enodeId(b.url), direction: 'inbound' })])
     expect((peerOfB as P2PPeer).getStreams()).toHaveLength(1)

@@ -17,9 +17,9 @@ async function protocol(): Promise<StreamEthProtocol> {
 }
 
 describe('StreamEthProtocol', () => {
-  it('names eth/68, eth/67, eth/66 as stream protocol ids, highest first', async () => {
+  it('names eth/70 down to eth/66 as stream protocol ids, highest first', async () => {
     const p = await protocol()
-    expect(p.protocolIds).toEqual(['/eth/68/1.0.0', '/eth/67/1.0.0', '/eth/66/1.0.0'])
+    expect(p.protocolIds).toEqual(['/eth/70/1.0.0', '/eth/69/1.0.0', '/eth/68/1.0.0', '/eth/67/1.0.0', '/eth/66/1.0.0'])
     expect(ethStreamProtocolId(67)).toBe('/eth/67/1.0.0')
     expect(ethVersionOf('/eth/66/1.0.0')).toBe(66)
     for (const bad of ['/eth/65/1.0.0', '/eth/68/2.0.0', '/eth/68', 'eth/68/1.0.0', '/snap/1/1.0.0', '/eth/068/1.0.0x']) {

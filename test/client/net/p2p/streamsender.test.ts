@@ -2,7 +2,7 @@ import { type Input, RLP } from '@ethereumjs/rlp'
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { EthCodecError, PeerDisconnectedError } from '../../../../src/client/net/protocol/errors'
-import { EthCode, type EthStatus } from '../../../../src/client/net/protocol/ethmessages'
+import { EthCode, type EthStatus, type EthStatusTd } from '../../../../src/client/net/protocol/ethmessages'
 import type { SenderMessage } from '../../../../src/client/net/protocol/sender'
 import {
   DEFAULT_STREAM_MAX_MESSAGE_SIZE,
@@ -74,7 +74,7 @@ afterEach(() => {
   for (const d of open.splice(0)) d.destroy()
 })
 
-const status: EthStatus = {
+const status: EthStatusTd = {
   version: 68,
   networkId: 4711n,
   td: 17n,
@@ -222,7 +222,7 @@ describe('StreamSender framing', () => {
     const got = nextEvent<[EthStatus]>(b, 'status')
     a.sendStatus(status)
     const [s] = await got
-    expect(plainStatus(s)).toEqual(plainStatus(status))
+    expect(plainStatus(s as EthStatusTd)).toEqual(plainStatus(status))
   })
 
   it('reports an undecodable Status as a codec error', async () => {
@@ -294,7 +294,7 @@ function statusRlp(): Input {
   return [Uint8Array.of(68), Uint8Array.of(0x12, 0x67), Uint8Array.of(17), status.bestHash, status.genesisHash, [status.forkId.hash, new Uint8Array(0)]]
 }
 
-function plainStatus(s: EthStatus): Record<string, unknown> {
+function plainStatus(s: EthStatusTd): Record<string, unknown> {
   const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
   return { ...s, bestHash: hex(s.bestHash), genesisHash: hex(s.genesisHash), forkId: { hash: hex(s.forkId.hash), next: s.forkId.next } }
 }

@@ -2,7 +2,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex } from '@ethereumjs/util'
 import { afterEach, describe, expect, it } from 'vitest'
 
-import { BoundEthProtocol } from '../../../../src/client/net/protocol/boundprotocol'
+import { BoundEthProtocol } from '../../../../src/client/net/protocol/boundethprotocol'
 import {
   DuplicateStatusError,
   EthCodecError,

@@ -24,8 +24,8 @@ beforeAll(async () => {
   ;({ common, chain } = await loadTestChain())
 })
 
-/** Every code 0x00..0x11 (valid or not) on every version. */
-const codeArb = fc.integer({ min: 0, max: 0x11 })
+/** Every code 0x00..0x12 (valid or not) on every version. */
+const codeArb = fc.integer({ min: 0, max: 0x12 })
 const versionArb = fc.constantFrom(...ETH_VERSIONS)
 
 /** Byte strings biased to the lengths the codec cares about. */
@@ -91,7 +91,7 @@ describe('codec fuzzing: only EthCodecError escapes', () => {
     fc.assert(
       fc.property(codeArb, versionArb, fc.uint8Array({ maxLength: 600 }), (code, version, bytes) => {
         onlyCodecErrors(() => decodeEthPayload(code, bytes, { version, common }))
-        onlyCodecErrors(() => decodeStatus(bytes))
+        onlyCodecErrors(() => decodeStatus(bytes, version))
       }),
       { numRuns: 3000 },
     )
@@ -110,7 +110,7 @@ describe('codec fuzzing: only EthCodecError escapes', () => {
     fc.assert(
       fc.property(codeArb, versionArb, fc.array(itemArb, { maxLength: 6 }), (code, version, list) => {
         onlyCodecErrors(() => decodeEthPayload(code, list, { version, common }))
-        onlyCodecErrors(() => decodeStatus(list))
+        onlyCodecErrors(() => decodeStatus(list, version))
       }),
       { numRuns: 2000 },
     )

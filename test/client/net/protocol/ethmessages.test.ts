@@ -45,14 +45,21 @@ function expectDecodeError(code: number, payload: Uint8Array | RlpItem[], versio
 }
 
 describe('message table', () => {
-  it('eth/66 has all 15 messages; eth/67 and eth/68 drop GetNodeData/NodeData', () => {
+  it('eth/66 has 15 messages; eth/67 and eth/68 drop GetNodeData/NodeData; eth/69 and eth/70 drop the block announcements and add BlockRangeUpdate', () => {
     expect(ETH_MESSAGES[66]).toHaveLength(15)
+    expect(ETH_MESSAGES[66]).not.toContain('BlockRangeUpdate')
     for (const v of [67, 68] as const) {
       expect(ETH_MESSAGES[v]).toHaveLength(13)
       expect(ETH_MESSAGES[v]).not.toContain('GetNodeData')
       expect(ETH_MESSAGES[v]).not.toContain('NodeData')
+      expect(ETH_MESSAGES[v]).not.toContain('BlockRangeUpdate')
     }
-    expect(ETH_VERSIONS).toEqual([68, 67, 66])
+    for (const v of [69, 70] as const) {
+      expect(ETH_MESSAGES[v]).toHaveLength(12)
+      for (const gone of ['GetNodeData', 'NodeData', 'NewBlockHashes', 'NewBlock']) expect(ETH_MESSAGES[v]).not.toContain(gone)
+      expect(ETH_MESSAGES[v]).toContain('BlockRangeUpdate')
+    }
+    expect(ETH_VERSIONS).toEqual([70, 69, 68, 67, 66])
   })
 
   it('pairs requests with responses', () => {
@@ -74,6 +81,10 @@ describe('message table', () => {
     expect(messageName(0x0d, 67)).toBeUndefined()
     expect(messageName(0x0b, 66)).toBeUndefined()
     expect(messageName(0x03, 65)).toBeUndefined()
+    expect(messageName(0x11, 68)).toBeUndefined()
+    expect(messageName(0x11, 69)).toBe('BlockRangeUpdate')
+    expect(messageName(0x07, 69)).toBeUndefined()
+    expect(messageName(0x01, 70)).toBeUndefined()
   })
 })
 
@@ -106,28 +117,29 @@ describe.each(ETH_VERSIONS.map((v) => [v]))('eth/%i round trip', (version: EthVe
   })
 
   it('rejects codes the version does not have', () => {
-    const invalid = version === 66 ? [0x0b, 0x0c, 0x11, 0xff] : [0x0b, 0x0c, 0x0d, 0x0e, 0x11, 0xff]
+    const invalid =
+      version === 66 ? [0x0b, 0x0c, 0x11, 0xff] : version <= 68 ? [0x0b, 0x0c, 0x0d, 0x0e, 0x11, 0xff] : [0x01, 0x07, 0x0b, 0x0c, 0x0d, 0x0e, 0x12, 0xff]
     for (const code of invalid) expectDecodeError(code, RLP.encode([]), version, /not valid on eth/)
   })
 })
 
-describe('Status', () => {
+describe('Status (eth/66..68 form)', () => {
   const status = { version: 68, networkId: 1n, td: 17n, bestHash: filled(32, 1), genesisHash: filled(32, 2), forkId: { hash: filled(4, 3), next: 5n } }
 
   it('encodes exactly [version, networkid, td, blockhash, genesis, [forkhash, forknext]]', () => {
     const item = RLP.decode(RLP.encode(encodeStatus(status))) as RlpItem[]
     expect(item).toEqual([Uint8Array.of(68), Uint8Array.of(1), Uint8Array.of(17), filled(32, 1), filled(32, 2), [filled(4, 3), Uint8Array.of(5)]])
-    expect(plain(decodeStatus(RLP.encode(encodeStatus(status))))).toEqual(plain(status))
+    expect(plain(decodeStatus(RLP.encode(encodeStatus(status)), 68))).toEqual(plain(status))
   })
 
   it('rejects wrong arity, bad hash and fork hash lengths', () => {
     const good = RLP.decode(RLP.encode(encodeStatus(status))) as RlpItem[]
-    expect(() => decodeStatus(good.slice(0, 5))).toThrow(/expected 6 items/)
-    expect(() => decodeStatus([...good, new Uint8Array(0)])).toThrow(/expected 6 items/)
-    expect(() => decodeStatus([good[0], good[1], good[2], filled(31, 1), good[4], good[5]])).toThrow(/bestHash: expected 32 bytes/)
-    expect(() => decodeStatus([good[0], good[1], good[2], good[3], good[4], [filled(3, 1), new Uint8Array(0)]])).toThrow(/forkId.hash: expected 4 bytes/)
-    expect(() => decodeStatus([good[0], filled(9, 1), good[2], good[3], good[4], good[5]])).toThrow(/networkId: integer longer than 8/)
-    expect(() => decodeStatus(good.slice(0, 5))).toThrow(EthCodecError)
+    expect(() => decodeStatus(good.slice(0, 5), 68)).toThrow(/expected 6 items/)
+    expect(() => decodeStatus([...good, new Uint8Array(0)], 68)).toThrow(/expected 6 items/)
+    expect(() => decodeStatus([good[0], good[1], good[2], filled(31, 1), good[4], good[5]], 68)).toThrow(/bestHash: expected 32 bytes/)
+    expect(() => decodeStatus([good[0], good[1], good[2], good[3], good[4], [filled(3, 1), new Uint8Array(0)]], 68)).toThrow(/forkId.hash: expected 4 bytes/)
+    expect(() => decodeStatus([good[0], filled(9, 1), good[2], good[3], good[4], good[5]], 68)).toThrow(/networkId: integer longer than 8/)
+    expect(() => decodeStatus(good.slice(0, 5), 68)).toThrow(EthCodecError)
   })
 })
 

@@ -38,9 +38,19 @@ export function sampleMessages(chain: TestChain, version: EthVersion): { [N in E
   const hashes = blocks.map((b) => b.hash())
   const txs = blocks.flatMap((b) => [...b.transactions])
   const all: { [N in EthMessageName]: EthMessages[N][] } = {
-    Status: [
-      { version, networkId: BigInt(TEST_CHAIN_ID), td: 0n, bestHash: hashes[0], genesisHash: chain.genesis.hash(), forkId: { hash: filled(4, 7), next: 0n } },
-      { version, networkId: 2n ** 64n - 1n, td: 2n ** 200n, bestHash: hashes[1], genesisHash: hashes[2], forkId: { hash: filled(4, 1), next: 1710338135n } },
+    Status:
+      version >= 69
+        ? [
+            { version, networkId: BigInt(TEST_CHAIN_ID), genesisHash: chain.genesis.hash(), forkId: { hash: filled(4, 7), next: 0n }, earliestBlock: 0n, latestBlock: 4n, latestBlockHash: hashes[3] },
+            { version, networkId: 2n ** 64n - 1n, genesisHash: hashes[2], forkId: { hash: filled(4, 1), next: 1710338135n }, earliestBlock: 2n ** 64n - 1n, latestBlock: 2n ** 64n - 1n, latestBlockHash: hashes[1] },
+          ]
+        : [
+            { version, networkId: BigInt(TEST_CHAIN_ID), td: 0n, bestHash: hashes[0], genesisHash: chain.genesis.hash(), forkId: { hash: filled(4, 7), next: 0n } },
+            { version, networkId: 2n ** 64n - 1n, td: 2n ** 200n, bestHash: hashes[1], genesisHash: hashes[2], forkId: { hash: filled(4, 1), next: 1710338135n } },
+          ],
+    BlockRangeUpdate: [
+      { earliestBlock: 0n, latestBlock: 4n, latestBlockHash: hashes[3] },
+      { earliestBlock: 2n ** 64n - 1n, latestBlock: 2n ** 64n - 1n, latestBlockHash: filled(32, 0xff) },
     ],
     NewBlockHashes: [{ hashes: blocks.map((b) => [b.hash(), b.header.number] as [Uint8Array, bigint]) }, { hashes: [] }],
     Transactions: [{ txs }, { txs: [] }],
@@ -61,8 +71,18 @@ export function sampleMessages(chain: TestChain, version: EthVersion): { [N in E
     PooledTransactions: [{ reqId: 13n, txs }],
     GetNodeData: [{ reqId: 14n, hashes }],
     NodeData: [{ reqId: 15n, data: [RLP.encode(['a', 'b']), new Uint8Array(0), filled(100, 3)] }],
-    GetReceipts: [{ reqId: 16n, hashes }],
-    Receipts: [{ reqId: 17n, receipts: chain.receipts }, { reqId: 18n, receipts: [[]] }],
+    GetReceipts:
+      version >= 70
+        ? [{ reqId: 16n, hashes, firstBlockReceiptIndex: 0n }, { reqId: 19n, hashes: hashes.slice(1), firstBlockReceiptIndex: 2n ** 64n - 1n }]
+        : [{ reqId: 16n, hashes }],
+    Receipts:
+      version >= 70
+        ? [
+            { reqId: 17n, receipts: chain.receipts, lastBlockIncomplete: false },
+            { reqId: 18n, receipts: [[]], lastBlockIncomplete: false },
+            { reqId: 20n, receipts: [chain.receipts[0]!, chain.receipts[1]!.slice(0, 2)], lastBlockIncomplete: true },
+          ]
+        : [{ reqId: 17n, receipts: chain.receipts }, { reqId: 18n, receipts: [[]] }],
   }
   const out: { [N in EthMessageName]?: EthMessages[N][] } = {}
   for (const name of ETH_MESSAGES[version]) (out as Record<string, unknown>)[name] = all[name]

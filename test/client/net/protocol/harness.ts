@@ -1,7 +1,7 @@
 import { RLP } from '@ethereumjs/rlp'
 
 import { Chain } from '../../../../src/client/blockchain/chain'
-import { Config } from '../../../../src/client/config'
+import { Config, type ConfigOptions } from '../../../../src/client/config'
 import { PeerDisconnectedError } from '../../../../src/client/net/protocol/errors'
 import { type EthStatus, encodeStatus } from '../../../../src/client/net/protocol/ethmessages'
 import { EthProtocol } from '../../../../src/client/net/protocol/ethprotocol'
@@ -77,7 +77,9 @@ export interface Side {
 }
 
 /** A config + chain + EthProtocol on the shared test chain (`blocks` of it imported). */
-export async function makeSide(opts: { common?: Common; blocks?: number; requestTimeoutMs?: number; statusTimeoutMs?: number } = {}): Promise<Side> {
+export async function makeSide(
+  opts: { common?: Common; blocks?: number; requestTimeoutMs?: number; statusTimeoutMs?: number; config?: ConfigOptions } = {},
+): Promise<Side> {
   const { common: testChainCommon, chain: tc } = await loadTestChain()
   const common = opts.common ?? testChainCommon
   const config = new Config({
@@ -86,6 +88,7 @@ export async function makeSide(opts: { common?: Common; blocks?: number; request
     discV4: false,
     requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
     statusTimeoutMs: opts.statusTimeoutMs ?? 60_000,
+    ...opts.config,
   })
   const chain = await Chain.create({ common })
   const n = opts.blocks ?? tc.blocks.length

@@ -5,16 +5,20 @@ import { secp256k1 } from 'ethereum-cryptography/secp256k1.js'
 import { bytesToHex, utf8ToBytes } from '@ethereumjs/util'
 import { afterEach, describe, expect, it } from 'vitest'
 
-import { PeerDisconnectedError } from '../../../../src/client/net/protocol/errors'
-import { EthCode, type EthMessages, encodeEthPayload } from '../../../../src/client/net/protocol/ethmessages'
+import { verifyBody } from '../../../../src/client/blockchain/verify'
+import type { Peer } from '../../../../src/client/net/peer/peer'
+import { PeerDisconnectedError, StatusMismatchError } from '../../../../src/client/net/protocol/errors'
+import { EthCode, type EthMessage, type EthMessages, encodeEthPayload, hasBlockRange, statusHead } from '../../../../src/client/net/protocol/ethmessages'
 import { RlpxSender } from '../../../../src/client/net/protocol/rlpxsender'
-import { Event } from '../../../../src/client/types'
+import { RlpxWireSender, rlpxEthSender } from '../../../../src/client/net/protocol/rlpxwire'
+import { FullEthereumService } from '../../../../src/client/service/fullethereumservice'
+import { Event, type ProtocolMessage } from '../../../../src/client/types'
 import { Common } from '../../../../src/chain-config'
 import { loadTestChain, testCommon } from './fixtures'
 import { type Side, makeSide } from './harness'
 
 import type { Common as EthjsCommon } from '@ethereumjs/common'
-import type { BoundEthProtocol } from '../../../../src/client/net/protocol/boundprotocol'
+import type { BoundEthProtocol } from '../../../../src/client/net/protocol/boundethprotocol'
 
 /**
  * EthProtocol over real devp2p RLPx: two @ethereumjs/devp2p sessions (ECIES,
@@ -109,7 +113,8 @@ function expectNoProtocolErrors(side: Side): void {
 }
 
 function bind(ep: Endpoint): Promise<BoundEthProtocol> {
-  const sender = new RlpxSender(ethOf(ep.devp2p!), { peer: ep.devp2p, disconnect: () => ep.socket?.destroy() })
+  const sender = rlpxEthSender(ep.devp2p!, { disconnect: () => ep.socket?.destroy(), maxMessageSize: ep.side.config.maxMessageSize })
+  if (sender === undefined) throw new Error('no shared eth capability')
   return ep.side.protocol.bind(ep.side.peer, sender)
 }
 
@@ -126,10 +131,13 @@ function serveHeaders(side: Side, eth: () => BoundEthProtocol): void {
   })
 }
 
-describe('EthProtocol over devp2p RLPx', () => {
+/** The eth/66..68 path: devp2p's own ETH capability. */
+const ETH68_ONLY = [68]
+
+describe('EthProtocol over devp2p RLPx (devp2p ETH, eth/68)', () => {
   it('negotiates eth/68, exchanges Status and completes a GetBlockHeaders round trip', async () => {
-    const server = endpoint(await makeSide())
-    const client = endpoint(await makeSide({ blocks: 0 }))
+    const server = endpoint(await makeSide({ config: { ethVersions: ETH68_ONLY } }))
+    const client = endpoint(await makeSide({ blocks: 0, config: { ethVersions: ETH68_ONLY } }))
     const common = server.side.config.common
     await rlpxPair(server, client, common, common)
     expectNoProtocolErrors(server.side)
@@ -137,7 +145,7 @@ describe('EthProtocol over devp2p RLPx', () => {
     const [es, ec] = await Promise.all([bind(server), bind(client)])
     cleanups.push(() => es.close(), () => ec.close())
     expect(ec.version).toBe(68)
-    expect(bytesToHex(ec.status.bestHash)).toBe(bytesToHex(server.side.chain.headers.latest.hash()))
+    expect(bytesToHex(statusHead(ec.status).hash)).toBe(bytesToHex(server.side.chain.headers.latest.hash()))
     expect(bytesToHex(es.status.genesisHash)).toBe(bytesToHex(client.side.chain.genesis.hash()))
     // devp2p computed the fork id it sent from the RLPx Common; ours must agree with it.
     expect(ec.status.forkId).toEqual(client.side.protocol.createStatus(68).forkId)
@@ -151,8 +159,8 @@ describe('EthProtocol over devp2p RLPx', () => {
   })
 
   it('fails a request in flight at once when the remote drops the connection', async () => {
-    const server = endpoint(await makeSide())
-    const client = endpoint(await makeSide({ blocks: 0 }))
+    const server = endpoint(await makeSide({ config: { ethVersions: ETH68_ONLY } }))
+    const client = endpoint(await makeSide({ blocks: 0, config: { ethVersions: ETH68_ONLY } }))
     const common = server.side.config.common
     await rlpxPair(server, client, common, common)
     const [es, ec] = await Promise.all([bind(server), bind(client)])
@@ -168,8 +176,8 @@ describe('EthProtocol over devp2p RLPx', () => {
   })
 
   it('keeps wire order although devp2p holds the remote Status until ours is sent', async () => {
-    const server = endpoint(await makeSide())
-    const client = endpoint(await makeSide({ blocks: 0 }))
+    const server = endpoint(await makeSide({ config: { ethVersions: ETH68_ONLY } }))
+    const client = endpoint(await makeSide({ blocks: 0, config: { ethVersions: ETH68_ONLY } }))
     const common = server.side.config.common
     await rlpxPair(server, client, common, common)
     expectNoProtocolErrors(client.side)
@@ -195,9 +203,9 @@ describe('EthProtocol over devp2p RLPx', () => {
     ['network', () => testCommon(4661), /NetworkId mismatch: 0x1234 \/ 0x1235|NetworkId mismatch: 0x1235 \/ 0x1234/],
     ['genesis', () => Common.custom({ chainId: 4660, name: 'other-genesis', gasLimit: 29_000_000n }), /Genesis block mismatch/],
   ] as const)('refuses a peer on another %s with a reason that says so', async (_what, makeCommon, pattern) => {
-    const server = endpoint(await makeSide())
+    const server = endpoint(await makeSide({ config: { ethVersions: ETH68_ONLY } }))
     const otherCommon = makeCommon()
-    const client = endpoint(await makeSide({ common: otherCommon, blocks: 0 }))
+    const client = endpoint(await makeSide({ common: otherCommon, blocks: 0, config: { ethVersions: ETH68_ONLY } }))
     await rlpxPair(server, client, server.side.config.common, otherCommon)
     const results = await Promise.allSettled([bind(server), bind(client)])
     for (const r of results) {
@@ -207,6 +215,80 @@ describe('EthProtocol over devp2p RLPx', () => {
       // sendStatus if the remote's came first, else when it arrives).
       expect(reason.message).toMatch(pattern)
       expect(reason.code).toMatch(/^ERR_ETH_(TRANSPORT|HANDSHAKE)$/)
+    }
+  })
+})
+
+/** Binds `ep` through its TestPeer (so `peer.eth` is set) and answers its requests with a FullEthereumService. */
+async function bindServed(ep: Endpoint): Promise<BoundEthProtocol> {
+  const sender = rlpxEthSender(ep.devp2p!, { disconnect: () => ep.socket?.destroy(), maxMessageSize: ep.side.config.maxMessageSize })
+  if (sender === undefined) throw new Error('no shared eth capability')
+  const service = new FullEthereumService({ config: ep.side.config, chain: ep.side.chain })
+  const serve = (msg: ProtocolMessage, _name: string, peer: Peer): void => void service.handle(msg as EthMessage, peer)
+  ep.side.config.events.on(Event.PROTOCOL_MESSAGE, serve)
+  cleanups.push(() => void ep.side.config.events.off(Event.PROTOCOL_MESSAGE, serve))
+  await ep.side.peer.bindProtocol(ep.side.protocol, sender)
+  return ep.side.peer.eth!
+}
+
+async function servedPair(serverVersions?: number[], clientVersions?: number[]): Promise<{ server: Endpoint; client: Endpoint; es: BoundEthProtocol; ec: BoundEthProtocol }> {
+  const server = endpoint(await makeSide({ config: { ethVersions: serverVersions } }))
+  const client = endpoint(await makeSide({ blocks: 0, config: { ethVersions: clientVersions } }))
+  await rlpxPair(server, client, server.side.config.common, client.side.config.common)
+  expectNoProtocolErrors(server.side)
+  expectNoProtocolErrors(client.side)
+  const [es, ec] = await Promise.all([bindServed(server), bindServed(client)])
+  cleanups.push(() => es.close(), () => ec.close())
+  return { server, client, es, ec }
+}
+
+describe('EthProtocol over devp2p RLPx (our own capability, eth/69+)', () => {
+  it('negotiates eth/70 by default, exchanges the block-range Status and fetches headers, bodies and receipts checked against the roots', async () => {
+    const { server, client, es, ec } = await servedPair()
+    expect([ec.version, es.version]).toEqual([70, 70])
+    expect(ec.sender).toBeInstanceOf(RlpxWireSender)
+    expect(client.devp2p!.getProtocols().some((p) => p instanceof ETH)).toBe(false)
+    const { chain } = await loadTestChain()
+    const status = ec.status
+    expect(hasBlockRange(status) && [status.earliestBlock, status.latestBlock]).toEqual([0n, BigInt(chain.blocks.length)])
+    expect(bytesToHex(statusHead(status).hash)).toBe(bytesToHex(server.side.chain.headers.latest.hash()))
+    expect(ec.status.forkId).toEqual(client.side.protocol.createStatus(70).forkId)
+
+    const headers = await ec.getBlockHeaders({ block: 1n, max: chain.blocks.length })
+    expect(headers.map((h) => bytesToHex(h.hash()))).toEqual(chain.blocks.map((b) => bytesToHex(b.hash())))
+    const hashes = headers.map((h) => h.hash())
+    const bodies = await ec.getBlockBodies({ hashes })
+    bodies.forEach((body, i) => expect(() => verifyBody(headers[i]!, body)).not.toThrow())
+    const receipts = await ec.getReceipts({ hashes, headers })
+    expect(receipts.map((r) => r.map(bytesToHex))).toEqual(chain.receipts.map((r) => r.map(bytesToHex)))
+  })
+
+  it.each([
+    [[68], 68, RlpxSender],
+    [[69], 69, RlpxWireSender],
+    [[70, 68], 70, RlpxWireSender],
+    [[67, 66], 67, RlpxSender],
+  ] as const)('70..66 against a peer offering %j agree on eth/%i', async (theirs, agreed, senderClass) => {
+    const { ec, es } = await servedPair(undefined, [...theirs])
+    expect([ec.version, es.version]).toEqual([agreed, agreed])
+    expect(ec.sender).toBeInstanceOf(senderClass)
+    const { chain } = await loadTestChain()
+    const headers = await ec.getBlockHeaders({ block: 1n, max: 2 })
+    const receipts = await ec.getReceipts({ hashes: headers.map((h) => h.hash()), headers })
+    expect(receipts.map((r) => r.map(bytesToHex))).toEqual(chain.receipts.slice(0, 2).map((r) => r.map(bytesToHex)))
+  })
+
+  it('refuses a peer on another network with StatusMismatchError: on eth/69+ our Status check, not devp2p, decides', async () => {
+    const server = endpoint(await makeSide())
+    const otherCommon = testCommon(4661)
+    const client = endpoint(await makeSide({ common: otherCommon, blocks: 0 }))
+    await rlpxPair(server, client, server.side.config.common, otherCommon)
+    const results = await Promise.allSettled([bind(server), bind(client)])
+    for (const r of results) {
+      expect(r.status).toBe('rejected')
+      const reason = (r as PromiseRejectedResult).reason as Error
+      expect(reason).toBeInstanceOf(StatusMismatchError)
+      expect((reason as StatusMismatchError).field).toBe('networkId')
     }
   })
 })

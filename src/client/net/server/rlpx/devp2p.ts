@@ -109,7 +109,8 @@ export class ClientEth extends ETH {
   }
 }
 
-/** The same capabilities, instantiated as ClientEth. */
+/** The same capabilities, devp2p's own ETH instantiated as ClientEth (our eth/69+ class is left as it is). */
 export function withClientEth(capabilities: Capabilities[]): Capabilities[] {
-  return capabilities.map((c) => (c.name === 'eth' ? { ...c, constructor: ClientEth } : c))
+  const devp2pEth: Capabilities['constructor'] = ETH
+  return capabilities.map((c): Capabilities => (c.constructor === devp2pEth ? { ...c, constructor: ClientEth } : c))
 }

@@ -1,0 +1,3 @@
+import { describeEthFuzz } from './eth-fuzz'
+
+describeEthFuzz(70)
