@@ -1,7 +1,7 @@
 /**
  * Runs one client node: `npm start -- [--port N] [--discPort N]
  * [--bootnodes enode://...[,enode://...]] [--maxPeers N] [--extIP IP]
- * [--bindAddress IP] [--key HEX] [--chainId N] [--p2p]`.
+ * [--bindAddress IP] [--key HEX] [--dataDir DIR] [--chainId N] [--p2p]`.
  * Prints the node's enode URL, logs peers joining and leaving, and shuts
  * down cleanly on SIGINT/SIGTERM (a second signal exits at once).
  */
@@ -22,7 +22,8 @@ const USAGE = `usage: npm start -- [options]
   --maxPeers N        maximum peers (default 25)
   --extIP IP          IPv4 address announced to other nodes (default 127.0.0.1)
   --bindAddress IP    local address to listen on (default 0.0.0.0)
-  --key HEX           32-byte node private key as hex (default: random identity)
+  --key HEX           32-byte node private key as hex (default: <dataDir>/nodekey, else random)
+  --dataDir DIR       keep the node's key, chain and known nodes in DIR (default: all in memory)
   --chainId N         chain id of the custom chain (default ${DEFAULT_CHAIN_ID}); nodes must agree
   --p2p               use the modular P2P stack instead of RLPx
   --help              this text`
@@ -37,6 +38,7 @@ function parse(): ConfigOptions {
       extIP: { type: 'string' },
       bindAddress: { type: 'string' },
       key: { type: 'string' },
+      dataDir: { type: 'string' },
       chainId: { type: 'string' },
       p2p: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -58,6 +60,7 @@ function parse(): ConfigOptions {
     extIP: values.extIP,
     bindAddress: values.bindAddress,
     key: values.key === undefined ? undefined : keyBytes(values.key),
+    dataDir: values.dataDir,
   }
 }
 

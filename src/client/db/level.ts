@@ -1,10 +1,9 @@
-import { mkdirSync } from 'node:fs'
-
 import { ClassicLevel } from 'classic-level'
 import debug from 'debug'
 
 import { ConfigError } from '../errors'
-import { StorageError, type StorageErrorCode } from './errors'
+import { StorageError, storageError } from './errors'
+import { makeDir } from './files'
 
 import type { KvOp, KvRange, KvStore } from './kvstore'
 
@@ -57,7 +56,7 @@ export class LevelKvStore implements KvStore {
    */
   static async open(location: string, opts: LevelStoreOptions): Promise<LevelKvStore> {
     try {
-      mkdirSync(location, { recursive: true })
+      makeDir(location)
     } catch (err) {
       throw storageError(location, err, 'cannot create the database directory')
     }
@@ -82,7 +81,7 @@ export class LevelKvStore implements KvStore {
   get(key: Uint8Array): Uint8Array | undefined {
     this.ensureOpen()
     try {
-      return this.db.getSync(key)
+      return view(this.db.getSync(key))
     } catch (err) {
       throw storageError(this.location, err, 'read failed')
     }
@@ -102,7 +101,7 @@ export class LevelKvStore implements KvStore {
     this.ensureOpen()
     const it = this.db.iterator({ gte: range.gte, lt: range.lt, reverse: range.reverse ?? false, limit: range.limit ?? -1 })
     try {
-      for await (const entry of it) yield entry
+      for await (const [key, value] of it) yield [view(key)!, view(value)!]
     } catch (err) {
       throw storageError(this.location, err, 'read failed')
     } finally {
@@ -120,21 +119,7 @@ export class LevelKvStore implements KvStore {
   }
 }
 
-/**
- * A typed StorageError for a failure of the engine or the file system. LevelDB reports most
- * causes as text ("IO error: <file>: No space left on device"), so the text decides.
- */
-export function storageError(location: string, err: unknown, what: string): StorageError {
-  const e = err as { code?: string; message?: string }
-  const text = `${e.code ?? ''} ${e.message ?? String(err)}`
-  return new StorageError(classify(text), location, `${what}: ${e.message ?? String(err)}`, { cause: err })
-}
-
-function classify(text: string): StorageErrorCode {
-  if (/LEVEL_CORRUPTION|Corruption/i.test(text)) return 'ERR_STORAGE_CORRUPT'
-  if (/ENOSPC|No space left/i.test(text)) return 'ERR_STORAGE_FULL'
-  if (/EROFS|EACCES|EPERM|Read-only file system|Permission denied/i.test(text)) return 'ERR_STORAGE_READ_ONLY'
-  // LevelDB names a file its manifest lists and the disk no longer has: part of it is gone.
-  if (/IO error: .*No such file or directory/i.test(text)) return 'ERR_STORAGE_CORRUPT'
-  return 'ERR_STORAGE_IO'
+/** The engine hands out Buffers; the store's values are plain Uint8Arrays over the same bytes. */
+function view(bytes: Uint8Array | undefined): Uint8Array | undefined {
+  return bytes === undefined ? undefined : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }

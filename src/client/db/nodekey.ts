@@ -1,11 +1,11 @@
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { utils as secp } from '@noble/secp256k1'
 
 import { ConfigError } from '../errors'
-import { StorageError } from './errors'
-import { storageError } from './level'
+import { StorageError, storageError } from './errors'
+import { makeDir } from './files'
 
 /** The node key's file in a dataDir, named as geth names it. */
 export const NODE_KEY_FILE = 'nodekey'
@@ -21,7 +21,7 @@ export function loadOrCreateNodeKey(dataDir: string): Uint8Array {
   const existing = readKeyFile(file)
   if (existing !== undefined) return existing
   try {
-    mkdirSync(dataDir, { recursive: true })
+    makeDir(dataDir)
   } catch (err) {
     throw storageError(dataDir, err, 'cannot create the dataDir')
   }
