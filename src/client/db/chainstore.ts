@@ -3,7 +3,7 @@ import { type Blockchain, createBlockchain } from '@ethereumjs/blockchain'
 import type { Common } from '@ethereumjs/common'
 import { MerklePatriciaTrie } from '@ethereumjs/mpt'
 import { RLP } from '@ethereumjs/rlp'
-import { ValueEncoding, bytesToHex, equalsBytes, utf8ToBytes } from '@ethereumjs/util'
+import { ValueEncoding, bigIntToBytes, bytesToBigInt, bytesToHex, equalsBytes, utf8ToBytes } from '@ethereumjs/util'
 import debug from 'debug'
 
 import { createGenesisBlock } from '../../chain-config'
@@ -26,6 +26,7 @@ export const SCHEMA_VERSION = 1
 const META_VERSION = prefixed(META_PREFIX, utf8ToBytes('version'))
 const META_GENESIS = prefixed(META_PREFIX, utf8ToBytes('genesis'))
 const META_HEAD = prefixed(META_PREFIX, utf8ToBytes('head'))
+const META_CHAIN_ID = prefixed(META_PREFIX, utf8ToBytes('chainId'))
 
 export interface ChainStoreOptions {
   kv: KvStore
@@ -70,7 +71,7 @@ export class ChainStore {
     const { kv, common } = opts
     const staged = new StagedWrites(kv)
     const genesis = createGenesisBlock(common)
-    checkMeta(kv, genesis)
+    checkMeta(kv, genesis, common.chainId())
     const nodes = await StateNodeStore.open(staged, { history: opts.stateHistory })
     let blockchain: Blockchain
     try {
@@ -101,6 +102,7 @@ export class ChainStore {
     const store = new ChainStore(kv, staged, blockchain, nodes, state, genesis.header)
     staged.put(META_VERSION, Uint8Array.of(SCHEMA_VERSION))
     staged.put(META_GENESIS, genesis.hash())
+    staged.put(META_CHAIN_ID, bigIntToBytes(common.chainId()))
     store.stageBlock(genesis, [])
     store.stageHead(genesis.header)
     await store.flush()
@@ -173,7 +175,7 @@ export class ChainStore {
 }
 
 /** Refuses a database of another schema version or another chain before anything reads it. */
-function checkMeta(kv: KvStore, genesis: Block): void {
+function checkMeta(kv: KvStore, genesis: Block, chainId: bigint): void {
   const version = kv.get(META_VERSION)
   if (version !== undefined && (version.length !== 1 || version[0] !== SCHEMA_VERSION)) {
     throw new StorageError('ERR_STORAGE_CORRUPT', kv.location, `the database has layout version ${bytesToHex(version)}, this node reads version ${SCHEMA_VERSION}`)
@@ -181,5 +183,9 @@ function checkMeta(kv: KvStore, genesis: Block): void {
   const stored = kv.get(META_GENESIS)
   if (stored !== undefined && !equalsBytes(stored, genesis.hash())) {
     throw new ConfigError('dataDir', `${kv.location} holds another chain (genesis ${bytesToHex(stored)}), this node runs genesis ${bytesToHex(genesis.hash())}`)
+  }
+  const storedId = kv.get(META_CHAIN_ID)
+  if (storedId !== undefined && bytesToBigInt(storedId) !== chainId) {
+    throw new ConfigError('dataDir', `${kv.location} holds another chain (chain id ${bytesToBigInt(storedId)}), this node runs chain id ${chainId}`)
   }
 }

@@ -1,0 +1,166 @@
+import { MerkleStateManager } from '@ethereumjs/statemanager'
+import { bytesToHex } from '@ethereumjs/util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+import { Common, testAccounts } from '../../../src/chain-config'
+import { Chain } from '../../../src/client/blockchain/chain'
+import { ChainError } from '../../../src/client/blockchain/errors'
+import { ChainStore } from '../../../src/client/db/chainstore'
+import { StorageError } from '../../../src/client/db/errors'
+import { importBlocks } from '../../../src/client/db/importer'
+import { LevelKvStore } from '../../../src/client/db/level'
+import { ConfigError } from '../../../src/client/errors'
+import { type TestChain, buildTestChain } from '../../../src/client/testing/testchain'
+import { expectRejectsTyped } from '../../reliability/table'
+import { FailingKvStore, tempDir } from '../../utils/disk'
+
+const common = (): Common => Common.custom({ chainId: 1234, name: 'db-test' })
+
+async function openStore(dir: string, stateHistory?: number): Promise<ChainStore> {
+  return ChainStore.open({ kv: await LevelKvStore.open(dir, { dataDir: dir }), common: common(), stateHistory })
+}
+
+describe('ChainStore', () => {
+  let src: TestChain
+  let memory: Chain
+  beforeAll(async () => {
+    src = await buildTestChain({ common: common(), blocks: 24, txsPerBlock: 3, seed: 'chainstore' })
+    memory = await Chain.create({ common: common() })
+    await memory.putBlocks(src.blocks)
+  })
+  afterAll(() => memory.close())
+
+  it('imports, closes, reopens at the same head with its state, receipts and blocks, without re-executing', async () => {
+    const dir = tempDir('chainstore')
+    try {
+      let store = await openStore(dir.path)
+      expect(store.head.number).toBe(0n)
+      expect(await importBlocks(store, src.blocks.slice(0, 20))).toBe(20)
+      await store.close()
+
+      store = await openStore(dir.path)
+      const head = store.head
+      expect(head.number).toBe(20n)
+      expect(bytesToHex(head.hash())).toBe(bytesToHex(src.blocks[19]!.hash()))
+      expect(store.nodes.hasState(head.stateRoot)).toBe(true)
+      // The state opened at the head root reads the same accounts as the in-memory chain's execution.
+      const sm = (store.state as unknown as { db: MerkleStateManager }).db
+      expect(bytesToHex(await sm.getStateRoot())).toBe(bytesToHex(head.stateRoot))
+      for (const account of testAccounts.slice(0, 3)) expect((await sm.getAccount(account.address))?.nonce).toBeGreaterThan(0n)
+      for (const [i, block] of src.blocks.slice(0, 20).entries()) {
+        expect(store.receipts(block.hash())).toEqual(src.receipts[i])
+        expect(bytesToHex((await store.blockchain.getBlock(block.header.number)).hash())).toBe(bytesToHex(block.hash()))
+      }
+      // Executing on from the reopened state reproduces the next blocks' state roots.
+      expect(await importBlocks(store, src.blocks)).toBe(4)
+      expect(store.head.number).toBe(24n)
+      await store.close()
+    } finally {
+      dir.remove()
+    }
+  })
+
+  it('keeps the states of the last `stateHistory` blocks and prunes the rest', async () => {
+    const dir = tempDir('chainstore-prune')
+    try {
+      const store = await openStore(dir.path, 5)
+      await importBlocks(store, src.blocks)
+      expect(store.nodes.retained.map((s) => s.number)).toEqual([20n, 21n, 22n, 23n, 24n])
+      expect(store.nodes.hasState(src.blocks[19]!.header.stateRoot)).toBe(true)
+      expect(store.nodes.hasState(src.blocks[10]!.header.stateRoot)).toBe(false)
+      await store.close()
+    } finally {
+      dir.remove()
+    }
+  })
+
+  it('writes one batch per block by default, or one per `blocksPerBatch` blocks', async () => {
+    const dir = tempDir('chainstore-batches')
+    try {
+      const kv = new FailingKvStore(await LevelKvStore.open(dir.path, { dataDir: dir.path }), () => new Error('unused'))
+      const store = await ChainStore.open({ kv, common: common() })
+      const before = kv.batches
+      await importBlocks(store, src.blocks.slice(0, 6))
+      expect(kv.batches - before).toBe(6)
+      await importBlocks(store, src.blocks.slice(6, 12), { blocksPerBatch: 3 })
+      expect(kv.batches - before).toBe(8)
+      await store.close()
+    } finally {
+      dir.remove()
+    }
+  })
+
+  it('a failed write leaves no partial head: the store refuses more writes and reopens at the last written block', async () => {
+    const dir = tempDir('chainstore-fail')
+    try {
+      const inner = await LevelKvStore.open(dir.path, { dataDir: dir.path })
+      const kv = new FailingKvStore(inner, () => new StorageError('ERR_STORAGE_FULL', dir.path, 'injected: no space left on device'))
+      let store = await ChainStore.open({ kv, common: common() })
+      await importBlocks(store, src.blocks.slice(0, 5))
+      kv.failAfter(0)
+      await expectRejectsTyped(importBlocks(store, src.blocks.slice(5, 8)), StorageError, 'ERR_STORAGE_FULL')
+      await expectRejectsTyped(importBlocks(store, src.blocks.slice(5, 8)), StorageError, 'ERR_STORAGE_FULL')
+      await store.close()
+      store = await openStore(dir.path)
+      expect(store.head.number).toBe(5n)
+      expect(store.nodes.hasState(store.head.stateRoot)).toBe(true)
+      expect(store.receipts(src.blocks[5]!.hash())).toBeUndefined()
+      expect(await importBlocks(store, src.blocks.slice(5, 8))).toBe(3)
+      await store.close()
+    } finally {
+      dir.remove()
+    }
+  })
+
+  it('a block that fails execution is not kept and the store stays usable', async () => {
+    const dir = tempDir('chainstore-bad')
+    try {
+      const store = await openStore(dir.path)
+      await importBlocks(store, src.blocks.slice(0, 3))
+      // Block 5 on block 3's state: rejected (wrong parent), nothing of it is stored.
+      await expectRejectsTyped(importBlocks(store, [src.blocks[4]!]), ChainError, 'ERR_CHAIN_INVALID_BLOCK')
+      expect(store.head.number).toBe(3n)
+      expect(await importBlocks(store, src.blocks.slice(3, 6))).toBe(3)
+      await store.close()
+    } finally {
+      dir.remove()
+    }
+  })
+
+  it('a database of another chain (genesis or chain id) is refused with ConfigError naming the dataDir', async () => {
+    const dir = tempDir('chainstore-other')
+    try {
+      const store = await openStore(dir.path)
+      await store.close()
+      const kv = await LevelKvStore.open(dir.path, { dataDir: dir.path })
+      for (const other of [Common.custom({ chainId: 999, name: 'other' }), Common.custom({ chainId: 1234, name: 'other', gasLimit: 50_000_000n })]) {
+        const err = await expectRejectsTyped(ChainStore.open({ kv, common: other }), ConfigError, 'ERR_CONFIG_INVALID')
+        expect(err.option).toBe('dataDir')
+        expect(err.message).toContain(dir.path)
+        expect(err.message).toContain('another chain')
+      }
+      await kv.close()
+    } finally {
+      dir.remove()
+    }
+  })
+
+  it('a head record that is not the chain head, or a head without its state, is ERR_STORAGE_CORRUPT', async () => {
+    const dir = tempDir('chainstore-corrupt')
+    try {
+      const store = await openStore(dir.path)
+      await importBlocks(store, src.blocks.slice(0, 2))
+      await store.close()
+      const kv = await LevelKvStore.open(dir.path, { dataDir: dir.path })
+      const root = src.blocks[1]!.header.stateRoot
+      await kv.batch([{ type: 'del', key: Uint8Array.from([...Buffer.from('n'), ...root]) }, { type: 'del', key: Uint8Array.from([...Buffer.from('r'), ...root]) }])
+      const err = await expectRejectsTyped(ChainStore.open({ kv, common: common() }), StorageError, 'ERR_STORAGE_CORRUPT')
+      expect(err.message).toContain('state of head block 2')
+      await kv.batch([{ type: 'put', key: Buffer.from('mhead'), value: src.blocks[0]!.hash() }])
+      await expectRejectsTyped(ChainStore.open({ kv, common: common() }), StorageError, 'ERR_STORAGE_CORRUPT')
+      await kv.close()
+    } finally {
+      dir.remove()
+    }
+  })
+})
