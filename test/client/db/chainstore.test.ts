@@ -6,10 +6,8 @@ import { Common, testAccounts } from '../../../src/chain-config'
 import { Chain } from '../../../src/client/blockchain/chain'
 import { ChainError } from '../../../src/client/blockchain/errors'
 import { ChainStore } from '../../../src/client/db/chainstore'
-import { StorageError } from '../../../src/client/db/errors'
 import { importBlocks } from '../../../src/client/db/importer'
 import { LevelKvStore } from '../../../src/client/db/level'
-import { ConfigError } from '../../../src/client/errors'
 import { type TestChain, buildTestChain } from '../../../src/client/testing/testchain'
 import { expectRejectsTyped } from '../../reliability/table'
 import { FailingKvStore, tempDir } from '../../utils/disk'
@@ -90,28 +88,6 @@ describe('ChainStore', () => {
     }
   })
 
-  it('a failed write leaves no partial head: the store refuses more writes and reopens at the last written block', async () => {
-    const dir = tempDir('chainstore-fail')
-    try {
-      const inner = await LevelKvStore.open(dir.path, { dataDir: dir.path })
-      const kv = new FailingKvStore(inner, () => new StorageError('ERR_STORAGE_FULL', dir.path, 'injected: no space left on device'))
-      let store = await ChainStore.open({ kv, common: common() })
-      await importBlocks(store, src.blocks.slice(0, 5))
-      kv.failAfter(0)
-      await expectRejectsTyped(importBlocks(store, src.blocks.slice(5, 8)), StorageError, 'ERR_STORAGE_FULL')
-      await expectRejectsTyped(importBlocks(store, src.blocks.slice(5, 8)), StorageError, 'ERR_STORAGE_FULL')
-      await store.close()
-      store = await openStore(dir.path)
-      expect(store.head.number).toBe(5n)
-      expect(store.nodes.hasState(store.head.stateRoot)).toBe(true)
-      expect(store.receipts(src.blocks[5]!.hash())).toBeUndefined()
-      expect(await importBlocks(store, src.blocks.slice(5, 8))).toBe(3)
-      await store.close()
-    } finally {
-      dir.remove()
-    }
-  })
-
   it('a block that fails execution is not kept and the store stays usable', async () => {
     const dir = tempDir('chainstore-bad')
     try {
@@ -122,43 +98,6 @@ describe('ChainStore', () => {
       expect(store.head.number).toBe(3n)
       expect(await importBlocks(store, src.blocks.slice(3, 6))).toBe(3)
       await store.close()
-    } finally {
-      dir.remove()
-    }
-  })
-
-  it('a database of another chain (genesis or chain id) is refused with ConfigError naming the dataDir', async () => {
-    const dir = tempDir('chainstore-other')
-    try {
-      const store = await openStore(dir.path)
-      await store.close()
-      const kv = await LevelKvStore.open(dir.path, { dataDir: dir.path })
-      for (const other of [Common.custom({ chainId: 999, name: 'other' }), Common.custom({ chainId: 1234, name: 'other', gasLimit: 50_000_000n })]) {
-        const err = await expectRejectsTyped(ChainStore.open({ kv, common: other }), ConfigError, 'ERR_CONFIG_INVALID')
-        expect(err.option).toBe('dataDir')
-        expect(err.message).toContain(dir.path)
-        expect(err.message).toContain('another chain')
-      }
-      await kv.close()
-    } finally {
-      dir.remove()
-    }
-  })
-
-  it('a head record that is not the chain head, or a head without its state, is ERR_STORAGE_CORRUPT', async () => {
-    const dir = tempDir('chainstore-corrupt')
-    try {
-      const store = await openStore(dir.path)
-      await importBlocks(store, src.blocks.slice(0, 2))
-      await store.close()
-      const kv = await LevelKvStore.open(dir.path, { dataDir: dir.path })
-      const root = src.blocks[1]!.header.stateRoot
-      await kv.batch([{ type: 'del', key: Uint8Array.from([...Buffer.from('n'), ...root]) }, { type: 'del', key: Uint8Array.from([...Buffer.from('r'), ...root]) }])
-      const err = await expectRejectsTyped(ChainStore.open({ kv, common: common() }), StorageError, 'ERR_STORAGE_CORRUPT')
-      expect(err.message).toContain('state of head block 2')
-      await kv.batch([{ type: 'put', key: Buffer.from('mhead'), value: src.blocks[0]!.hash() }])
-      await expectRejectsTyped(ChainStore.open({ kv, common: common() }), StorageError, 'ERR_STORAGE_CORRUPT')
-      await kv.close()
     } finally {
       dir.remove()
     }

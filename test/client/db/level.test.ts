@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process'
-import { readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { afterEach, describe, expect, it } from 'vitest'
@@ -9,7 +8,7 @@ import { prefixRange, prefixed, readUint64Key, uint64Key } from '../../../src/cl
 import { LevelKvStore } from '../../../src/client/db/level'
 import { ConfigError } from '../../../src/client/errors'
 import { expectRejectsTyped, expectThrowsTyped } from '../../reliability/table'
-import { isRoot, readOnlyDir, smallTmpfs, tempDir } from '../../utils/disk'
+import { tempDir } from '../../utils/disk'
 
 const b = (...xs: number[]): Uint8Array => Uint8Array.from(xs)
 
@@ -112,64 +111,6 @@ describe('LevelKvStore: the dataDir lock', () => {
       child.kill('SIGKILL')
       await exited
       dir.remove()
-    }
-  })
-})
-
-describe('LevelKvStore: damaged and unwritable databases', () => {
-  it('a CURRENT file naming a manifest that is gone gives ERR_STORAGE_CORRUPT', async () => {
-    const dir = tempDir('corrupt')
-    try {
-      const kv = await LevelKvStore.open(dir.path, { dataDir: dir.path })
-      await kv.batch([{ type: 'put', key: b(1), value: b(2) }])
-      await kv.close()
-      writeFileSync(join(dir.path, 'CURRENT'), 'MANIFEST-999999\n')
-      await expectRejectsTyped(LevelKvStore.open(dir.path, { dataDir: dir.path }), StorageError, 'ERR_STORAGE_CORRUPT')
-    } finally {
-      dir.remove()
-    }
-  })
-
-  it('a truncated manifest gives ERR_STORAGE_CORRUPT', async () => {
-    const dir = tempDir('truncated')
-    try {
-      const kv = await LevelKvStore.open(dir.path, { dataDir: dir.path })
-      await kv.batch([{ type: 'put', key: b(1), value: b(2) }])
-      await kv.close()
-      const manifest = readdirSync(dir.path).find((f) => f.startsWith('MANIFEST-'))!
-      writeFileSync(join(dir.path, manifest), Buffer.from([1, 2, 3]))
-      await expectRejectsTyped(LevelKvStore.open(dir.path, { dataDir: dir.path }), StorageError, 'ERR_STORAGE_CORRUPT')
-    } finally {
-      dir.remove()
-    }
-  })
-
-  it('a read-only directory gives ERR_STORAGE_READ_ONLY', async () => {
-    const dir = readOnlyDir()
-    try {
-      await expectRejectsTyped(LevelKvStore.open(join(dir.path, 'chaindata'), { dataDir: dir.path }), StorageError, 'ERR_STORAGE_READ_ONLY')
-    } finally {
-      dir.remove()
-    }
-  })
-
-  it.skipIf(!isRoot)('a full disk (1 MiB tmpfs) fails the batch with ERR_STORAGE_FULL and keeps none of it', async () => {
-    const fs = smallTmpfs(1024)
-    const kv = await LevelKvStore.open(join(fs.path, 'db'), { dataDir: fs.path })
-    try {
-      let err: unknown
-      let i = 0
-      for (; i < 200 && err === undefined; i++) {
-        await kv.batch([{ type: 'put', key: b(i), value: new Uint8Array(30_000).fill(i) }, { type: 'put', key: b(i, 0), value: b(i) }]).catch((e: unknown) => (err = e))
-      }
-      expect(err, 'the disk never filled').toBeInstanceOf(StorageError)
-      expect((err as StorageError).code).toBe('ERR_STORAGE_FULL')
-      const failed = i - 1
-      expect(kv.get(b(failed, 0))).toBeUndefined()
-      expect(kv.get(b(failed - 1, 0))).toEqual(b(failed - 1))
-    } finally {
-      await kv.close().catch(() => undefined)
-      fs.unmount()
     }
   })
 })

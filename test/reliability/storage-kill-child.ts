@@ -11,10 +11,10 @@ import { parseArgs } from 'node:util'
 import { createBlockFromRLP } from '@ethereumjs/block'
 import { RLP } from '@ethereumjs/rlp'
 
-import { Common } from '../../../src/chain-config'
-import { ChainStore } from '../../../src/client/db/chainstore'
-import { importBlocks } from '../../../src/client/db/importer'
-import { LevelKvStore } from '../../../src/client/db/level'
+import { Common } from '../../src/chain-config'
+import { ChainStore } from '../../src/client/db/chainstore'
+import { importBlocks } from '../../src/client/db/importer'
+import { LevelKvStore } from '../../src/client/db/level'
 
 const { values } = parseArgs({ options: { dataDir: { type: 'string' }, blocks: { type: 'string' }, chainId: { type: 'string' }, 'kill-at-batch': { type: 'string' } } })
 const common = Common.custom({ chainId: Number(values.chainId), name: 'kill-test' })

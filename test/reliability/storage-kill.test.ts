@@ -6,16 +6,17 @@ import { createInterface } from 'node:readline'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex, bytesToUnprefixedHex } from '@ethereumjs/util'
 import { keccak_256 } from '@noble/hashes/sha3.js'
-import { describe, expect, it } from 'vitest'
+import { describe, expect } from 'vitest'
 
-import { Common } from '../../../src/chain-config'
-import { ChainStore } from '../../../src/client/db/chainstore'
-import { NODE_PREFIX } from '../../../src/client/db/keys'
-import { type KvStore, prefixed } from '../../../src/client/db/kvstore'
-import { LevelKvStore } from '../../../src/client/db/level'
-import { nodeRefs } from '../../../src/client/db/trierefs'
-import { buildTestChain } from '../../../src/client/testing/testchain'
-import { tempDir } from '../../utils/disk'
+import { Common } from '../../src/chain-config'
+import { ChainStore } from '../../src/client/db/chainstore'
+import { NODE_PREFIX } from '../../src/client/db/keys'
+import { type KvStore, prefixed } from '../../src/client/db/kvstore'
+import { LevelKvStore } from '../../src/client/db/level'
+import { nodeRefs } from '../../src/client/db/trierefs'
+import { buildTestChain } from '../../src/client/testing/testchain'
+import { tempDir } from '../utils/disk'
+import { badInput } from './table'
 
 const CHAIN_ID = 4321
 const BLOCKS = 96
@@ -27,7 +28,7 @@ const BLOCKS = 96
 const KILLS = 8
 const SEED = 0x15
 const KILL_WINDOW_MS = 600
-const CHILD = join(process.cwd(), 'test/client/db/kill-child.ts')
+const CHILD = join(process.cwd(), 'test/reliability/storage-kill-child.ts')
 const CHILD_TIMEOUT_MS = 60_000
 
 function prng(seed: number): () => number {
@@ -95,52 +96,57 @@ function walkState(kv: KvStore, root: Uint8Array): number {
 }
 
 describe('kill test: SIGKILL during block import', () => {
-  it(`after each of ${KILLS} kills at seeded random points the database opens at a consistent head, and import goes on to the end`, { timeout: 600_000 }, async () => {
-    const common = Common.custom({ chainId: CHAIN_ID, name: 'kill-test' })
-    const src = await buildTestChain({ common, blocks: BLOCKS, txsPerBlock: 2, seed: 'kill' })
-    const dir = tempDir('kill')
-    try {
-      const blocksFile = join(dir.path, 'blocks.rlp')
-      writeFileSync(blocksFile, RLP.encode(src.blocks.map((b) => b.serialize())))
-      const dataDir = join(dir.path, 'data')
-      const args = ['--dataDir', dataDir, '--blocks', blocksFile, '--chainId', String(CHAIN_ID)]
-      const rand = prng(SEED)
-      let written = -1
-      const heads: number[] = []
-      for (let k = 0; k < KILLS; k++) {
-        const atBatch = k % 2 === 1
-        const run = atBatch ? await runChild([...args, '--kill-at-batch', String(1 + Math.floor(rand() * 8))]) : await runChild(args, Math.floor(rand() * KILL_WINDOW_MS))
-        expect(run.done, 'the import finished before the kill point').toBe(false)
-        expect(run.signal).toBe('SIGKILL')
-        written = Math.max(written, run.lastHead)
+  badInput('storage', {
+    case: `SIGKILL of a node importing into its dataDir, at ${KILLS} seeded points (random moments, mid-batch)`,
+    expected: 'each restart opens at a block of the chain whose state is stored (hash-checked) with its receipts, nothing acknowledged lost; import runs on to the end',
+    timeoutMs: 600_000,
+    run: async () => {
+      const common = Common.custom({ chainId: CHAIN_ID, name: 'kill-test' })
+      const src = await buildTestChain({ common, blocks: BLOCKS, txsPerBlock: 2, seed: 'kill' })
+      const dir = tempDir('kill')
+      try {
+        const blocksFile = join(dir.path, 'blocks.rlp')
+        writeFileSync(blocksFile, RLP.encode(src.blocks.map((b) => b.serialize())))
+        const dataDir = join(dir.path, 'data')
+        const args = ['--dataDir', dataDir, '--blocks', blocksFile, '--chainId', String(CHAIN_ID)]
+        const rand = prng(SEED)
+        let written = -1
+        const heads: number[] = []
+        for (let k = 0; k < KILLS; k++) {
+          const atBatch = k % 2 === 1
+          const run = atBatch ? await runChild([...args, '--kill-at-batch', String(1 + Math.floor(rand() * 8))]) : await runChild(args, Math.floor(rand() * KILL_WINDOW_MS))
+          expect(run.done, 'the import finished before the kill point').toBe(false)
+          expect(run.signal).toBe('SIGKILL')
+          written = Math.max(written, run.lastHead)
 
+          const store = await ChainStore.open({ kv: await LevelKvStore.open(join(dataDir, 'chaindata'), { dataDir }), common })
+          try {
+            const head = store.head
+            // Nothing the child saw written is lost, and the head is a block of the chain with its state.
+            expect(Number(head.number)).toBeGreaterThanOrEqual(written)
+            expect(bytesToHex(head.hash())).toBe(bytesToHex(head.number === 0n ? store.blockchain.genesisBlock.hash() : src.blocks[Number(head.number) - 1]!.hash()))
+            expect(walkState(store.kv, head.stateRoot)).toBeGreaterThan(0)
+            expect(store.receipts(head.hash())).toBeDefined()
+            heads.push(Number(head.number))
+          } finally {
+            await store.close()
+          }
+        }
+        const last = await runChild(args)
+        expect(last.done).toBe(true)
         const store = await ChainStore.open({ kv: await LevelKvStore.open(join(dataDir, 'chaindata'), { dataDir }), common })
         try {
-          const head = store.head
-          // Nothing the child saw written is lost, and the head is a block of the chain with its state.
-          expect(Number(head.number)).toBeGreaterThanOrEqual(written)
-          expect(bytesToHex(head.hash())).toBe(bytesToHex(head.number === 0n ? store.blockchain.genesisBlock.hash() : src.blocks[Number(head.number) - 1]!.hash()))
-          expect(walkState(store.kv, head.stateRoot)).toBeGreaterThan(0)
-          expect(store.receipts(head.hash())).toBeDefined()
-          heads.push(Number(head.number))
+          expect(store.head.number).toBe(BigInt(BLOCKS))
+          expect(bytesToHex(store.head.hash())).toBe(bytesToHex(src.blocks[BLOCKS - 1]!.hash()))
+          walkState(store.kv, store.head.stateRoot)
         } finally {
           await store.close()
         }
-      }
-      const last = await runChild(args)
-      expect(last.done).toBe(true)
-      const store = await ChainStore.open({ kv: await LevelKvStore.open(join(dataDir, 'chaindata'), { dataDir }), common })
-      try {
-        expect(store.head.number).toBe(BigInt(BLOCKS))
-        expect(bytesToHex(store.head.hash())).toBe(bytesToHex(src.blocks[BLOCKS - 1]!.hash()))
-        walkState(store.kv, store.head.stateRoot)
+        expect(heads.length, `heads after kills: ${heads.join(', ')}`).toBe(KILLS)
+        process.stdout.write(`kill test: ${KILLS} kills, heads after restart ${heads.join(', ')}, then ${BLOCKS}\n`)
       } finally {
-        await store.close()
+        dir.remove()
       }
-      expect(heads.length, `heads after kills: ${heads.join(', ')}`).toBe(KILLS)
-      process.stdout.write(`kill test: ${KILLS} kills, heads after restart ${heads.join(', ')}, then ${BLOCKS}\n`)
-    } finally {
-      dir.remove()
-    }
+    },
   })
 })
