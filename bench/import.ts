@@ -69,10 +69,12 @@ async function inMemory(blocks: number, txsPerBlock: number): Promise<Sample> {
   const src = await testChain(blocks, txsPerBlock)
   const t0 = now()
   const chain = await Chain.create({ common: benchCommon() })
+  const t1 = now()
   await chain.putBlocks(src.blocks)
-  const ms = now() - t0
+  const t2 = now()
   await chain.close()
-  return { rate: perSec(src.blocks.length, ms), reopenMs: ms, bytes: 0 }
+  // Rebuilding a restarted in-memory node: its genesis state, then every block again.
+  return { rate: perSec(src.blocks.length, t2 - t1), reopenMs: t2 - t0, bytes: 0 }
 }
 
 function sizeOf(dir: string): number {

@@ -3,11 +3,12 @@ import { join } from 'node:path'
 
 import { describe, expect, it } from 'vitest'
 
-import { Config, EthereumClient, type Peer } from '../../../src/client'
+import { Config, EthereumClient, Event, type Peer } from '../../../src/client'
 import { ConfigError } from '../../../src/client/errors'
 import { expectRejectsTyped } from '../../reliability/table'
 import { tempDir } from '../../utils/disk'
 import { enodeId, nextPeer, startNode, testCommon } from '../helpers/nodes'
+import { WAIT_MS } from '../helpers/waits'
 
 describe('dataDir: identity, lock and known peers across restarts', () => {
   it('a second client on a dataDir in use fails at once with ConfigError naming the directory', async () => {
@@ -37,6 +38,32 @@ describe('dataDir: identity, lock and known peers across restarts', () => {
       expect(stderr).toContain(`${dir.path} is in use by another process`)
     } finally {
       await client.stop()
+      dir.remove()
+    }
+  })
+
+  it('a restarted node seeds its discovery table from the remembered nodes', async () => {
+    const dir = tempDir('datadir-disc')
+    const other = await startNode({ discV4: true })
+    try {
+      let connected: Promise<Peer> | undefined
+      const first = await startNode({ discV4: true, dataDir: dir.path, bootnodes: [other.url], beforeStart: (c) => void (connected = nextPeer(c, enodeId(other.url))) })
+      await connected
+      await first.client.stop()
+      expect(first.client.dataDir!.nodes.get(enodeId(other.url))?.udpPort).toBeGreaterThan(0)
+
+      let discovered: Promise<unknown> | undefined
+      const watch = (c: EthereumClient): void =>
+        void (discovered = c.config.events.waitFor(Event.PEER_DISCOVERED, { timeoutMs: WAIT_MS, filter: (p) => p.id === enodeId(other.url) }))
+      const second = await startNode({ discV4: true, dataDir: dir.path, beforeStart: watch })
+      try {
+        await discovered
+        expect(second.client.server.dpt?.getPeers().some((p) => p.id !== undefined && Buffer.from(p.id).toString('hex') === enodeId(other.url))).toBe(true)
+      } finally {
+        await second.client.stop()
+      }
+    } finally {
+      await other.client.stop()
       dir.remove()
     }
   })
