@@ -42,6 +42,32 @@ describe('dataDir: identity, lock and known peers across restarts', () => {
     }
   })
 
+  it('the node CLI closes its dataDir on SIGTERM: exits 0, keeps its key, the lock is free again', async () => {
+    const dir = tempDir('datadir-sigterm')
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(process.cwd(), 'src/client/bin/node.ts'), '--dataDir', dir.path, '--port', '0', '--bindAddress', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+      let stdout = ''
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString()
+          const m = /enode: (enode:\S+)/.exec(stdout)
+          if (m !== null) resolve(m[1]!)
+        })
+        child.once('exit', (code) => reject(new Error(`node exited with ${code} before listening: ${stdout}`)))
+      })
+      child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+      expect(stdout).toContain('stopped')
+      const config = new Config({ common: testCommon(), dataDir: dir.path, port: 0, discV4: false })
+      expect(Buffer.from(config.nodeId).toString('hex')).toBe(enodeId(url))
+      const client = await EthereumClient.create({ config })
+      await client.stop()
+    } finally {
+      dir.remove()
+    }
+  })
+
   it('a restarted node seeds its discovery table from the remembered nodes', async () => {
     const dir = tempDir('datadir-disc')
     const other = await startNode({ discV4: true })
