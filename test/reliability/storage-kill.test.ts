@@ -17,6 +17,7 @@ import { nodeRefs } from '../../src/client/db/trierefs'
 import { buildTestChain } from '../../src/client/testing/testchain'
 import { tempDir } from '../utils/disk'
 import { badInput } from './table'
+import { prng } from '../utils/prng'
 
 const CHAIN_ID = 4321
 const BLOCKS = 96
@@ -30,17 +31,6 @@ const SEED = 0x15
 const KILL_WINDOW_MS = 600
 const CHILD = join(process.cwd(), 'test/reliability/storage-kill-child.ts')
 const CHILD_TIMEOUT_MS = 60_000
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface ChildRun {
   /** Last head the child reported written. */

@@ -76,20 +76,6 @@ describe('LevelKvStore', () => {
 })
 
 describe('LevelKvStore: the dataDir lock', () => {
-  it('a second open of a database in use fails with ConfigError naming the dataDir as in use', async () => {
-    const dir = tempDir('lock')
-    const kv = await LevelKvStore.open(join(dir.path, 'chaindata'), { dataDir: dir.path })
-    try {
-      const err = await expectRejectsTyped(LevelKvStore.open(join(dir.path, 'chaindata'), { dataDir: dir.path }), ConfigError, 'ERR_CONFIG_INVALID')
-      expect(err.option).toBe('dataDir')
-      expect(err.message).toContain(dir.path)
-      expect(err.message).toContain('in use')
-    } finally {
-      await kv.close()
-      dir.remove()
-    }
-  })
-
   it('is held against another process, and released when the holder is killed', async () => {
     const dir = tempDir('lock-proc')
     const db = join(dir.path, 'chaindata')

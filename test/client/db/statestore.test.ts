@@ -11,18 +11,7 @@ import { StagedWrites } from '../../../src/client/db/staged'
 import { StateNodeStore } from '../../../src/client/db/statestore'
 import { nodeRefs } from '../../../src/client/db/trierefs'
 import { tempDir } from '../../utils/disk'
-
-/** A small deterministic PRNG (mulberry32), so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from '../../utils/prng'
 
 const address = (i: number): Address => new Address(setLengthLeft(Uint8Array.of(1, i), 20))
 const slot = (i: number): Uint8Array => setLengthLeft(Uint8Array.of(i), 32)
