@@ -1,5 +1,6 @@
 import { bulk } from './bulk'
 import { connect } from './connect'
+import { importBench } from './import'
 import { memory } from './memory'
 import { muxer } from './muxer'
 import { network } from './network'
@@ -7,4 +8,4 @@ import { reqresp } from './reqresp'
 import type { Bench } from './lib/bench'
 
 /** Every benchmark, in the order `npm run bench` runs them. */
-export const BENCHES: Bench[] = [connect, bulk, muxer, reqresp, memory, network]
+export const BENCHES: Bench[] = [connect, bulk, muxer, reqresp, memory, network, importBench]

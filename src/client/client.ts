@@ -1,6 +1,7 @@
 import debug from 'debug'
 
 import { Chain } from './blockchain/chain'
+import { DataDir } from './db/datadir'
 import { ClientStateError } from './errors'
 import { FullEthereumService } from './service/fullethereumservice'
 import { Event } from './types'
@@ -28,18 +29,28 @@ export class EthereumClient {
   readonly config: Config
   readonly chain: Chain
   readonly service: FullEthereumService
+  /** The open dataDir (config.dataDir), holding its lock until stop(). */
+  readonly dataDir: DataDir | undefined
   private lifecycle: ClientState = 'created'
   private stopping?: Promise<void>
 
-  private constructor(config: Config, chain: Chain) {
+  private constructor(config: Config, chain: Chain, dataDir: DataDir | undefined) {
     this.config = config
     this.chain = chain
+    this.dataDir = dataDir
     this.service = new FullEthereumService({ config, chain })
   }
 
+  /** Creates the client; with `config.dataDir`, opens it first (ConfigError if another process has it). */
   static async create(opts: EthereumClientOptions): Promise<EthereumClient> {
-    const chain = opts.chain ?? (await Chain.create({ common: opts.config.common }))
-    return new EthereumClient(opts.config, chain)
+    const dataDir = opts.config.dataDir === undefined ? undefined : await DataDir.open(opts.config.dataDir)
+    try {
+      const chain = opts.chain ?? (await Chain.create({ common: opts.config.common }))
+      return new EthereumClient(opts.config, chain, dataDir)
+    } catch (err) {
+      await dataDir?.close()
+      throw err
+    }
   }
 
   get state(): ClientState {
@@ -59,6 +70,7 @@ export class EthereumClient {
     const server = this.config.server
     await this.service.open()
     server.addProtocols(this.service.protocols)
+    this.dataDir?.attach(this.config, server)
     this.lifecycle = 'opened'
     log('opened (chain height %d)', this.chain.headers.height)
   }
@@ -92,6 +104,7 @@ export class EthereumClient {
     if (wasOpen) await this.config.server.stop()
     await this.service.close()
     await this.chain.close()
+    await this.dataDir?.close()
     this.lifecycle = 'stopped'
     log('stopped')
     this.config.events.emit(Event.CLIENT_SHUTDOWN)

@@ -1,4 +1,5 @@
 import { isIPv4 } from 'node:net'
+import { resolve } from 'node:path'
 
 import type { Common } from '@ethereumjs/common'
 
@@ -6,6 +7,7 @@ import { Common as ChainCommon } from '../chain-config'
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, isValidPrivateKey, nodeIdFromPrivateKey, randomPrivateKey } from '../p2p'
 
 import { MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_RECEIPTS_SERVE } from './blockchain/chain'
+import { loadOrCreateNodeKey } from './db/nodekey'
 import { ConfigError } from './errors'
 import { ETH_VERSIONS, type EthVersion, isEthVersion } from './net/protocol/ethmessages'
 import { createServer } from './net/server'
@@ -129,8 +131,13 @@ export interface ConfigOptions {
   bindAddress?: string
   /** IPv4 address other nodes reach us at (enode URL, discovery endpoint). Default '127.0.0.1'. */
   extIP?: string
-  /** 32-byte secp256k1 private key (node identity). Default: random. */
+  /** 32-byte secp256k1 private key (node identity). Default: `<dataDir>/nodekey` (created on first start), else random. */
   key?: Uint8Array
+  /**
+   * Directory of the node's persistent data: its database (`chaindata/`: chain, state, nodes
+   * seen) and its key (`nodekey`). One process per dataDir. Default: none, everything in memory.
+   */
+  dataDir?: string
   /** Enode URLs to bootstrap discovery from. Default none. */
   bootnodes?: string[]
   /** Maximum connected peers, at least 1. Default 25. */
@@ -202,6 +209,8 @@ export class Config {
   readonly bindAddress: string
   readonly extIP: string
   readonly key: Uint8Array
+  /** Absolute path of the dataDir, or undefined: nothing persists. */
+  readonly dataDir: string | undefined
   /** Our node id: the 64-byte uncompressed public key without the 0x04 prefix. */
   readonly nodeId: Uint8Array
   readonly bootnodes: Enode[]
@@ -240,7 +249,8 @@ export class Config {
     this.discPort = checkPort('discPort', opts.discPort ?? this.port)
     this.bindAddress = checkIPv4('bindAddress', opts.bindAddress ?? DEFAULT_BIND_ADDRESS)
     this.extIP = checkIPv4('extIP', opts.extIP ?? DEFAULT_EXT_IP)
-    this.key = checkKey(opts.key)
+    this.dataDir = opts.dataDir === undefined ? undefined : checkDataDir(opts.dataDir)
+    this.key = opts.key === undefined && this.dataDir !== undefined ? loadOrCreateNodeKey(this.dataDir) : checkKey(opts.key)
     this.nodeId = nodeIdFromPrivateKey(this.key)
     this.bootnodes = (opts.bootnodes ?? []).map(parseBootnode)
     this.maxPeers = checkInt('maxPeers', opts.maxPeers ?? DEFAULT_MAX_PEERS, 1)
@@ -310,6 +320,11 @@ function checkPort(option: string, value: number): number {
 function checkIPv4(option: string, value: string): string {
   if (!isIPv4(value)) throw new ConfigError(option, `"${value}" is not an IPv4 address`)
   return value
+}
+
+function checkDataDir(dir: string): string {
+  if (typeof dir !== 'string' || dir.trim() === '') throw new ConfigError('dataDir', 'expected a directory path')
+  return resolve(dir)
 }
 
 function checkKey(key: Uint8Array | undefined): Uint8Array {

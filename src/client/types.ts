@@ -33,6 +33,8 @@ export enum Event {
 export interface DiscoveredPeer {
   id: string
   address: string
+  /** Its discovery (UDP) port. */
+  udpPort?: number
   transport: 'rlpx' | 'p2p'
 }
 

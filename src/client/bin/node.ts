@@ -1,7 +1,7 @@
 /**
  * Runs one client node: `npm start -- [--port N] [--discPort N]
  * [--bootnodes enode://...[,enode://...]] [--maxPeers N] [--extIP IP]
- * [--bindAddress IP] [--key HEX] [--chainId N] [--p2p] [--eth V,V...]`.
+ * [--bindAddress IP] [--key HEX] [--dataDir DIR] [--chainId N] [--p2p] [--eth V,V...]`.
  * Prints the node's enode URL, logs peers joining and leaving, and shuts
  * down cleanly on SIGINT/SIGTERM (a second signal exits at once).
  */
@@ -22,7 +22,8 @@ const USAGE = `usage: npm start -- [options]
   --maxPeers N        maximum peers (default 25)
   --extIP IP          IPv4 address announced to other nodes (default 127.0.0.1)
   --bindAddress IP    local address to listen on (default 0.0.0.0)
-  --key HEX           32-byte node private key as hex (default: random identity)
+  --key HEX           32-byte node private key as hex (default: <dataDir>/nodekey, else random)
+  --dataDir DIR       keep the node's key, chain and known nodes in DIR (default: all in memory)
   --chainId N         chain id of the custom chain (default ${DEFAULT_CHAIN_ID}); nodes must agree
   --p2p               use the modular P2P stack instead of RLPx
   --eth V,V...        eth versions to offer (default 70,69,68,67,66)
@@ -38,6 +39,7 @@ function parse(): ConfigOptions {
       extIP: { type: 'string' },
       bindAddress: { type: 'string' },
       key: { type: 'string' },
+      dataDir: { type: 'string' },
       chainId: { type: 'string' },
       p2p: { type: 'boolean', default: false },
       eth: { type: 'string' },
@@ -62,6 +64,7 @@ function parse(): ConfigOptions {
     key: values.key === undefined ? undefined : keyBytes(values.key),
     // Config checks each version (and names the option when one is not supported).
     ethVersions: values.eth?.split(',').map((v) => integer('eth', v.trim())),
+    dataDir: values.dataDir,
   }
 }
 

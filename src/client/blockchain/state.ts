@@ -6,6 +6,7 @@ import { genesisState } from '../../chain-config'
 import { ChainError } from './errors'
 
 import type { Block } from '@ethereumjs/block'
+import type { MerklePatriciaTrie } from '@ethereumjs/mpt'
 import type { Blockchain } from '@ethereumjs/blockchain'
 import type { Common } from '@ethereumjs/common'
 
@@ -30,6 +31,11 @@ export interface ChainStateOptions {
   blockchain: Blockchain
   /** State root the genesis header commits to; the allocation must produce it. */
   genesisStateRoot: Uint8Array
+  /**
+   * The state trie to execute on. Default: a new in-memory trie. A trie that already holds a
+   * state (a persistent one, opened at the head's root) is used as it is, without genesis.
+   */
+  trie?: MerklePatriciaTrie
 }
 
 /**
@@ -51,8 +57,9 @@ export class ChainState {
   static async create(opts: ChainStateOptions): Promise<ChainState> {
     // The VM moves its Common along the hardforks it executes: it gets its own copy.
     const common = opts.common.copy()
-    const db = new ServingStateManager({ common })
+    const db = new ServingStateManager({ common, trie: opts.trie })
     const vm = await createVM({ common, stateManager: db, blockchain: opts.blockchain })
+    if (opts.trie !== undefined && !equalsBytes(opts.trie.root(), opts.trie.EMPTY_TRIE_ROOT)) return new ChainState(vm, db)
     await db.generateCanonicalGenesis(genesisState)
     const root = await db.getStateRoot()
     if (!equalsBytes(root, opts.genesisStateRoot)) {

@@ -163,6 +163,20 @@ export abstract class Server {
   }
 
   /**
+   * Dials nodes remembered from an earlier run (a dataDir's node table), best first, as
+   * bootnodes without discovery are dialed; those with a discovery port are also pinged into
+   * the discovery table, so discovery has a start even if no bootnode answers.
+   */
+  dialKnown(nodes: readonly PeerInfo[]): void {
+    if (this.state !== 'started') throw new ServerError('ERR_SERVER_STATE', 'dialKnown() needs a started server')
+    for (const info of nodes) {
+      if (info.id === undefined || equalsBytes(info.id, this.config.nodeId)) continue
+      this.scheduler.offer(info, false)
+      if (this.discovery !== null && info.udpPort) this.discovery.dpt.addPeer(info).catch((err: Error) => log('%s: known node %s: %s', this.name, info.address, err.message))
+    }
+  }
+
+  /**
    * Disconnects the peer (if connected) with `reason`, cancels dials to it,
    * and refuses it for `maxAgeMs`, discovery included. `peerId` is always an
    * authenticated id (a session's ECIES key, see docs/RELIABILITY.md), never
@@ -258,7 +272,7 @@ export abstract class Server {
     // Our id comes from the public key (config.nodeId): a node that lists us must not make us dial ourselves.
     if (this.state !== 'started' || info.id === undefined || equalsBytes(info.id, this.config.nodeId)) return
     const id = peerIdHex(info.id)
-    this.config.events.emit(Event.PEER_DISCOVERED, { id, address: `${info.address}:${info.tcpPort}`, transport: this.name })
+    this.config.events.emit(Event.PEER_DISCOVERED, { id, address: `${info.address}:${info.tcpPort}`, udpPort: info.udpPort ?? 0, transport: this.name })
     this.scheduler.offer(info, true)
   }
 

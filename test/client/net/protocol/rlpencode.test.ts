@@ -2,18 +2,7 @@ import { type Input, RLP } from '@ethereumjs/rlp'
 import { describe, expect, it } from 'vitest'
 import { EthEncodeError } from '../../../../src/client/net/protocol/errors'
 import { encodeRlp } from '../../../../src/client/net/protocol/rlpencode'
-
-/** Deterministic PRNG (mulberry32), so a failure names a reproducible seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng as rng } from '../../../utils/prng'
 
 function randomInput(r: () => number, depth: number): Input {
   const k = r()
