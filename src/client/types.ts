@@ -4,6 +4,7 @@ import { ClientError } from './errors'
 
 import type { Peer } from './net/peer/peer'
 import type { EthStatus } from './net/protocol/ethmessages'
+import type { ReputationChange } from './net/reputation'
 import type { Server } from './net/server/server'
 
 /** Every event on the client's bus (`config.events`). Values are the wire names used by EventEmitter. */
@@ -25,6 +26,8 @@ export enum Event {
   STREAM_OPENED = 'stream:opened',
   STREAM_CLOSED = 'stream:closed',
   PROTOCOL_STATUS = 'protocol:status',
+  /** A peer's score changed (src/client/net/reputation.ts); the PeerPool acts on the verdict. */
+  PEER_REPUTATION = 'peer:reputation',
 }
 
 /** A node seen by discovery (not yet connected). */
@@ -48,6 +51,18 @@ export interface StreamInfo {
   streamId: string
   protocol: string
   direction: 'inbound' | 'outbound'
+}
+
+/** Progress of a sync in geth's eth_syncing terms. */
+export interface SyncProgress {
+  startingBlock: bigint
+  currentBlock: bigint
+  highestBlock: bigint
+}
+
+/** What a synchronizer tells operators (eth_syncing, the sync metrics): false while not syncing. */
+export interface SyncStatusSource {
+  syncing(): false | SyncProgress
 }
 
 /** A decoded protocol message as routed through the bus. */
@@ -76,6 +91,7 @@ export interface EventParams {
   [Event.CONNECTION_CLOSED]: [connection: ConnectionInfo, reason: string]
   [Event.STREAM_OPENED]: [stream: StreamInfo]
   [Event.STREAM_CLOSED]: [stream: StreamInfo]
+  [Event.PEER_REPUTATION]: [peer: Peer, change: ReputationChange]
 }
 
 export type EventListener<E extends Event> = (...args: EventParams[E]) => void

@@ -62,6 +62,19 @@ export class RlpxPeer extends Peer {
     return { bytesIn: this.socket.bytesRead, bytesOut: this.socket.bytesWritten }
   }
 
+  override get clientName(): string | undefined {
+    return this.rlpxPeer.getHelloMessage()?.clientId
+  }
+
+  /** Every capability the remote's Hello offered. */
+  override get capabilities(): string[] {
+    return (this.rlpxPeer.getHelloMessage()?.capabilities ?? []).map((c) => `${c.name}/${c.version}`)
+  }
+
+  override get localAddress(): string | undefined {
+    return this.socket.localAddress === undefined ? undefined : `${this.socket.localAddress}:${this.socket.localPort}`
+  }
+
   async connect(): Promise<void> {
     for (const protocol of this.protocols) {
       if (protocol.name !== 'eth') {
@@ -71,7 +84,7 @@ export class RlpxPeer extends Peer {
       if (eth === undefined) {
         throw new PeerError('ERR_PEER_NO_SHARED_CAPABILITY', `${this.toString()} shares no eth version with us`)
       }
-      await this.bindProtocol(protocol, new RlpxSender(eth, { peer: this.rlpxPeer }))
+      await this.bindProtocol(protocol, new RlpxSender(eth, { peer: this.rlpxPeer, meter: this.config.meter }))
     }
   }
 

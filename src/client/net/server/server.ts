@@ -14,6 +14,7 @@ import type { Config } from '../../config'
 import { type Peer, peerIdHex } from '../peer/peer'
 import type { Protocol } from '../protocol/protocol'
 import type { ClientDpt } from './rlpx/dpt'
+import type { Enode } from './enode'
 
 const log = debug('client:server')
 
@@ -108,6 +109,20 @@ export abstract class Server {
   /** Outbound dials started since creation (each dial of a node counts once). */
   get dialAttempts(): number {
     return this.scheduler.attempts
+  }
+
+  /** Nodes waiting for a free peer slot, and our dials not yet through their handshake. */
+  get dialQueue(): { queued: number; inProgress: number } {
+    return { queued: this.scheduler.queued, inProgress: this.dialsInProgress() }
+  }
+
+  /**
+   * Dials `enode` once a slot is free (admin_addPeer). Unlike geth's static
+   * peers it is not redialed forever: discovery and the scheduler take over.
+   */
+  addPeer(node: Enode): void {
+    if (this.state !== 'started') throw new ServerError('ERR_SERVER_STATE', 'addPeer() needs a started server')
+    this.scheduler.offer({ id: node.id, address: node.ip, udpPort: node.udpPort, tcpPort: node.tcpPort }, false)
   }
 
   /** Protocols offered to every peer; must be added before start(). */
