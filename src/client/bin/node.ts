@@ -1,7 +1,8 @@
 /**
  * Runs one client node: `npm start -- [--port N] [--discPort N]
  * [--bootnodes enode://...[,enode://...]] [--maxPeers N] [--extIP IP]
- * [--bindAddress IP] [--key HEX] [--chainId N] [--p2p]`.
+ * [--bindAddress IP] [--key HEX] [--chainId N] [--p2p] [--metrics-port N]
+ * [--metrics-address IP] [--rpc-port N] [--rpc-address IP]`.
  * Prints the node's enode URL, logs peers joining and leaving, and shuts
  * down cleanly on SIGINT/SIGTERM (a second signal exits at once).
  */
@@ -25,6 +26,10 @@ const USAGE = `usage: npm start -- [options]
   --key HEX           32-byte node private key as hex (default: random identity)
   --chainId N         chain id of the custom chain (default ${DEFAULT_CHAIN_ID}); nodes must agree
   --p2p               use the modular P2P stack instead of RLPx
+  --metrics-port N    serve Prometheus metrics at http://<metrics-address>:N/metrics (default: off)
+  --metrics-address IP  address of the metrics listener (default 127.0.0.1)
+  --rpc-port N        serve JSON-RPC 2.0 over HTTP on port N (default: off)
+  --rpc-address IP    address of the JSON-RPC listener (default 127.0.0.1)
   --help              this text`
 
 function parse(): ConfigOptions {
@@ -39,6 +44,10 @@ function parse(): ConfigOptions {
       key: { type: 'string' },
       chainId: { type: 'string' },
       p2p: { type: 'boolean', default: false },
+      'metrics-port': { type: 'string' },
+      'metrics-address': { type: 'string' },
+      'rpc-port': { type: 'string' },
+      'rpc-address': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -58,6 +67,10 @@ function parse(): ConfigOptions {
     extIP: values.extIP,
     bindAddress: values.bindAddress,
     key: values.key === undefined ? undefined : keyBytes(values.key),
+    metricsPort: values['metrics-port'] === undefined ? undefined : integer('metrics-port', values['metrics-port']),
+    metricsAddress: values['metrics-address'],
+    rpcPort: values['rpc-port'] === undefined ? undefined : integer('rpc-port', values['rpc-port']),
+    rpcAddress: values['rpc-address'],
   }
 }
 
@@ -129,6 +142,8 @@ async function main(): Promise<void> {
 
   console.log(`${time()} starting node ${server.name} (chain id ${config.common.chainId()}, max peers ${config.maxPeers})`)
   await client.start()
+  if (client.metrics !== undefined) console.log(`${time()} metrics: ${client.metrics.server.url}`)
+  if (client.rpc !== undefined) console.log(`${time()} JSON-RPC: ${client.rpc.url}`)
 }
 
 main().catch((err: unknown) => {

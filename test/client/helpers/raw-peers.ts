@@ -28,6 +28,8 @@ export interface RawEthSession {
   readonly version: number
   /** Sends our Status and then `messages` ([code, payload]) back to back, in one write. */
   sendAll(status: EthStatus, messages: readonly [number, Input][]): void
+  /** Sends `messages` ([code, payload]) after the Status exchange, back to back. */
+  send(messages: readonly [number, Input][]): void
   /** The first message with `code` the node sent (already received or still to come), decoded. */
   next(code: number): Promise<EthMessage>
   close(): Promise<void>
@@ -79,6 +81,9 @@ export async function rawStreamSession(url: string, version: number, common: Com
     sendAll(status, messages) {
       stream.write(Buffer.concat([frame(EthCode.Status, encodeStatus(status)), ...messages.map(([code, payload]) => frame(code, payload))]))
     },
+    send(messages) {
+      stream.write(Buffer.concat(messages.map(([code, payload]) => frame(code, payload))))
+    },
     next: (code) => inbox.next(code),
     close: () => conn.close(),
   }
@@ -121,6 +126,9 @@ export async function rawRlpxSession(url: string, version: number, common: Commo
         eth.sendStatus({ td: uintBytes(status.td), bestHash: status.bestHash, genesisHash: status.genesisHash })
         for (const [code, payload] of messages) eth.sendMessage(code as never, payload as never)
         socket.uncork()
+      },
+      send(messages) {
+        for (const [code, payload] of messages) eth.sendMessage(code as never, payload as never)
       },
       next: (code) => inbox.next(code),
       close,
