@@ -249,6 +249,13 @@ export class NodeMetrics {
 let processRegistry: Registry | undefined
 
 /**
+ * prom-client's gauges that end in `_total`, which the Prometheus naming rules reserve for
+ * counters (`promtool check metrics` rejects them). The same counts stay exported per type
+ * as nodejs_active_handles / _requests / _resources.
+ */
+const MISNAMED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']
+
+/**
  * The runtime's default process metrics (CPU, memory, event loop lag, GC), in one registry per
  * process: several nodes in one process (tests, the network script) share one set of probes.
  */
@@ -256,6 +263,7 @@ export function processMetrics(): Registry {
   if (processRegistry === undefined) {
     processRegistry = new Registry()
     collectDefaultMetrics({ register: processRegistry })
+    for (const name of MISNAMED_DEFAULT_METRICS) processRegistry.removeSingleMetric(name)
   }
   return processRegistry
 }
