@@ -48,7 +48,8 @@ export class NodeMetrics {
   private readonly handshakeErrors: Counter<'reason'>
   private readonly bans: Counter<'reason'>
   private readonly discovered: Counter
-  private readonly reputationEvents: Counter<'event'>
+  /** Reputation changes by event: one per request of ours, so tallied here and published when scraped. */
+  private readonly reputationCounts = new Map<string, number>()
   /** p2p_dials_total{result="success"} is derived; it never goes down even while counters settle. */
   private dialSuccesses = 0
 
@@ -128,7 +129,13 @@ export class NodeMetrics {
     this.handshakeDuration = new Histogram({
       name: 'p2p_handshake_duration_seconds', help: 'From a connection being upgraded (ECIES + muxer done) to its peer joining (eth stream + Status)', buckets: HANDSHAKE_DURATION_BUCKETS, registers,
     })
-    this.reputationEvents = new Counter({ name: 'p2p_reputation_events_total', help: 'Score changes by reputation event', labelNames: ['event'], registers })
+    new Counter({
+      name: 'p2p_reputation_events_total', help: 'Score changes by reputation event', labelNames: ['event'], registers,
+      collect() {
+        this.reset()
+        for (const [event, n] of self.reputationCounts) this.inc({ event }, n)
+      },
+    })
     new Histogram({
       name: 'p2p_peer_score', help: 'Distribution of the pooled peers\' reputation scores at scrape time', buckets: SCORE_BUCKETS, registers,
       collect() {
@@ -217,7 +224,7 @@ export class NodeMetrics {
     on(Event.POOL_PEER_REMOVED, (peer) => this.traffic.retire(peer))
     on(Event.POOL_PEER_BANNED, (_peer, reason) => this.bans.inc({ reason: banCategory(reason) }))
     on(Event.PEER_DISCOVERED, () => this.discovered.inc())
-    on(Event.PEER_REPUTATION, (_peer, change) => this.reputationEvents.inc({ event: change.event }))
+    on(Event.PEER_REPUTATION, (_peer, change) => this.reputationCounts.set(change.event, (this.reputationCounts.get(change.event) ?? 0) + 1))
     on(Event.PEER_ERROR, (err, peer) => {
       if (this.client.service.pool.contains(peer.id)) return
       const code = (err as { code?: unknown }).code
