@@ -177,3 +177,18 @@ export async function queryUntil(server: PrometheusServer, query: string, accept
     await new Promise((resolve) => setTimeout(resolve, QUERY_RETRY_MS))
   }
 }
+
+/** `promtool check rules` over recording rules made of `exprs`: PromQL syntax checked by Prometheus itself. */
+export async function promtoolCheckExpressions(exprs: readonly string[]): Promise<{ status: number | null; output: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'ethp2p-promql-'))
+  try {
+    const file = join(dir, 'rules.yml')
+    const rules = exprs.map((e, i) => `      - record: dashboard:expr_${i}\n        expr: ${JSON.stringify(e)}`).join('\n')
+    await writeFile(file, `groups:\n  - name: dashboard\n    rules:\n${rules}\n`)
+    const r = spawnSync(requireBinary('promtool'), ['check', 'rules', file], { encoding: 'utf8', timeout: 30_000 })
+    if (r.error !== undefined) throw r.error
+    return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}

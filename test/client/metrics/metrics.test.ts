@@ -3,13 +3,15 @@
  * real nodes connected on 127.0.0.1; the exposition is checked by the real
  * `promtool`, and a real Prometheus server scrapes a running node.
  */
+import { readFile } from 'node:fs/promises'
+
 import { afterEach, describe, expect, it } from 'vitest'
 
 import { Config, EthereumClient } from '../../../src/client'
 import { MessageTally } from '../../../src/client/metrics/tally'
 import { NO_METER } from '../../../src/client/net/protocol/meter'
 import { enodeId, nextPeer, startNode, testCommon } from '../helpers/nodes'
-import { promtoolCheckMetrics, queryUntil, startPrometheus, toolAvailable } from '../../utils/prometheus'
+import { promtoolCheckExpressions, promtoolCheckMetrics, queryUntil, startPrometheus, toolAvailable } from '../../utils/prometheus'
 
 import type { PrometheusServer } from '../../utils/prometheus'
 
@@ -164,6 +166,26 @@ describe.skipIf(!toolAvailable('promtool'))('metrics checked by promtool', () =>
     const { status, output } = promtoolCheckMetrics(text)
     expect(output).toBe('')
     expect(status).toBe(0)
+  })
+
+  it('docs/grafana-dashboard.json: every query is valid PromQL over metrics the node exports', async () => {
+    const dashboard = JSON.parse(await readFile(new URL('../../../docs/grafana-dashboard.json', import.meta.url), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] }
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr.replaceAll('$__rate_interval', '1m').replaceAll('$instance', '.*')))
+    expect(dashboard.panels.map((p) => p.title)).toEqual(expect.arrayContaining(['Peers', 'Traffic', 'Chain and sync', 'Request latency', 'Errors and bans']))
+    const checked = await promtoolCheckExpressions(exprs)
+    expect(checked.output).toMatch(/SUCCESS/)
+    expect(checked.status).toBe(0)
+    const { client } = await startNode({ common: testCommon(), metricsPort: 0 })
+    clients.push(client)
+    const exported = new Set((await scrape(client)).split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]!))
+    const FUNCTIONS = new Set(['sum', 'by', 'rate', 'histogram_quantile', 'max', 'le'])
+    for (const expr of exprs) {
+      for (const name of expr.match(/\b[a-z][a-z0-9_]*_[a-z0-9_]+\b/g) ?? []) {
+        if (FUNCTIONS.has(name)) continue
+        const base = name.replace(/_(bucket|sum|count)$/, '')
+        expect(exported.has(name) || exported.has(base), `${name} in "${expr}"`).toBe(true)
+      }
+    }
   })
 })
 
