@@ -54,6 +54,8 @@ export interface NetworkOptions {
   discoveryRefreshMs: number
   /** Monitoring length; undefined: until SIGINT/SIGTERM; 0: no monitoring. */
   durationMs: number | undefined
+  /** Every node serves Prometheus metrics on a free port; the URLs are printed. */
+  metrics: boolean
 }
 
 export type ParsedArgs = { kind: 'help' } | { kind: 'run'; options: NetworkOptions }
@@ -72,6 +74,7 @@ export const DEFAULT_OPTIONS: Readonly<NetworkOptions> = {
   intervalMs: DEFAULT_INTERVAL_S * 1000,
   discoveryRefreshMs: DEFAULT_DISCOVERY_REFRESH_S * 1000,
   durationMs: undefined,
+  metrics: false,
 }
 
 export const USAGE = `Usage: bun run src/client/bin/test-network-p2p.ts [options]
@@ -90,6 +93,7 @@ Options:
   --max-peers M           peer slots per node (default ${DEFAULT_MAX_PEERS})
   --rlpx                  use the legacy devp2p RLPx path instead of the P2P stack
   --require-mesh          fail (not just warn) if the nodes do not form a full mesh
+  --metrics               every node serves Prometheus metrics (free ports); prints their URLs
   --timeout S             limit of every wait, in seconds (default ${DEFAULT_TIMEOUT_S})
   --interval S            seconds between monitoring status lines (default ${DEFAULT_INTERVAL_S})
   --discovery-refresh S   discovery refresh period, seconds (default ${DEFAULT_DISCOVERY_REFRESH_S})
@@ -136,6 +140,7 @@ const SETTERS: Record<string, Setter> = {
   '--max-peers': (o, v, f) => (o.maxPeers = intIn(1, 1000)(v, f)),
   '--rlpx': (o, v, f) => (flagOnly(v, f), (o.rlpx = true)),
   '--require-mesh': (o, v, f) => (flagOnly(v, f), (o.requireMesh = true)),
+  '--metrics': (o, v, f) => (flagOnly(v, f), (o.metrics = true)),
   '--timeout': (o, v, f) => (o.timeoutMs = seconds(false)(v, f)),
   '--interval': (o, v, f) => (o.intervalMs = seconds(false)(v, f)),
   '--duration': (o, v, f) => (o.durationMs = seconds(true)(v, f)),
@@ -147,7 +152,7 @@ const SETTERS: Record<string, Setter> = {
 }
 
 /** Flags that never take a value, so `--rlpx --nodes 4` does not read "--nodes" as a value. */
-const BOOLEAN_FLAGS = new Set(['--rlpx', '--require-mesh'])
+const BOOLEAN_FLAGS = new Set(['--rlpx', '--require-mesh', '--metrics'])
 
 /**
  * Parses the command line (without the runtime and script path). Accepts

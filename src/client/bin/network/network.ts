@@ -57,6 +57,7 @@ export class LocalNetwork {
       useP2PServer: !o.rlpx,
       maxPeers: o.maxPeers,
       discoveryRefreshMs: o.discoveryRefreshMs,
+      metrics: o.metrics,
     })
     this.nodes.push(node)
     this.names.add(node.id, node.label)
