@@ -68,20 +68,18 @@ export class NodeMetrics {
         for (const p of self.client.service.pool.peers) this.inc({ direction: p.inbound ? 'inbound' : 'outbound', transport: p.transport })
       },
     })
-    new Counter({
-      name: 'p2p_ingress_bytes_total', help: 'Bytes received from pooled peers (socket bytes: encryption and framing included)', registers,
-      collect() {
-        this.reset()
-        this.inc(self.traffic.totals(self.client.service.pool.peers).bytesIn)
-      },
-    })
-    new Counter({
-      name: 'p2p_egress_bytes_total', help: 'Bytes sent to pooled peers (socket bytes: encryption and framing included)', registers,
-      collect() {
-        this.reset()
-        this.inc(self.traffic.totals(self.client.service.pool.peers).bytesOut)
-      },
-    })
+    for (const [name, field, what] of [
+      ['p2p_ingress_bytes_total', 'bytesIn', 'received from'],
+      ['p2p_egress_bytes_total', 'bytesOut', 'sent to'],
+    ] as const) {
+      new Counter({
+        name, help: `Bytes ${what} pooled peers (socket bytes: encryption and framing included)`, registers,
+        collect() {
+          this.reset()
+          this.inc(self.traffic.totals(self.client.service.pool.peers)[field])
+        },
+      })
+    }
     new Gauge({
       name: 'p2p_connections', help: 'Live connections by multiplexer (handshaking ones included on the P2P stack)', labelNames: ['multiplexer'], registers,
       collect() {
@@ -145,24 +143,20 @@ export class NodeMetrics {
       },
     })
 
-    new Counter({
-      name: 'eth_messages_total', help: 'eth messages by direction, version and message', labelNames: ['direction', 'version', 'message'], registers,
-      collect() {
-        this.reset()
-        for (const c of self.tally.messageCounts()) {
-          forEachCode(c.messages, (code, n) => this.inc({ direction: c.direction, version: String(c.version), message: nameOf(code, c.version) }, n))
-        }
-      },
-    })
-    new Counter({
-      name: 'eth_message_bytes_total', help: 'eth message bytes (code + RLP payload) by direction, version and message; the legacy devp2p path reports none', labelNames: ['direction', 'version', 'message'], registers,
-      collect() {
-        this.reset()
-        for (const c of self.tally.messageCounts()) {
-          forEachCode(c.bytes, (code, n) => this.inc({ direction: c.direction, version: String(c.version), message: nameOf(code, c.version) }, n))
-        }
-      },
-    })
+    for (const [name, field, help] of [
+      ['eth_messages_total', 'messages', 'eth messages by direction, version and message'],
+      ['eth_message_bytes_total', 'bytes', 'eth message bytes (code + RLP payload) by direction, version and message; the legacy devp2p path reports none'],
+    ] as const) {
+      new Counter({
+        name, help, labelNames: ['direction', 'version', 'message'], registers,
+        collect() {
+          this.reset()
+          for (const c of self.tally.messageCounts()) {
+            forEachCode(c[field], (code, n) => this.inc({ direction: c.direction, version: String(c.version), message: nameOf(code, c.version) }, n))
+          }
+        },
+      })
+    }
     this.requestDuration = new Histogram({
       name: 'eth_request_duration_seconds', help: 'Time until a request of ours was answered, by request message', labelNames: ['message'], buckets: REQUEST_DURATION_BUCKETS, registers,
       collect() {

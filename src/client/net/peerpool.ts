@@ -103,15 +103,13 @@ export class PeerPool {
 
   /**
    * Removes the peer, refuses it for `maxAgeMs`, and has the server
-   * disconnect it and keep it from redialing. Its score drops to the floor,
-   * so it comes back (after the ban) on probation. Banning a peer already
-   * banned and out of the pool does nothing: one misdeed is often reported
-   * twice (its reputation verdict and the protocol error).
+   * disconnect it and keep it from redialing. Banning a peer already banned
+   * and out of the pool does nothing: one misdeed is often reported twice
+   * (its reputation verdict and the protocol error).
    */
   ban(peer: Peer, reason: string, maxAgeMs = this.config.banTimeMs): void {
     if (this.isBanned(peer.id) && this.pool.get(peer.id) !== peer) return
     log('banning %s for %d ms: %s', peer.toString(), maxAgeMs, reason)
-    this.config.reputation.floor(peer.id)
     this.banned.ban(peer.id, maxAgeMs)
     this.remove(peer)
     this.config.events.emit(Event.POOL_PEER_BANNED, peer, reason)

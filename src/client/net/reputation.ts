@@ -120,11 +120,6 @@ export class Reputation {
     return change
   }
 
-  /** Puts node `id` at MIN_SCORE (it was banned for whatever reason), without announcing it. */
-  floor(id: string): void {
-    this.table.set(id, { score: MIN_SCORE, at: Date.now() })
-  }
-
   /** Milliseconds until node `id`'s score decays above `threshold` (0 if it already is). */
   msUntilAbove(id: string, threshold = DISCONNECT_THRESHOLD): number {
     const s = this.score(id)

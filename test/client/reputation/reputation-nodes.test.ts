@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Event } from '../../../src/client'
 import { EthCode, encodeEthPayload } from '../../../src/client/net/protocol/ethmessages'
 import { RequestTimeoutError } from '../../../src/client/net/protocol/errors'
-import { DISCONNECT_THRESHOLD, MIN_SCORE, REPUTATION_WEIGHTS } from '../../../src/client/net/reputation'
+import { BAN_THRESHOLD, DISCONNECT_THRESHOLD, REPUTATION_WEIGHTS } from '../../../src/client/net/reputation'
 import { enodeId, nextPeer, startNode, testCommon } from '../helpers/nodes'
 import { rawStreamSession } from '../helpers/raw-peers'
 import { WAIT_MS } from '../helpers/waits'
@@ -74,7 +74,7 @@ describe('peer reputation between nodes', () => {
     raw.send([[EthCode.BlockHeaders, reply]])
     const [, reason] = await banned
     expect(reason).toMatch(/^reputation .* after invalid_data$/)
-    expect(peer.score).toBeCloseTo(MIN_SCORE, 1)
+    expect(peer.score).toBeLessThanOrEqual(BAN_THRESHOLD)
     expect(node.client.service.pool.contains(peer.id)).toBe(false)
     expect(node.client.server.isBanned(peer.id)).toBe(true)
   })

@@ -75,7 +75,7 @@ describe('Reputation table', () => {
   it('says how long a low score takes to recover above the disconnect threshold', () => {
     const { rep, peer } = table()
     const p = peer(1)
-    rep.floor(p.id)
+    rep.report(p, ReputationEvent.PROTOCOL_VIOLATION)
     const ms = rep.msUntilAbove(p.id)
     expect(ms).toBeCloseTo(HALF_LIFE * Math.log2(MIN_SCORE / DISCONNECT_THRESHOLD), -2)
     vi.advanceTimersByTime(ms - 1000)
@@ -149,7 +149,7 @@ describe('PeerPool and reputation', () => {
     expect(config.server.isBanned(p.id)).toBe(false)
   })
 
-  it('bans at once for invalid data, even a peer at the top score, and floors its score', () => {
+  it('bans at once for invalid data, even a peer at the top score; after the ban it is refused until it recovers', () => {
     const { config, pool, peers } = setup()
     const p = peers[1]!
     const banned: string[] = []
@@ -161,10 +161,13 @@ describe('PeerPool and reputation', () => {
     expect(pool.isBanned(p.id)).toBe(true)
     expect(banned).toHaveLength(1)
     expect(banned[0]).toMatch(/^reputation -50\.0 after invalid_data$/)
-    expect(p.score).toBe(MIN_SCORE)
+    expect(p.score).toBe(BAN_THRESHOLD)
     // Reported again (the protocol error of the same reply): no second ban.
     pool.ban(p, 'protocol error: same reply')
     expect(banned).toHaveLength(1)
+    vi.advanceTimersByTime(config.banTimeMs + 1)
+    expect(pool.isBanned(p.id)).toBe(false)
+    expect(pool.add(new DetachedPeer(config, 2))).toBe('low reputation')
   })
 
   it('prefers better-scored peers in idle() and best()', () => {

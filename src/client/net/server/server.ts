@@ -122,7 +122,7 @@ export abstract class Server {
    */
   addPeer(node: Enode): void {
     if (this.state !== 'started') throw new ServerError('ERR_SERVER_STATE', 'addPeer() needs a started server')
-    this.scheduler.offer({ id: node.id, address: node.ip, udpPort: node.udpPort, tcpPort: node.tcpPort }, false)
+    this.scheduler.offer(peerInfoOf(node), false)
   }
 
   /** Protocols offered to every peer; must be added before start(). */
@@ -166,7 +166,7 @@ export abstract class Server {
     if (this.state !== 'started') throw new ServerError('ERR_SERVER_STATE', 'bootstrap() needs a started server')
     for (const node of this.config.bootnodes) {
       if (equalsBytes(node.id, this.config.nodeId)) continue
-      const info: PeerInfo = { id: node.id, address: node.ip, udpPort: node.udpPort, tcpPort: node.tcpPort }
+      const info = peerInfoOf(node)
       if (this.discovery !== null && node.udpPort !== 0) {
         log('%s: bootstrapping discovery from %s:%d', this.name, node.ip, node.udpPort)
         // A failed bootstrap ping is reported on DPT's 'error' event (logged by Discovery).
@@ -280,6 +280,11 @@ export abstract class Server {
     this.tcpPort = 0
     await handlesClosed()
   }
+}
+
+/** An enode as devp2p's discovery and the dial scheduler take it. */
+function peerInfoOf(node: Enode): PeerInfo {
+  return { id: node.id, address: node.ip, udpPort: node.udpPort, tcpPort: node.tcpPort }
 }
 
 /**
