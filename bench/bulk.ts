@@ -33,22 +33,22 @@ import { devp2pPair } from './lib/rlpx'
 import { mbPerSec, median, now } from './lib/stats'
 
 const MiB = 1024 * 1024
-const MESSAGE_BYTES = MiB
+export const MESSAGE_BYTES = MiB
 /** eth Transactions: any ETH message code does; the payload is one 1 MiB byte string. */
 const CODE = 0x02
 
-interface Sizes {
+export interface Sizes {
   totalBytes: number
   /** A side stops sending after this long; its rate covers what it delivered. */
   capMs: number
 }
 
-interface Transfer {
+export interface Transfer {
   bytes: number
   ms: number
 }
 
-const rate = (t: Transfer): number => mbPerSec(t.bytes, t.ms)
+export const rate = (t: Transfer): number => mbPerSec(t.bytes, t.ms)
 
 /** Sender loop shared by both ETH sides: send until the total or the cap, wait for the receiver to count them all. */
 async function transfer(
@@ -87,8 +87,9 @@ class Counter {
   }
 }
 
-async function oursSession(payload: Uint8Array, closer: Closer) {
-  const pair = await p2pEthPair(await statusSource())
+/** Our side of the bulk transfer; `meters` (one per end) make the senders count what they move. */
+export async function oursSession(payload: Uint8Array, closer: Closer, meters?: Parameters<typeof p2pEthPair>[1]) {
+  const pair = await p2pEthPair(await statusSource(), meters)
   closer.add(() => pair.close())
   const counter = new Counter()
   pair.listener.sender.on('message', (m) => {

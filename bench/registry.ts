@@ -2,10 +2,11 @@ import { bulk } from './bulk'
 import { connect } from './connect'
 import { importBench } from './import'
 import { memory } from './memory'
+import { metrics } from './metrics'
 import { muxer } from './muxer'
 import { network } from './network'
 import { reqresp } from './reqresp'
 import type { Bench } from './lib/bench'
 
 /** Every benchmark, in the order `npm run bench` runs them. */
-export const BENCHES: Bench[] = [connect, bulk, muxer, reqresp, memory, network, importBench]
+export const BENCHES: Bench[] = [connect, bulk, muxer, reqresp, metrics, memory, network, importBench]

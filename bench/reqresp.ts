@@ -5,6 +5,7 @@
  * FullEthereumService answering from its Chain on the serving client. Both
  * serving clients hold the same deterministic VM-built chain.
  */
+import type { ConfigOptions } from '../src/client/config'
 import type { Peer } from '../src/client/net/peer/peer'
 import { type Bench, type BenchContext, roundsFor } from './lib/bench'
 import { filledChain } from './lib/chain'
@@ -21,17 +22,17 @@ const HEADERS = 192
  * mode, where building the chain (VM execution) would dominate the run.
  * Headers are the same size either way.
  */
-const CHAIN = { full: { blocks: 256, txsPerBlock: 1 }, quick: { blocks: 200, txsPerBlock: 0 } }
+export const CHAIN = { full: { blocks: 256, txsPerBlock: 1 }, quick: { blocks: 200, txsPerBlock: 0 } }
 const IN_FLIGHT = 32
 const PART_TIMEOUT_MS = 300_000
 
-interface Sizes {
+export interface Sizes {
   sequential: number
   parallel: number
   blocks: number
 }
 
-interface RoundResult {
+export interface RoundResult {
   seqRate: number
   seqLatency: number[]
   parRate: number
@@ -48,7 +49,7 @@ async function request(peer: Peer, i: number, latencies: number[], blocks: numbe
   if (headers.length !== HEADERS) throw new Error(`expected ${HEADERS} headers, got ${headers.length}`)
 }
 
-async function measure(peer: Peer, sizes: Sizes): Promise<RoundResult> {
+export async function measure(peer: Peer, sizes: Sizes): Promise<RoundResult> {
   const seqLatency: number[] = []
   let t0 = now()
   await withTimeout(pool(sizes.sequential, 1, (i) => request(peer, i, seqLatency, sizes.blocks)), PART_TIMEOUT_MS, 'sequential requests')
@@ -60,10 +61,11 @@ async function measure(peer: Peer, sizes: Sizes): Promise<RoundResult> {
   return { seqRate, seqLatency, parRate, parLatency }
 }
 
-async function session(path: Path, chain: { blocks: number; txsPerBlock: number }, closer: Closer): Promise<Peer> {
-  const server = await startClient(path, { chain: await filledChain(chain.blocks, chain.txsPerBlock), maxPeers: 4 })
+/** A serving client and a requesting one, connected; `opts` go to both configs (the metrics bench turns metrics on). */
+export async function session(path: Path, chain: { blocks: number; txsPerBlock: number }, closer: Closer, opts: ConfigOptions = {}): Promise<Peer> {
+  const server = await startClient(path, { chain: await filledChain(chain.blocks, chain.txsPerBlock), maxPeers: 4, ...opts })
   closer.add(() => server.stop())
-  const { dialer, peer } = await connectClients(path, server, { maxPeers: 4 })
+  const { dialer, peer } = await connectClients(path, server, { maxPeers: 4, ...opts })
   closer.add(() => dialer.stop())
   return peer
 }

@@ -6,6 +6,7 @@
 import { utils } from '@noble/secp256k1'
 
 import type { EthStatus } from '../../src/client/net/protocol/ethmessages'
+import type { MessageMeter } from '../../src/client/net/protocol/meter'
 import { StreamSender } from '../../src/client/net/protocol/streamsender'
 import {
   type Connection,
@@ -65,8 +66,9 @@ export function exchangeStatus(sender: StreamSender, source: StatusSource): Prom
   })
 }
 
-export function ethSender(stream: MplexStream): StreamSender {
-  return new StreamSender(stream, { version: 68 })
+/** `meter`: what the sender reports its messages to (the metrics bench); none by default. */
+export function ethSender(stream: MplexStream, meter?: MessageMeter): StreamSender {
+  return new StreamSender(stream, { version: 68, meter })
 }
 
 /** Dials, opens the ETH stream and completes the Status exchange from the dialer's side. */
@@ -75,11 +77,12 @@ export async function dialEth(
   port: number,
   remoteId: Uint8Array,
   source: StatusSource,
+  meter?: MessageMeter,
 ): Promise<{ conn: Connection; sender: StreamSender; stream: MplexStream }> {
   const conn = await node.transport.dial({ host: HOST, port }, { remoteId })
   try {
     const stream = await conn.newStream([ETH68])
-    const sender = ethSender(stream)
+    const sender = ethSender(stream, meter)
     await exchangeStatus(sender, source)
     return { conn, sender, stream }
   } catch (err) {
@@ -101,7 +104,8 @@ export interface EthPair {
   close(): Promise<void>
 }
 
-export async function p2pEthPair(source: StatusSource): Promise<EthPair> {
+/** `meters`: one per end, for the metrics bench; none by default. */
+export async function p2pEthPair(source: StatusSource, meters?: { dialer: MessageMeter; listener: MessageMeter }): Promise<EthPair> {
   const server = stackNode()
   let accepted!: (v: { sender: StreamSender; stream: MplexStream }) => void
   let failed!: (err: unknown) => void
@@ -110,13 +114,13 @@ export async function p2pEthPair(source: StatusSource): Promise<EthPair> {
     failed = reject
   })
   server.registrar.handle(ETH68, (stream) => {
-    const sender = ethSender(stream)
+    const sender = ethSender(stream, meters?.listener)
     exchangeStatus(sender, source).then(() => accepted({ sender, stream }), failed)
   })
   const { listener, port } = await stackListener(server)
   try {
     const client = stackNode()
-    const { conn, sender, stream } = await dialEth(client, port, server.id, source)
+    const { conn, sender, stream } = await dialEth(client, port, server.id, source, meters?.dialer)
     return {
       dialer: { conn, sender, stream },
       listener: await inbound,

@@ -3,8 +3,11 @@ import debug from 'debug'
 import { Chain } from './blockchain/chain'
 import { DataDir } from './db/datadir'
 import { ClientStateError } from './errors'
+import { NodeMetrics } from './metrics/metrics'
+import { MetricsServer } from './metrics/server'
+import { RpcServer } from './rpc/server'
 import { FullEthereumService } from './service/fullethereumservice'
-import { Event } from './types'
+import { Event, type SyncStatusSource } from './types'
 
 import type { Config } from './config'
 import type { AnyServer } from './net/server'
@@ -31,6 +34,10 @@ export class EthereumClient {
   readonly service: FullEthereumService
   /** The open dataDir (config.dataDir), holding its lock until stop(). */
   readonly dataDir: DataDir | undefined
+  /** Prometheus metrics and their HTTP listener, when `config.metricsPort` is set. */
+  readonly metrics?: { registry: NodeMetrics; server: MetricsServer }
+  /** The JSON-RPC endpoint, when `config.rpcPort` is set. */
+  readonly rpc?: RpcServer
   private lifecycle: ClientState = 'created'
   private stopping?: Promise<void>
 
@@ -39,6 +46,23 @@ export class EthereumClient {
     this.chain = chain
     this.dataDir = dataDir
     this.service = new FullEthereumService({ config, chain })
+    // eth_syncing and the sync metrics ask the synchronizer; without one the node is not syncing.
+    const sync = (): SyncStatusSource | undefined => undefined
+    if (config.tally !== undefined && config.metricsPort !== undefined) {
+      const registry = new NodeMetrics({ client: this, tally: config.tally, sync })
+      this.metrics = { registry, server: new MetricsServer({ metrics: registry, host: config.metricsAddress, port: config.metricsPort }) }
+    }
+    if (config.rpcPort !== undefined) {
+      this.rpc = new RpcServer({
+        client: this,
+        host: config.rpcAddress,
+        port: config.rpcPort,
+        maxBodyBytes: config.rpcMaxBodyBytes,
+        maxBatchSize: config.rpcMaxBatchSize,
+        readTimeoutMs: config.rpcReadTimeoutMs,
+        sync,
+      })
+    }
   }
 
   /** Creates the client; with `config.dataDir`, opens it first (ConfigError if another process has it). */
@@ -71,11 +95,12 @@ export class EthereumClient {
     await this.service.open()
     server.addProtocols(this.service.protocols)
     this.dataDir?.attach(this.config, server)
+    this.metrics?.registry.attach()
     this.lifecycle = 'opened'
     log('opened (chain height %d)', this.chain.headers.height)
   }
 
-  /** Starts serving and the server (listen, discovery, bootstrap). Opens first if needed. */
+  /** Starts serving, the server (listen, discovery, bootstrap), then the metrics and RPC endpoints. Opens first if needed. */
   async start(): Promise<void> {
     if (this.lifecycle === 'started') return
     if (this.lifecycle === 'created') await this.open()
@@ -83,7 +108,11 @@ export class EthereumClient {
     await this.service.start()
     try {
       await this.config.server.start()
+      await this.metrics?.server.start()
+      await this.rpc?.start()
     } catch (err) {
+      await this.stopEndpoints()
+      await this.config.server.stop()
       await this.service.stop()
       throw err
     }
@@ -101,6 +130,8 @@ export class EthereumClient {
   private async shutdown(): Promise<void> {
     const wasOpen = this.lifecycle !== 'created'
     this.lifecycle = 'stopping'
+    await this.stopEndpoints()
+    this.metrics?.registry.detach()
     if (wasOpen) await this.config.server.stop()
     await this.service.close()
     await this.chain.close()
@@ -108,5 +139,10 @@ export class EthereumClient {
     this.lifecycle = 'stopped'
     log('stopped')
     this.config.events.emit(Event.CLIENT_SHUTDOWN)
+  }
+
+  private async stopEndpoints(): Promise<void> {
+    await this.rpc?.stop()
+    await this.metrics?.server.stop()
   }
 }

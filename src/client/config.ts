@@ -10,6 +10,9 @@ import { MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_RECEIPTS_SERVE } from './block
 import { loadOrCreateNodeKey } from './db/nodekey'
 import { ConfigError } from './errors'
 import { ETH_VERSIONS, type EthVersion, isEthVersion } from './net/protocol/ethmessages'
+import { MessageTally } from './metrics/tally'
+import { type MessageMeter, NO_METER } from './net/protocol/meter'
+import { DEFAULT_REPUTATION_HALF_LIFE_MS, DEFAULT_REPUTATION_TABLE_SIZE, Reputation } from './net/reputation'
 import { createServer } from './net/server'
 import { parseEnode } from './net/server/enode'
 import { EventBus } from './types'
@@ -118,6 +121,18 @@ export const DEFAULT_MAX_BLOCK_RANGE_UPDATES_PER_MINUTE = 120
  */
 export const DEFAULT_MAX_RECEIPT_CONTINUATIONS = 16
 
+/** Operator endpoints (metrics, JSON-RPC) listen on loopback unless told otherwise: they are not for the internet. */
+export const DEFAULT_OPERATOR_ADDRESS = '127.0.0.1'
+/** Largest JSON-RPC request body: geth's HTTP body limit (5 MiB); a raw transaction of a full block still fits. */
+export const DEFAULT_RPC_MAX_BODY_BYTES = 5 * 1024 * 1024
+/** Most calls in one JSON-RPC batch: geth's BatchRequestLimit. */
+export const DEFAULT_RPC_MAX_BATCH_SIZE = 1000
+/**
+ * Time a JSON-RPC client has to send its whole request, head and body (geth's HTTP read
+ * timeout is 30 s): a client trickling bytes to hold a socket (slow loris) is cut off then.
+ */
+export const DEFAULT_RPC_READ_TIMEOUT_MS = 30_000
+
 export interface ConfigOptions {
   /** Chain rules and genesis. Default: Common.custom({ chainId: 1234, name: 'testnet' }). */
   common?: Common
@@ -194,6 +209,24 @@ export interface ConfigOptions {
   maxBlockRangeUpdatesPerMinute?: number
   /** Follow-up requests for one block's receipts on eth/70 before the peer is a liar. Default DEFAULT_MAX_RECEIPT_CONTINUATIONS (16). */
   maxReceiptContinuations?: number
+  /** Serve Prometheus metrics on this TCP port (0 = a free one). Default: no metrics. */
+  metricsPort?: number
+  /** Address of the metrics listener. Default DEFAULT_OPERATOR_ADDRESS (127.0.0.1). */
+  metricsAddress?: string
+  /** Serve JSON-RPC 2.0 over HTTP on this TCP port (0 = a free one). Default: no RPC. */
+  rpcPort?: number
+  /** Address of the JSON-RPC listener. Default DEFAULT_OPERATOR_ADDRESS (127.0.0.1). */
+  rpcAddress?: string
+  /** Largest JSON-RPC request body; a larger one is refused (413). Default DEFAULT_RPC_MAX_BODY_BYTES (5 MiB). */
+  rpcMaxBodyBytes?: number
+  /** Most calls in one JSON-RPC batch; a larger batch is refused. Default DEFAULT_RPC_MAX_BATCH_SIZE (1000). */
+  rpcMaxBatchSize?: number
+  /** Time to receive a whole JSON-RPC request. Default DEFAULT_RPC_READ_TIMEOUT_MS (30 s). */
+  rpcReadTimeoutMs?: number
+  /** Peer scores halve towards 0 in this time. Default DEFAULT_REPUTATION_HALF_LIFE_MS (10 min). */
+  reputationHalfLifeMs?: number
+  /** Node ids whose score is remembered (LRU). Default DEFAULT_REPUTATION_TABLE_SIZE (1024). */
+  reputationTableSize?: number
 }
 
 /**
@@ -238,7 +271,18 @@ export class Config {
   readonly blockRangeUpdateBlocks: number
   readonly maxBlockRangeUpdatesPerMinute: number
   readonly maxReceiptContinuations: number
+  readonly metricsPort: number | undefined
+  readonly metricsAddress: string
+  readonly rpcPort: number | undefined
+  readonly rpcAddress: string
+  readonly rpcMaxBodyBytes: number
+  readonly rpcMaxBatchSize: number
+  readonly rpcReadTimeoutMs: number
   readonly events = new EventBus()
+  /** Every peer's score, shared by the pool (verdicts), the protocols (reports) and the operator views. */
+  readonly reputation: Reputation
+  /** Per-message counts for the metrics; present iff `metricsPort` is set. */
+  readonly tally: MessageTally | undefined
 
   private serverInstance: AnyServer | undefined
 
@@ -277,6 +321,24 @@ export class Config {
     this.blockRangeUpdateBlocks = checkInt('blockRangeUpdateBlocks', opts.blockRangeUpdateBlocks ?? DEFAULT_BLOCK_RANGE_UPDATE_BLOCKS, 1)
     this.maxBlockRangeUpdatesPerMinute = checkInt('maxBlockRangeUpdatesPerMinute', opts.maxBlockRangeUpdatesPerMinute ?? DEFAULT_MAX_BLOCK_RANGE_UPDATES_PER_MINUTE, 1)
     this.maxReceiptContinuations = checkInt('maxReceiptContinuations', opts.maxReceiptContinuations ?? DEFAULT_MAX_RECEIPT_CONTINUATIONS, 0)
+    this.metricsPort = opts.metricsPort === undefined ? undefined : checkPort('metricsPort', opts.metricsPort)
+    this.metricsAddress = checkIPv4('metricsAddress', opts.metricsAddress ?? DEFAULT_OPERATOR_ADDRESS)
+    this.rpcPort = opts.rpcPort === undefined ? undefined : checkPort('rpcPort', opts.rpcPort)
+    this.rpcAddress = checkIPv4('rpcAddress', opts.rpcAddress ?? DEFAULT_OPERATOR_ADDRESS)
+    this.rpcMaxBodyBytes = checkInt('rpcMaxBodyBytes', opts.rpcMaxBodyBytes ?? DEFAULT_RPC_MAX_BODY_BYTES, 1)
+    this.rpcMaxBatchSize = checkInt('rpcMaxBatchSize', opts.rpcMaxBatchSize ?? DEFAULT_RPC_MAX_BATCH_SIZE, 1)
+    this.rpcReadTimeoutMs = checkInt('rpcReadTimeoutMs', opts.rpcReadTimeoutMs ?? DEFAULT_RPC_READ_TIMEOUT_MS, 1)
+    this.reputation = new Reputation({
+      events: this.events,
+      halfLifeMs: checkInt('reputationHalfLifeMs', opts.reputationHalfLifeMs ?? DEFAULT_REPUTATION_HALF_LIFE_MS, 1),
+      tableSize: checkInt('reputationTableSize', opts.reputationTableSize ?? DEFAULT_REPUTATION_TABLE_SIZE, 1),
+    })
+    this.tally = this.metricsPort === undefined ? undefined : new MessageTally()
+  }
+
+  /** What the eth senders and sessions report their traffic to: the tally, or nothing without metrics. */
+  get meter(): MessageMeter {
+    return this.tally ?? NO_METER
   }
 
   /**

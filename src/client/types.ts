@@ -4,6 +4,7 @@ import { ClientError } from './errors'
 
 import type { Peer } from './net/peer/peer'
 import type { EthStatus } from './net/protocol/ethmessages'
+import type { ReputationChange } from './net/reputation'
 import type { Server } from './net/server/server'
 
 /** Every event on the client's bus (`config.events`). Values are the wire names used by EventEmitter. */
@@ -27,6 +28,8 @@ export enum Event {
   /** An inbound stream of a P2P connection failed (its negotiation or its handler) and was reset. */
   STREAM_ERROR = 'stream:error',
   PROTOCOL_STATUS = 'protocol:status',
+  /** A peer's score changed (src/client/net/reputation.ts); the PeerPool acts on the verdict. */
+  PEER_REPUTATION = 'peer:reputation',
 }
 
 /** A node seen by discovery (not yet connected). */
@@ -52,6 +55,18 @@ export interface StreamInfo {
   streamId: string
   protocol: string
   direction: 'inbound' | 'outbound'
+}
+
+/** Progress of a sync in geth's eth_syncing terms. */
+export interface SyncProgress {
+  startingBlock: bigint
+  currentBlock: bigint
+  highestBlock: bigint
+}
+
+/** What a synchronizer tells operators (eth_syncing, the sync metrics): false while not syncing. */
+export interface SyncStatusSource {
+  syncing(): false | SyncProgress
 }
 
 /** A decoded protocol message as routed through the bus. */
@@ -81,6 +96,7 @@ export interface EventParams {
   [Event.STREAM_OPENED]: [stream: StreamInfo]
   [Event.STREAM_CLOSED]: [stream: StreamInfo]
   [Event.STREAM_ERROR]: [error: Error, stream: StreamInfo, peer: Peer]
+  [Event.PEER_REPUTATION]: [peer: Peer, change: ReputationChange]
 }
 
 export type EventListener<E extends Event> = (...args: EventParams[E]) => void

@@ -1,7 +1,8 @@
 /**
  * Runs one client node: `npm start -- [--port N] [--discPort N]
  * [--bootnodes enode://...[,enode://...]] [--maxPeers N] [--extIP IP]
- * [--bindAddress IP] [--key HEX] [--dataDir DIR] [--chainId N] [--p2p] [--eth V,V...]`.
+ * [--bindAddress IP] [--key HEX] [--dataDir DIR] [--chainId N] [--p2p] [--eth V,V...]
+ * [--metrics-port N] [--metrics-address IP] [--rpc-port N] [--rpc-address IP]`.
  * Prints the node's enode URL, logs peers joining and leaving, and shuts
  * down cleanly on SIGINT/SIGTERM (a second signal exits at once).
  */
@@ -27,6 +28,10 @@ const USAGE = `usage: npm start -- [options]
   --chainId N         chain id of the custom chain (default ${DEFAULT_CHAIN_ID}); nodes must agree
   --p2p               use the modular P2P stack instead of RLPx
   --eth V,V...        eth versions to offer (default 70,69,68,67,66)
+  --metrics-port N    serve Prometheus metrics at http://<metrics-address>:N/metrics (default: off)
+  --metrics-address IP  address of the metrics listener (default 127.0.0.1)
+  --rpc-port N        serve JSON-RPC 2.0 over HTTP on port N (default: off)
+  --rpc-address IP    address of the JSON-RPC listener (default 127.0.0.1)
   --help              this text`
 
 function parse(): ConfigOptions {
@@ -43,6 +48,10 @@ function parse(): ConfigOptions {
       chainId: { type: 'string' },
       p2p: { type: 'boolean', default: false },
       eth: { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-address': { type: 'string' },
+      'rpc-port': { type: 'string' },
+      'rpc-address': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -65,6 +74,10 @@ function parse(): ConfigOptions {
     // Config checks each version (and names the option when one is not supported).
     ethVersions: values.eth?.split(',').map((v) => integer('eth', v.trim())),
     dataDir: values.dataDir,
+    metricsPort: values['metrics-port'] === undefined ? undefined : integer('metrics-port', values['metrics-port']),
+    metricsAddress: values['metrics-address'],
+    rpcPort: values['rpc-port'] === undefined ? undefined : integer('rpc-port', values['rpc-port']),
+    rpcAddress: values['rpc-address'],
   }
 }
 
@@ -136,6 +149,8 @@ async function main(): Promise<void> {
 
   console.log(`${time()} starting node ${server.name} (chain id ${config.common.chainId()}, max peers ${config.maxPeers})`)
   await client.start()
+  if (client.metrics !== undefined) console.log(`${time()} metrics: ${client.metrics.server.url}`)
+  if (client.rpc !== undefined) console.log(`${time()} JSON-RPC: ${client.rpc.url}`)
 }
 
 main().catch((err: unknown) => {

@@ -4,7 +4,7 @@ import type { Block, BlockBodyBytes, BlockHeader } from '@ethereumjs/block'
 import { type Blockchain, createBlockchain } from '@ethereumjs/blockchain'
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
-import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { type Account, type Address, bytesToHex, equalsBytes } from '@ethereumjs/util'
 import debug from 'debug'
 
 import { createGenesisBlock } from '../../chain-config'
@@ -263,6 +263,12 @@ export class Chain {
     const lookup = async (hash: Uint8Array): Promise<Uint8Array | undefined> =>
       hash instanceof Uint8Array && hash.length === 32 ? this.state.nodeData(hash) : undefined
     return collectReply(hashes, budget, lookup, (data) => data.length)
+  }
+
+  /** The account `address` as of (after executing) the block `header` belongs to; undefined if it has none. */
+  async getAccount(address: Address, header: BlockHeader): Promise<Account | undefined> {
+    this.ensureOpen()
+    return this.state.account(address, header.stateRoot)
   }
 
   /** Total difficulty at a stored block; ERR_CHAIN_UNKNOWN_BLOCK if (hash, number) is not stored. */

@@ -7,6 +7,7 @@ import { ChainError } from './errors'
 
 import type { Block } from '@ethereumjs/block'
 import type { MerklePatriciaTrie } from '@ethereumjs/mpt'
+import type { Account, Address } from '@ethereumjs/util'
 import type { Blockchain } from '@ethereumjs/blockchain'
 import type { Common } from '@ethereumjs/common'
 
@@ -81,6 +82,17 @@ export class ChainState {
     } catch (err) {
       throw new ChainError('ERR_CHAIN_INVALID_BLOCK', `block ${block.header.number} ${bytesToHex(block.hash())} failed execution: ${(err as Error).message}`, { cause: err })
     }
+  }
+
+  /**
+   * The account `address` in the state `stateRoot` commits to (that of any block executed
+   * here: nothing is pruned), or undefined when it has none. Reads a copy sharing the node
+   * store, so a block executing meanwhile is not disturbed.
+   */
+  async account(address: Address, stateRoot: Uint8Array): Promise<Account | undefined> {
+    const view = this.db.shallowCopy(false)
+    await view.setStateRoot(stateRoot)
+    return view.getAccount(address)
   }
 
   /** The trie node or contract code with keccak-256 hash `hash`, or undefined when this node never held it. */

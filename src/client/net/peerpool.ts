@@ -4,6 +4,7 @@ import { DisconnectReason } from '../../p2p'
 import { Event } from '../types'
 
 import { BanList } from './banlist'
+import { DISCONNECT_THRESHOLD, type ReputationChange } from './reputation'
 
 import type { Config } from '../config'
 import type { EventListener, ProtocolMessage } from '../types'
@@ -18,7 +19,13 @@ export interface PeerPoolOptions {
 }
 
 /** Why a peer was not admitted to the pool. */
-export type AdmitRefusal = 'already in pool' | 'banned' | 'pool full'
+export type AdmitRefusal = 'already in pool' | 'banned' | 'pool full' | 'low reputation'
+
+/**
+ * idle() picks at random among the candidates scoring within this much of the best one:
+ * better-scored peers get the work, and equally good ones share it.
+ */
+export const IDLE_SCORE_BAND = 5
 
 /**
  * The set of usable peers (Status handshake done). Follows the server's
@@ -42,6 +49,7 @@ export class PeerPool {
     this.config.events.on(Event.PEER_CONNECTED, this.onConnected)
     this.config.events.on(Event.PEER_DISCONNECTED, this.onDisconnected)
     this.config.events.on(Event.PROTOCOL_MESSAGE, this.onMessage)
+    this.config.events.on(Event.PEER_REPUTATION, this.onReputation)
   }
 
   /** Unsubscribes and forgets every peer (the server closes their sessions). Idempotent. */
@@ -51,6 +59,7 @@ export class PeerPool {
     this.config.events.off(Event.PEER_CONNECTED, this.onConnected)
     this.config.events.off(Event.PEER_DISCONNECTED, this.onDisconnected)
     this.config.events.off(Event.PROTOCOL_MESSAGE, this.onMessage)
+    this.config.events.off(Event.PEER_REPUTATION, this.onReputation)
     for (const peer of [...this.pool.values()]) this.remove(peer)
     this.banned.clear()
   }
@@ -78,6 +87,7 @@ export class PeerPool {
   add(peer: Peer): AdmitRefusal | undefined {
     if (this.pool.has(peer.id)) return 'already in pool'
     if (this.isBanned(peer.id)) return 'banned'
+    if (peer.score <= DISCONNECT_THRESHOLD) return 'low reputation'
     if (this.pool.size >= this.config.maxPeers) return 'pool full'
     this.pool.set(peer.id, peer)
     log('added %s (%d/%d)', peer.toString(), this.pool.size, this.config.maxPeers)
@@ -97,8 +107,11 @@ export class PeerPool {
    * Removes the peer, refuses it for `maxAgeMs`, and has the server
    * disconnect it (with `disconnect`: the pool bans for protocol violations,
    * which geth reports as SUBPROTOCOL_ERROR) and keep it from redialing.
+   * Banning a peer already banned and out of the pool does nothing: one
+   * misdeed is often reported twice (its reputation verdict and the protocol error).
    */
   ban(peer: Peer, reason: string, maxAgeMs = this.config.banTimeMs, disconnect = DisconnectReason.SUBPROTOCOL_ERROR): void {
+    if (this.isBanned(peer.id) && this.pool.get(peer.id) !== peer) return
     log('banning %s for %d ms: %s', peer.toString(), maxAgeMs, reason)
     this.banned.ban(peer.id, maxAgeMs)
     this.remove(peer)
@@ -106,14 +119,20 @@ export class PeerPool {
     this.config.server.ban(peer.id, maxAgeMs, disconnect)
   }
 
-  /** A random idle peer with a bound ETH protocol (matching `filter`), so load spreads over peers. */
+  /**
+   * An idle peer with a bound ETH protocol (matching `filter`): chosen at random among those
+   * scoring within IDLE_SCORE_BAND of the best-scored candidate, so load spreads over the
+   * good peers and a peer that keeps timing out gets less work.
+   */
   idle(filter: (peer: Peer) => boolean = () => true): Peer | undefined {
-    const candidates = this.peers.filter((p) => p.idle && p.eth !== undefined && filter(p))
+    const candidates = this.peers.filter((p) => p.idle && p.eth !== undefined && filter(p)).map((peer) => ({ peer, score: peer.score }))
     if (candidates.length === 0) return undefined
-    return candidates[Math.floor(Math.random() * candidates.length)]
+    const top = Math.max(...candidates.map((c) => c.score))
+    const good = candidates.filter((c) => c.score >= top - IDLE_SCORE_BAND)
+    return good[Math.floor(Math.random() * good.length)]!.peer
   }
 
-  /** The peer claiming the highest total difficulty, then the highest known block number. */
+  /** The peer claiming the highest total difficulty, then the highest known block number, then the best score. */
   best(): Peer | undefined {
     let best: Peer | undefined
     for (const peer of this.pool.values()) {
@@ -126,6 +145,7 @@ export class PeerPool {
   private readonly onConnected: EventListener<Event.PEER_CONNECTED> = (peer) => {
     const refusal = this.add(peer)
     if (refusal === undefined || refusal === 'already in pool') return
+    if (refusal === 'low reputation') return this.dropLowScored(peer, `score ${peer.score.toFixed(1)}`)
     log('refusing %s: %s', peer.toString(), refusal)
     // A bus listener has no caller to hand the failure to; the server reports the session's end either way.
     const reason = refusal === 'pool full' ? DisconnectReason.TOO_MANY_PEERS : DisconnectReason.USELESS_PEER
@@ -134,6 +154,26 @@ export class PeerPool {
 
   private readonly onDisconnected: EventListener<Event.PEER_DISCONNECTED> = (peer) => {
     this.remove(peer)
+  }
+
+  /** Acts on a pooled peer's reputation verdict: ban, or disconnect and refuse until it recovers. */
+  private readonly onReputation = (peer: Peer, change: ReputationChange): void => {
+    if (change.verdict === 'keep' || this.pool.get(peer.id) !== peer) return
+    const reason = `reputation ${change.score.toFixed(1)} after ${change.event}`
+    if (change.verdict === 'ban') this.ban(peer, reason)
+    else this.dropLowScored(peer, reason)
+  }
+
+  /**
+   * Disconnects a peer whose score is at or below DISCONNECT_THRESHOLD, and has the server
+   * refuse the node until the score has decayed above it (so the dial scheduler does not
+   * reconnect it at once, and an inbound retry is refused before its handshake).
+   */
+  private dropLowScored(peer: Peer, reason: string): void {
+    log('disconnecting %s: %s', peer.toString(), reason)
+    this.remove(peer)
+    peer.disconnect(DisconnectReason.USELESS_PEER, reason).catch((err: unknown) => log('disconnecting %s failed: %o', peer.toString(), err))
+    this.config.server.ban(peer.id, this.config.reputation.msUntilAbove(peer.id))
   }
 
   /** Announcements move a peer's best block forward (best-header updates); BlockRangeUpdates replace its range. */
@@ -163,5 +203,6 @@ function comparePeers(a: Peer, b: Peer): number {
   // eth/69+ peers claim no td; their block range names their head.
   const nA = a.bestHeader?.number ?? a.blockRange?.latestBlock ?? -1n
   const nB = b.bestHeader?.number ?? b.blockRange?.latestBlock ?? -1n
-  return nA === nB ? 0 : nA > nB ? 1 : -1
+  if (nA !== nB) return nA > nB ? 1 : -1
+  return Math.sign(a.score - b.score)
 }

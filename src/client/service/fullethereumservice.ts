@@ -52,6 +52,11 @@ export class FullEthereumService extends Service {
     return 'eth'
   }
 
+  /** Peers' requests being served now and waiting their turn (operators see it as eth_serve_queue). */
+  get serveLoad(): { running: number; waiting: number } {
+    return { running: this.serveQueue.running, waiting: this.serveQueue.waitingTotal }
+  }
+
   /** EthProtocol under an RlpxServer, StreamEthProtocol (eth over mplex streams) under a P2PServer. */
   get protocols(): Protocol[] {
     const server = this.config.server

@@ -61,6 +61,13 @@ export class ServeQueue<K extends object> {
     return this.active
   }
 
+  /** Requests waiting for their turn, across all peers (metrics read it when scraped). */
+  get waitingTotal(): number {
+    let n = 0
+    for (const queue of this.waiting.values()) n += queue.length
+    return n
+  }
+
   /** Requests of `key` waiting for their turn (the one being served not counted). */
   queued(key: K): number {
     return this.waiting.get(key)?.length ?? 0

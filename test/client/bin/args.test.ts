@@ -51,7 +51,8 @@ describe('parseArgs', () => {
 
   it('takes boolean flags without consuming the next argument', () => {
     const o = run(['--rlpx', '--nodes', '4', '--require-mesh'])
-    expect(o).toMatchObject({ rlpx: true, nodes: 4, requireMesh: true })
+    expect(o).toMatchObject({ rlpx: true, nodes: 4, requireMesh: true, metrics: false })
+    expect(run(['--metrics', '--nodes', '2'])).toMatchObject({ metrics: true, nodes: 2 })
   })
 
   it('returns help for -h / --help wherever it appears', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 
 import { formatBytes, formatDuration, renderTable, timestamp } from '../../../src/client/bin/network/format'
-import { formatMessagesTable, formatStatsTable, formatStatusEntry } from '../../../src/client/bin/network/table'
+import { formatMessagesTable, formatPeerScores, formatStatsTable, formatStatusEntry } from '../../../src/client/bin/network/table'
 
 import type { NodeSnapshot } from '../../../src/client/bin/network/stats'
 
@@ -20,6 +20,7 @@ function snapshot(over: Partial<NodeSnapshot>): NodeSnapshot {
     errors: 0,
     height: 64n,
     headHash: 'a4aa138a' + '0'.repeat(56),
+    peerScores: [],
     ...over,
   }
 }
@@ -75,5 +76,15 @@ describe('statistics table', () => {
   it('condenses a node into a status-line entry', () => {
     expect(formatStatusEntry(snapshot({}))).toBe('node1 2p 2s #64 4.0 KiB/30.6 KiB')
     expect(formatStatusEntry(snapshot({ streams: undefined, peers: 1 }))).toBe('node1 1p #64 4.0 KiB/30.6 KiB')
+  })
+})
+
+describe('peer scores', () => {
+  it('lists each node\'s peers with their signed score, sorted by peer', () => {
+    const rows = [
+      snapshot({ peerScores: [{ peer: 'node3', score: -6 }, { peer: 'node2', score: 3.25 }] }),
+      snapshot({ label: 'node2', peerScores: [] }),
+    ]
+    expect(formatPeerScores(rows)).toEqual(['node1: node2 +3.3, node3 -6.0', 'node2: (no peers)'])
   })
 })

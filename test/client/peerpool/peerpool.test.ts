@@ -135,7 +135,8 @@ describe('PeerPool', () => {
     s.pool.add(s.peers[0])
     s.pool.close()
     expect(s.pool.size).toBe(0)
-    expect(s.config.events.totalListenerCount()).toBe(before - 3)
+    // PEER_CONNECTED, PEER_DISCONNECTED, PROTOCOL_MESSAGE, PEER_REPUTATION
+    expect(s.config.events.totalListenerCount()).toBe(before - 4)
     s.config.events.emit(Event.PEER_CONNECTED, s.peers[1])
     expect(s.pool.size).toBe(0)
   })

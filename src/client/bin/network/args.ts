@@ -57,6 +57,8 @@ export interface NetworkOptions {
   durationMs: number | undefined
   /** Config.ethVersions of every node (highest first): what each offers. */
   ethVersions: number[]
+  /** Every node serves Prometheus metrics on a free port; the URLs are printed. */
+  metrics: boolean
 }
 
 export type ParsedArgs = { kind: 'help' } | { kind: 'run'; options: NetworkOptions }
@@ -76,6 +78,7 @@ export const DEFAULT_OPTIONS: Readonly<NetworkOptions> = {
   discoveryRefreshMs: DEFAULT_DISCOVERY_REFRESH_S * 1000,
   durationMs: undefined,
   ethVersions: [...DEFAULT_ETH_VERSIONS],
+  metrics: false,
 }
 
 export const USAGE = `Usage: bun run src/client/bin/test-network-p2p.ts [options]
@@ -96,6 +99,7 @@ Options:
   --eth V[,V...]          eth versions every node offers, of ${ETH_VERSIONS.join(', ')}
                           (default ${DEFAULT_ETH_VERSIONS.join(',')}; --eth 68 runs the network at eth/68)
   --require-mesh          fail (not just warn) if the nodes do not form a full mesh
+  --metrics               every node serves Prometheus metrics (free ports); prints their URLs
   --timeout S             limit of every wait, in seconds (default ${DEFAULT_TIMEOUT_S})
   --interval S            seconds between monitoring status lines (default ${DEFAULT_INTERVAL_S})
   --discovery-refresh S   discovery refresh period, seconds (default ${DEFAULT_DISCOVERY_REFRESH_S})
@@ -156,6 +160,7 @@ const SETTERS: Record<string, Setter> = {
   '--rlpx': (o, v, f) => (flagOnly(v, f), (o.rlpx = true)),
   '--eth': (o, v, f) => (o.ethVersions = ethVersions(v, f)),
   '--require-mesh': (o, v, f) => (flagOnly(v, f), (o.requireMesh = true)),
+  '--metrics': (o, v, f) => (flagOnly(v, f), (o.metrics = true)),
   '--timeout': (o, v, f) => (o.timeoutMs = seconds(false)(v, f)),
   '--interval': (o, v, f) => (o.intervalMs = seconds(false)(v, f)),
   '--duration': (o, v, f) => (o.durationMs = seconds(true)(v, f)),
@@ -167,7 +172,7 @@ const SETTERS: Record<string, Setter> = {
 }
 
 /** Flags that never take a value, so `--rlpx --nodes 4` does not read "--nodes" as a value. */
-const BOOLEAN_FLAGS = new Set(['--rlpx', '--require-mesh'])
+const BOOLEAN_FLAGS = new Set(['--rlpx', '--require-mesh', '--metrics'])
 
 /**
  * Parses the command line (without the runtime and script path). Accepts

@@ -58,6 +58,7 @@ export class LocalNetwork {
       maxPeers: o.maxPeers,
       discoveryRefreshMs: o.discoveryRefreshMs,
       ethVersions: o.ethVersions,
+      metrics: o.metrics,
     })
     this.nodes.push(node)
     this.names.add(node.id, node.label)

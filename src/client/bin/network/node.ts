@@ -26,6 +26,8 @@ export interface NodeSpec {
   discoveryRefreshMs: number
   /** eth versions offered (Config.ethVersions). */
   ethVersions: number[]
+  /** Serve Prometheus metrics on a free loopback port. */
+  metrics?: boolean
 }
 
 /** Blocks (and their receipts) a node starts with. */
@@ -69,6 +71,7 @@ export class TestNode {
       bootnodes: spec.bootnodes,
       discoveryRefreshMs: spec.discoveryRefreshMs,
       ethVersions: spec.ethVersions,
+      metricsPort: spec.metrics === true ? 0 : undefined,
     })
     const client = await EthereumClient.create({ config })
     return new TestNode(spec, config, client)
@@ -87,6 +90,12 @@ export class TestNode {
   /** The client's server (RlpxServer or P2PServer, as `useP2PServer` selects). */
   get server(): AnyServer {
     return this.config.server
+  }
+
+  /** `http://127.0.0.1:port/metrics` while started with metrics on. */
+  get metricsUrl(): string | undefined {
+    const m = this.client.metrics
+    return m === undefined || this.client.state !== 'started' ? undefined : m.server.url
   }
 
   get listening(): boolean {

@@ -6,7 +6,7 @@ import { monitor } from './monitor'
 import { LocalNetwork, NETWORK_LABEL } from './network'
 import { awaitBlockRanges, awaitFirstPeers, awaitMesh, checkVersions, compareHeads, recordShutdown, startNetwork, syncAll } from './phases'
 import { snapshotAll } from './stats'
-import { formatMessagesTable, formatStatsTable } from './table'
+import { formatMessagesTable, formatPeerScores, formatStatsTable } from './table'
 
 import type { NetworkOptions } from './args'
 import type { CheckResult } from './checks'
@@ -87,6 +87,21 @@ function nextMacrotask(): Promise<void> {
 
 function printTables(ctx: PhaseContext, title: string): NodeSnapshot[] {
   const rows = snapshotAll(ctx.net.stats)
-  ctx.log.raw(['', `${title}:`, ...formatStatsTable(rows), '', 'eth messages by type (received/sent):', ...formatMessagesTable(rows), ''].join('\n'))
+  const metrics = ctx.net.nodes.flatMap((n) => (n.metricsUrl === undefined ? [] : [`${n.label}: ${n.metricsUrl}`]))
+  ctx.log.raw(
+    [
+      '',
+      `${title}:`,
+      ...formatStatsTable(rows),
+      '',
+      'eth messages by type (received/sent):',
+      ...formatMessagesTable(rows),
+      '',
+      'peer reputation scores:',
+      ...formatPeerScores(rows),
+      ...(metrics.length === 0 ? [] : ['', 'metrics:', ...metrics]),
+      '',
+    ].join('\n'),
+  )
   return rows
 }

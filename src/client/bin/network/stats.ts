@@ -30,6 +30,8 @@ export interface NodeSnapshot {
   errors: number
   height: bigint
   headHash: string
+  /** Each pooled peer's reputation score, by the peer's node label. */
+  peerScores: { peer: string; score: number }[]
 }
 
 /**
@@ -162,6 +164,7 @@ export function snapshotAll(all: readonly NodeStats[]): NodeSnapshot[] {
       errors: s.errors,
       height: head.height,
       headHash: head.hash,
+      peerScores: s.node.peers.map((p) => ({ peer: all.find((o) => o.node.id === p.id)?.node.label ?? p.id.slice(0, 8), score: p.score })),
     }
   })
 }

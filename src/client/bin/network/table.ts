@@ -53,3 +53,11 @@ export function formatStatusEntry(r: NodeSnapshot): string {
   const streams = r.streams === undefined ? '' : ` ${r.streams}s`
   return `${r.label} ${r.peers}p${streams} #${r.height} ${formatBytes(r.bytesIn)}/${formatBytes(r.bytesOut)}`
 }
+
+/** Per node: every peer with its reputation score, `node1: node2 +3.0, node3 +2.0`. */
+export function formatPeerScores(rows: readonly NodeSnapshot[]): string[] {
+  return rows.map((r) => {
+    const peers = [...r.peerScores].sort((a, b) => a.peer.localeCompare(b.peer)).map((p) => `${p.peer} ${p.score >= 0 ? '+' : ''}${p.score.toFixed(1)}`)
+    return `${r.label}: ${peers.length === 0 ? '(no peers)' : peers.join(', ')}`
+  })
+}

@@ -1,5 +1,7 @@
 import { type BlockRange, hasBlockRange, statusHead } from '../protocol/ethstatus'
 
+import { ReputationEvent } from '../reputation'
+
 import type { BlockHeader } from '@ethereumjs/block'
 import type { DisconnectReason } from '../../../p2p'
 import type { Config } from '../../config'
@@ -79,9 +81,29 @@ export abstract class Peer {
     })
   }
 
+  /** The remote's client name from its devp2p Hello ("Geth/v1.14..."); undefined when the transport has none. */
+  get clientName(): string | undefined {
+    return undefined
+  }
+
+  /** Capabilities the remote speaks with us, as geth lists them ("eth/68"). */
+  get capabilities(): string[] {
+    return this.eth === undefined ? [] : [`eth/${this.eth.version}`]
+  }
+
+  /** Our end of the connection ('host:port'); undefined when the transport does not expose it. */
+  get localAddress(): string | undefined {
+    return undefined
+  }
+
   /** Bytes exchanged with the remote so far; undefined when the transport does not count them. */
   get bytes(): ByteCounts | undefined {
     return undefined
+  }
+
+  /** Reputation score (src/client/net/reputation.ts): kept per node id, so it survives reconnects. */
+  get score(): number {
+    return this.config.reputation.score(this.id)
   }
 
   /** Hash of the best block the remote told us about (announcement or block range, else its Status). */
@@ -142,7 +164,9 @@ export abstract class Peer {
     const hash = this.bestHash
     if (eth === undefined || hash === undefined) return undefined
     const [header] = await eth.getBlockHeaders({ block: hash, max: 1 })
-    if (header !== undefined) this.bestHeaderValue = header
+    // A peer that cannot serve the head it claims has nothing to sync from.
+    if (header === undefined) this.config.reputation.report(this, ReputationEvent.USELESS)
+    else this.bestHeaderValue = header
     return header
   }
 

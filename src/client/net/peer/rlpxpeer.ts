@@ -54,6 +54,19 @@ export class RlpxPeer extends Peer {
     return { bytesIn: this.socket.bytesRead, bytesOut: this.socket.bytesWritten }
   }
 
+  override get clientName(): string | undefined {
+    return this.rlpxPeer.getHelloMessage()?.clientId
+  }
+
+  /** Every capability the remote's Hello offered. */
+  override get capabilities(): string[] {
+    return (this.rlpxPeer.getHelloMessage()?.capabilities ?? []).map((c) => `${c.name}/${c.version}`)
+  }
+
+  override get localAddress(): string | undefined {
+    return this.socket.localAddress === undefined ? undefined : `${this.socket.localAddress}:${this.socket.localPort}`
+  }
+
   async connect(): Promise<void> {
     for (const protocol of this.protocols) {
       if (protocol.name !== 'eth') {
@@ -62,6 +75,7 @@ export class RlpxPeer extends Peer {
       // The sender ends the session through us, so its reason (a protocol violation, a Status timeout) is the one sent.
       const sender = rlpxEthSender(this.rlpxPeer, {
         maxMessageSize: this.config.maxMessageSize,
+        meter: this.config.meter,
         disconnect: (reason, detail) => void this.disconnect(reason, detail),
       })
       if (sender === undefined) throw new NoSharedCapabilityError(`${this.toString()} shares no eth version with us`)

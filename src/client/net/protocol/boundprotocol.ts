@@ -27,6 +27,9 @@ import {
   messageName,
 } from './ethmessages'
 import { type RequestData, RequestTracker, type ResponseData } from './requests'
+import { ReputationEvent } from '../reputation'
+
+import type { RequestOutcome } from './meter'
 
 import type { Config } from '../../config'
 import type { Peer } from '../peer/peer'
@@ -87,7 +90,7 @@ export class BoundProtocol {
     this.sender = opts.sender
     this.name = opts.protocol.name
     this.onReady = opts.onReady
-    this.requests = new RequestTracker({ timeoutMs: opts.config.requestTimeoutMs })
+    this.requests = new RequestTracker({ timeoutMs: opts.config.requestTimeoutMs, onSettled: (name, outcome, ms) => this.requestSettled(name, outcome, ms) })
     this.rangeUpdates = new BlockRangeUpdates(opts.config.maxBlockRangeUpdatesPerMinute)
   }
 
@@ -168,6 +171,13 @@ export class BoundProtocol {
     if (this.state === 'closed') return
     this.shutdown(new PeerDisconnectedError(`${this.name} session closed locally${reason ? `: ${reason.message}` : ''}`, { cause: reason }))
     this.sender.close(reason)
+  }
+
+  /** Every request of ours ends here: counted (metrics) and scored (reputation). */
+  private requestSettled(name: EthRequestName, outcome: RequestOutcome, ms: number): void {
+    this.config.meter.request(name, outcome, ms / 1000)
+    const event = REPUTATION_OF[outcome]
+    if (event !== undefined) this.config.reputation.report(this.peer, event)
   }
 
   private notReady(): Error {
@@ -302,6 +312,14 @@ export class BoundProtocol {
     // Status must still get its sender banned, even though the session ended in the same turn.
     this.requests.rejectAll(err)
   }
+}
+
+/** What a request's end says about the peer; a cancelled one (our send failed, the session ended) says nothing. */
+const REPUTATION_OF: Readonly<Record<RequestOutcome, ReputationEvent | undefined>> = {
+  answered: ReputationEvent.SERVED,
+  timeout: ReputationEvent.TIMEOUT,
+  invalid: ReputationEvent.INVALID_DATA,
+  cancelled: undefined,
 }
 
 function itemCount(msg: EthMessage): number {

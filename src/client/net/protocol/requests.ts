@@ -1,6 +1,8 @@
 import { InvalidResponseError, RequestTimeoutError, UnexpectedResponseError } from './errors'
 import { type EthMessages, type EthRequestName, type EthResponseName, type ResponseOf, responseOf } from './ethmessages'
 
+import type { RequestOutcome } from './meter'
+
 /**
  * Requests in flight on one session, matched to responses by reqId. Any
  * number may be outstanding; each has its own deadline.
@@ -24,7 +26,12 @@ interface Pending {
   resolve: (data: unknown) => void
   reject: (err: Error) => void
   timer: ReturnType<typeof setTimeout>
+  /** performance.now() when the request was registered. */
+  startedAt: number
 }
+
+/** Told how each request ended and how long it took (metrics, reputation). */
+export type RequestSettledListener = (name: EthRequestName, outcome: RequestOutcome, ms: number) => void
 
 /** What became of a response. 'late' = its request already timed out. */
 export type SettleResult = 'matched' | 'late'
@@ -34,9 +41,11 @@ export class RequestTracker {
   private readonly timedOut = new Set<bigint>()
   private nextId: bigint
   private readonly timeoutMs: number
+  private readonly onSettled?: RequestSettledListener
 
-  constructor(opts: { timeoutMs: number }) {
+  constructor(opts: { timeoutMs: number; onSettled?: RequestSettledListener }) {
     this.timeoutMs = opts.timeoutMs
+    this.onSettled = opts.onSettled
     // A random start keeps reqIds of successive sessions apart (aids debugging, not security).
     this.nextId = BigInt(crypto.getRandomValues(new Uint32Array(1))[0])
   }
@@ -57,6 +66,7 @@ export class RequestTracker {
         resolve: resolve as (data: unknown) => void,
         reject,
         timer,
+        startedAt: performance.now(),
       })
     })
     return { reqId, promise }
@@ -65,7 +75,9 @@ export class RequestTracker {
   /** Fails one request (e.g. it could not be sent). */
   cancel(reqId: bigint, err: Error): void {
     const p = this.take(reqId)
-    p?.reject(err)
+    if (p === undefined) return
+    this.report(p, 'cancelled')
+    p.reject(err)
   }
 
   /**
@@ -81,14 +93,17 @@ export class RequestTracker {
     }
     if (p.response !== name) {
       const err = new UnexpectedResponseError(`${name} received for ${p.name} (reqId ${reqId}), expected ${p.response}`)
+      this.report(p, 'invalid')
       p.reject(err)
       throw err
     }
     if (items > p.maxItems) {
       const err = new InvalidResponseError(`${name} (reqId ${reqId}) has ${items} items, ${p.name} asked for at most ${p.maxItems}`)
+      this.report(p, 'invalid')
       p.reject(err)
       throw err
     }
+    this.report(p, 'answered')
     p.resolve(data)
     return 'matched'
   }
@@ -100,6 +115,7 @@ export class RequestTracker {
     this.timedOut.clear()
     for (const p of all) {
       clearTimeout(p.timer)
+      this.report(p, 'cancelled')
       p.reject(err)
     }
   }
@@ -121,7 +137,12 @@ export class RequestTracker {
       const oldest = this.timedOut.values().next().value as bigint
       this.timedOut.delete(oldest)
     }
+    this.report(p, 'timeout')
     p.reject(new RequestTimeoutError(p.name, reqId, this.timeoutMs))
+  }
+
+  private report(p: Pending, outcome: RequestOutcome): void {
+    this.onSettled?.(p.name, outcome, performance.now() - p.startedAt)
   }
 }
 

@@ -120,6 +120,7 @@ export class RlpxSender extends Devp2pSender {
     try {
       // devp2p adds the version, network id and fork id from its own Common.
       this.eth.sendStatus({ td: uintBytes(status.td), bestHash: status.bestHash, genesisHash: status.genesisHash })
+      this.meter.message('outbound', this.version, EthCode.Status, 0)
     } catch (err) {
       // devp2p compares the Status pair inside sendStatus when the remote's arrived first.
       throw new HandshakeError(`devp2p refused the Status exchange: ${(err as Error).message}`, { cause: err })
@@ -128,6 +129,8 @@ export class RlpxSender extends Devp2pSender {
 
   sendMessage(code: number, payload: Input): void {
     this.eth.sendMessage(code as Parameters<Devp2pETH['sendMessage']>[0], payload)
+    // devp2p encodes (and compresses) the payload itself: no size to report.
+    this.meter.message('outbound', this.version, code, 0)
   }
 
   protected detachCapability(): void {
@@ -139,6 +142,7 @@ export class RlpxSender extends Devp2pSender {
     try {
       const forkId = s.forkId ?? [new Uint8Array(4), new Uint8Array(0)]
       const raw = [uintBytes(this.version), s.chainId, s.td, s.bestHash, s.genesisHash, forkId] as RlpItem[]
+      this.meter.message('inbound', this.version, EthCode.Status, 0)
       this.receiveStatus(decodeStatus(raw, this.version))
     } catch (err) {
       this.receiveError(err as Error)

@@ -125,6 +125,7 @@ export class RlpxWireSender extends Devp2pSender {
     const rlp = encodeRlp(payload)
     if (1 + rlp.length > this.maxMessageSize) throw new EthMessageTooLargeError('outbound', 1 + rlp.length, this.maxMessageSize)
     this.wire.send(code, rlp)
+    this.meter.message('outbound', this.version, code, 1 + rlp.length)
   }
 
   protected detachCapability(): void {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 
 import { SenderBufferOverflowError } from './errors'
 import { EthCode, type EthStatus, decodeStatus } from './ethmessages'
+import { type MessageMeter, NO_METER } from './meter'
 
 import type { Input } from '@ethereumjs/rlp'
 import type { RlpItem } from './rlpfields'
@@ -25,6 +26,8 @@ type Inbound = { [E in SenderEvent]: { event: E; args: SenderEvents[E] } }[Sende
 export interface SenderOptions {
   /** Inbound items held while no consumer listens; see DEFAULT_MAX_BUFFERED. */
   maxBuffered?: number
+  /** Counts every message moved (config.meter); default NO_METER. */
+  meter?: MessageMeter
 }
 
 /**
@@ -53,6 +56,7 @@ export abstract class Sender extends EventEmitter<SenderEvents> {
   /** The negotiated eth protocol version. */
   abstract readonly version: number
   readonly maxBuffered: number
+  protected readonly meter: MessageMeter
 
   private readonly queue: Inbound[] = []
   private flushing = false
@@ -61,6 +65,7 @@ export abstract class Sender extends EventEmitter<SenderEvents> {
   constructor(opts: SenderOptions = {}) {
     super()
     this.maxBuffered = opts.maxBuffered ?? DEFAULT_MAX_BUFFERED
+    this.meter = opts.meter ?? NO_METER
     ;(this as EventEmitter).on('newListener', (event: string | symbol) => {
       if (INBOUND_EVENTS.has(event) && this.queue.length > 0) queueMicrotask(() => this.flush())
     })
@@ -103,6 +108,8 @@ export abstract class Sender extends EventEmitter<SenderEvents> {
    * EthCodecError on 'error'): consumers never see code 0 as a 'message'.
    */
   protected receiveMessage(code: number, payload: Uint8Array | RlpItem[]): void {
+    // Decoded items (devp2p) have no wire size here; their bytes are in the socket counters.
+    this.meter.message('inbound', this.version, code, payload instanceof Uint8Array ? payload.length + 1 : 0)
     if (code !== EthCode.Status) {
       this.receive({ event: 'message', args: [{ code, payload }] })
       return

@@ -77,6 +77,6 @@ export class StreamEthProtocol extends Protocol {
   createSender(stream: Duplex, protocolId: string | undefined, limits: StreamSenderLimits = {}): StreamSender {
     const version = protocolId === undefined ? undefined : ethVersionOf(protocolId)
     if (version === undefined || !this.versions.includes(version)) throw new UnknownStreamProtocolError(protocolId)
-    return new StreamSender(stream, { maxMessageSize: this.config.maxMessageSize, ...limits, version })
+    return new StreamSender(stream, { maxMessageSize: this.config.maxMessageSize, meter: this.config.meter, ...limits, version })
   }
 }

@@ -180,6 +180,7 @@ export class StreamSender extends Sender {
     this.stats.messagesOut++
     this.stats.bytesOut += uvarintLength(n) + n
     this.stats.outByCode.set(code, (this.stats.outByCode.get(code) ?? 0) + 1)
+    this.meter.message('outbound', this.version, code, n)
   }
 
   /** No reason: graceful half-close (queued replies still go out). With a reason: reset the stream. */

@@ -15,6 +15,7 @@ import type { Config } from '../../config'
 import { type Peer, peerIdHex } from '../peer/peer'
 import type { Protocol } from '../protocol/protocol'
 import type { ClientDpt } from './rlpx/dpt'
+import type { Enode } from './enode'
 
 const log = debug('client:server')
 
@@ -110,6 +111,20 @@ export abstract class Server {
     return this.scheduler.attempts
   }
 
+  /** Nodes waiting for a free peer slot, and our dials not yet through their handshake. */
+  get dialQueue(): { queued: number; inProgress: number } {
+    return { queued: this.scheduler.queued, inProgress: this.dialsInProgress() }
+  }
+
+  /**
+   * Dials `enode` once a slot is free (admin_addPeer). Unlike geth's static
+   * peers it is not redialed forever: discovery and the scheduler take over.
+   */
+  addPeer(node: Enode): void {
+    if (this.state !== 'started') throw new ServerError('ERR_SERVER_STATE', 'addPeer() needs a started server')
+    this.scheduler.offer(peerInfoOf(node), false)
+  }
+
   /** Protocols offered to every peer; must be added before start(). */
   addProtocols(protocols: Protocol[]): void {
     if (this.state !== 'stopped') throw new ServerError('ERR_SERVER_STATE', 'addProtocols() must be called before start()')
@@ -151,7 +166,7 @@ export abstract class Server {
     if (this.state !== 'started') throw new ServerError('ERR_SERVER_STATE', 'bootstrap() needs a started server')
     for (const node of this.config.bootnodes) {
       if (equalsBytes(node.id, this.config.nodeId)) continue
-      const info: PeerInfo = { id: node.id, address: node.ip, udpPort: node.udpPort, tcpPort: node.tcpPort }
+      const info = peerInfoOf(node)
       if (this.discovery !== null && node.udpPort !== 0) {
         log('%s: bootstrapping discovery from %s:%d', this.name, node.ip, node.udpPort)
         // A failed bootstrap ping is reported on DPT's 'error' event (logged by Discovery).
@@ -285,6 +300,11 @@ export abstract class Server {
     this.tcpPort = 0
     await handlesClosed()
   }
+}
+
+/** An enode as devp2p's discovery and the dial scheduler take it. */
+function peerInfoOf(node: Enode): PeerInfo {
+  return { id: node.id, address: node.ip, udpPort: node.udpPort, tcpPort: node.tcpPort }
 }
 
 /**
