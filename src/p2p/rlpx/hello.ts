@@ -53,7 +53,8 @@ export function decodeHello(data: Uint8Array): Hello {
     protocolVersion: uint(version, 'protocol version'),
     clientId: utf8.decode(bytes(clientId, 'client id')),
     capabilities: capabilityList(caps),
-    listenPort: uint(port, 'listen port'),
+    // The spec says to ignore this field; devp2p sends port 0 as 0x00, so anything unreadable is 0.
+    listenPort: port instanceof Uint8Array ? (uintFromBytes(port, true) ?? 0) : 0,
     nodeId: bytes(nodeId, 'node id'),
   }
   if (hello.nodeId.length !== NODE_ID_BYTES) throw new RlpxInvalidIdentityError(`Hello node id is ${hello.nodeId.length} bytes, expected ${NODE_ID_BYTES}`)
@@ -74,8 +75,9 @@ function bytes(item: unknown, what: string): Uint8Array {
   return item
 }
 
+/** Integers of a Hello; leading zeros are tolerated (some clients send them), sizes above 2^48 are not. */
 function uint(item: unknown, what: string): number {
-  const v = uintFromBytes(bytes(item, what))
-  if (v === undefined) throw new RlpxMalformedMessageError(`Hello ${what} is not a canonical integer below 2^48`)
+  const v = uintFromBytes(bytes(item, what), true)
+  if (v === undefined) throw new RlpxMalformedMessageError(`Hello ${what} is not an integer below 2^48`)
   return v
 }

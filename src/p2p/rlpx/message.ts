@@ -91,10 +91,16 @@ function reasonFromRlp(data: Uint8Array): number | undefined {
   return item.length === 0 ? 0 : item[0]!
 }
 
-/** `bytes` as an unsigned integer (RLP's big-endian, no leading zeros); undefined past 6 bytes or with a leading zero. */
-export function uintFromBytes(bytes: Uint8Array): number | undefined {
-  if (bytes.length > 6 || (bytes.length > 0 && bytes[0] === 0)) return undefined
+/**
+ * `bytes` as an unsigned big-endian integer; undefined above 2^48 and, unless
+ * `leadingZeros`, for a non-canonical encoding (a leading zero byte).
+ */
+export function uintFromBytes(bytes: Uint8Array, leadingZeros = false): number | undefined {
+  let start = 0
+  if (leadingZeros) while (start < bytes.length && bytes[start] === 0) start++
+  else if (bytes.length > 0 && bytes[0] === 0) return undefined
+  if (bytes.length - start > 6) return undefined
   let v = 0
-  for (const b of bytes) v = v * 256 + b
+  for (let i = start; i < bytes.length; i++) v = v * 256 + bytes[i]!
   return v
 }
