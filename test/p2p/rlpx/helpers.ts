@@ -54,6 +54,8 @@ export async function securePair(transport: 'memory' | 'tcp' = 'memory'): Promis
     secureOutbound(a, { privateKey: dialerKey.privateKey, remoteId: listenerKey.id }),
     secureInbound(b, { privateKey: listenerKey.privateKey }),
   ])
+  // Tearing a pair down makes both channels report the lost socket; each test asserts the errors it expects itself.
+  for (const channel of [out.stream, inb.stream]) channel.on('error', () => {})
   return { dialer: out.stream, listener: inb.stream, dialerKey, listenerKey, close }
 }
 
@@ -128,7 +130,9 @@ export class RawPeer {
       },
       drain: () => {},
       end: () => {
+        // As geth and devp2p do once the other side is done: close the connection.
         this.ended = true
+        channel.destroy()
         this.#wake()
       },
     })
@@ -193,6 +197,8 @@ export class RawPeer {
 export async function rawAgainstSession(opts: SessionOptions = {}): Promise<{
   raw: RawPeer
   handshake: Promise<RlpxMuxer>
+  /** The session's side of the secure channel. */
+  channel: SecureStream
   keys: { raw: NodeKey; session: NodeKey }
   close: () => Promise<void>
 }> {
@@ -206,5 +212,5 @@ export async function rawAgainstSession(opts: SessionOptions = {}): Promise<{
     ...opts,
   })
   handshake.catch(() => {})
-  return { raw, handshake, keys: { raw: pair.dialerKey, session: pair.listenerKey }, close: pair.close }
+  return { raw, handshake, channel: pair.listener, keys: { raw: pair.dialerKey, session: pair.listenerKey }, close: pair.close }
 }
