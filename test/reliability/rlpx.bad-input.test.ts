@@ -1,6 +1,7 @@
 import { RLP } from '@ethereumjs/rlp'
 import { afterAll, beforeAll, expect } from 'vitest'
 import { encodeUvarint } from '../../src/p2p/codec'
+import { FrameTooLargeError } from '../../src/p2p/crypto'
 import {
   DEFAULT_CAPABILITY_STREAM_HIGH_WATER_MARK,
   DEFAULT_MAX_CAPABILITY_MESSAGE_SIZE,
@@ -9,6 +10,7 @@ import {
   MAX_BASE_PROTOCOL_MESSAGE_SIZE,
   PING_MSG,
   PONG_MSG,
+  RlpxConnectionLostError,
   RlpxError,
   RlpxHelloTimeoutError,
   RlpxInvalidIdentityError,
@@ -258,6 +260,23 @@ badInputTable('rlpx', 'messages after Hello', [
           raw.sendFrame(frame)
         })
         await expectEnded(outcome, RlpxMalformedMessageError, 'ERR_RLPX_MALFORMED_MESSAGE', DisconnectReason.PROTOCOL_ERROR)
+      }
+    },
+  },
+  {
+    case: 'a frame announcing more than maxFrameSize (64 KiB here)',
+    expected: 'RlpxConnectionLostError (ERR_RLPX_CONNECTION_LOST) caused by FrameTooLargeError, connection destroyed before the body is read (no Disconnect: the channel is unusable)',
+    run: async () => {
+      const { raw, handshake, channel, keys, close } = await rawAgainstSession({ maxFrameSize: 64 * 1024 })
+      try {
+        await openSession(raw, keys.raw.id, handshake)
+        const session = await handshake
+        raw.send(0x12, new Uint8Array(64 * 1024 + 1), false)
+        const err = expectTypedError(await within(closeOf(session), 'session end'), RlpxConnectionLostError, 'ERR_RLPX_CONNECTION_LOST')
+        expect(err.cause).toBeInstanceOf(FrameTooLargeError)
+        expect(channel.destroyed).toBe(true)
+      } finally {
+        await close()
       }
     },
   },

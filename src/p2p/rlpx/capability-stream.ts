@@ -2,7 +2,8 @@ import { Duplex } from 'node:stream'
 import { COALESCE_LIMIT, LengthPrefixedDecoder, encodeMessage, uvarintLength, writeUvarint } from '../codec'
 import type { StreamDirection } from '../muxer'
 import type { SharedCapability } from './capabilities'
-import { RlpxCapabilityStreamError, RlpxError } from './errors'
+import { P2PError } from '../errors'
+import { RlpxCapabilityStreamError } from './errors'
 
 /** What a capability stream needs from its session (RlpxMuxer). */
 export interface CapabilityStreamSession {
@@ -152,7 +153,8 @@ export class RlpxStream extends Duplex {
       }
       return undefined
     } catch (err) {
-      return err instanceof RlpxError ? err : new RlpxCapabilityStreamError(`${this.protocol} write failed: ${(err as Error).message}`, { cause: err })
+      // Typed errors (RlpxSessionClosedError, a codec MessageTooLargeError) keep their type; anything else is wrapped.
+      return err instanceof P2PError ? err : new RlpxCapabilityStreamError(`${this.protocol} write failed: ${String(err)}`, { cause: err })
     }
   }
 }

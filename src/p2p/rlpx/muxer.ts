@@ -163,7 +163,12 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
       this.#lose(new RlpxConnectionLostError('secure channel closed before the Hello exchange'))
       return
     }
-    this.#enterFrameMode(firstFrame)
+    try {
+      this.#enterFrameMode(firstFrame)
+    } catch (err) {
+      // A channel already read as bytes (FrameModeError), or gone under us: the handshake fails with it.
+      this.#fail(err instanceof Error ? err : new Error(String(err)))
+    }
   }
 
   get status(): RlpxStatus {

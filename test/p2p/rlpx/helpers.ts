@@ -118,7 +118,12 @@ export class RawPeer {
   compressed = false
   #waiters: Array<() => void> = []
 
-  constructor(readonly channel: SecureStream) {
+  /** `closeOnEnd: false` makes a peer that keeps its side open after the session ended its own. */
+  constructor(
+    readonly channel: SecureStream,
+    opts: { closeOnEnd?: boolean } = {},
+  ) {
+    const closeOnEnd = opts.closeOnEnd ?? true
     channel.on('error', () => {})
     channel.on('close', () => this.#wake())
     channel.readFrames({
@@ -132,7 +137,7 @@ export class RawPeer {
       end: () => {
         // As geth and devp2p do once the other side is done: close the connection.
         this.ended = true
-        channel.destroy()
+        if (closeOnEnd) channel.destroy()
         this.#wake()
       },
     })
@@ -194,7 +199,7 @@ export class RawPeer {
 }
 
 /** One raw peer and one RlpxMuxer handshaking against it (the raw peer dials). */
-export async function rawAgainstSession(opts: SessionOptions = {}): Promise<{
+export async function rawAgainstSession(opts: SessionOptions = {}, rawOpts: { closeOnEnd?: boolean } = {}): Promise<{
   raw: RawPeer
   handshake: Promise<RlpxMuxer>
   /** The session's side of the secure channel. */
@@ -203,7 +208,7 @@ export async function rawAgainstSession(opts: SessionOptions = {}): Promise<{
   close: () => Promise<void>
 }> {
   const pair = await securePair()
-  const raw = new RawPeer(pair.dialer)
+  const raw = new RawPeer(pair.dialer, rawOpts)
   const handshake = Muxer.handshake(pair.listener, {
     localId: pair.listenerKey.id,
     remoteId: pair.dialerKey.id,

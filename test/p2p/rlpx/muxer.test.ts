@@ -9,13 +9,15 @@ import {
   PONG_MSG,
   RlpxCapabilityNotSharedError,
   RlpxCapabilityStreamError,
+  RlpxInvalidOptionError,
+  RlpxMuxer,
   RlpxRemoteDisconnectError,
   RlpxSessionClosedError,
   type RlpxStream,
   snappyUncompress,
 } from '../../../src/p2p/rlpx'
 import { within } from '../../utils/sockets'
-import { ETH68, ETH69, RawPeer, SNAP1, closeOf, rawAgainstSession, sessionPair } from './helpers'
+import { ETH68, ETH69, RawPeer, SNAP1, closeOf, rawAgainstSession, securePair, sessionPair } from './helpers'
 
 const cleanup: Array<() => unknown> = []
 afterEach(async () => {
@@ -235,6 +237,57 @@ describe('RlpxMuxer: ending', () => {
     await dialer.close()
     expect(() => dialer.openStream('/eth/68/1.0.0')).toThrow(RlpxSessionClosedError)
     expect(dialer.status).toBe('closed')
+  })
+})
+
+describe('RlpxMuxer: limits', () => {
+  it('destroys the connection disconnectTimeoutMs after its Disconnect when the remote keeps it open', async () => {
+    const { raw, handshake, keys, close } = await rawAgainstSession({ disconnectTimeoutMs: 50 }, { closeOnEnd: false })
+    cleanup.push(close)
+    raw.sendHello({ id: keys.raw.id })
+    raw.compressed = true
+    const session = await within(handshake, 'handshake')
+    const started = performance.now()
+    await within(session.disconnect(DisconnectReason.CLIENT_QUITTING), 'disconnect')
+    expect(performance.now() - started).toBeGreaterThanOrEqual(45)
+    expect(await raw.disconnectReason()).toBe(DisconnectReason.CLIENT_QUITTING)
+    expect(raw.ended).toBe(true)
+    expect(session.status).toBe('closed')
+  })
+
+  it('maxMessageSize caps every capability below its own limit, both ways', async () => {
+    const { dialer } = await pair({ dialer: { maxMessageSize: 1000 } })
+    const dEth = dialer.openStream('/eth/68/1.0.0')
+    const failed = new Promise<Error>((resolve) => dEth.once('error', resolve))
+    writeMessage(dEth, [Uint8Array.of(0x02), new Uint8Array(1000)])
+    expect(await within(failed, 'outbound limit')).toMatchObject({ code: 'ERR_RLPX_MESSAGE_TOO_LARGE', limit: 999 })
+
+    const { raw, handshake, keys, close } = await rawAgainstSession({ maxMessageSize: 1000 })
+    cleanup.push(close)
+    raw.sendHello({ id: keys.raw.id })
+    raw.compressed = true
+    const session = await within(handshake, 'handshake')
+    raw.send(0x12, new Uint8Array(1000))
+    expect(await within(closeOf(session), 'inbound limit')).toMatchObject({ code: 'ERR_RLPX_MESSAGE_TOO_LARGE', size: 1000, limit: 999 })
+  })
+
+  it('refuses options out of range', async () => {
+    const { listener, close } = await securePair()
+    cleanup.push(close)
+    const base = { localId: new Uint8Array(64).fill(1), remoteId: new Uint8Array(64).fill(2), direction: 'inbound' as const, capabilities: [ETH68] }
+    const bad = [
+      { ...base, localId: new Uint8Array(32) },
+      { ...base, capabilities: [] },
+      { ...base, capabilities: [ETH68, ETH68] },
+      { ...base, capabilities: [{ name: 'toolongname', version: 1, length: 1 }] },
+      { ...base, capabilities: [{ name: 'eth', version: 68, length: 0 }] },
+      { ...base, pongTimeoutMs: -1 },
+      { ...base, maxPingsPerWindow: 0 },
+      { ...base, maxMessageSize: 0x1000000 },
+      { ...base, listenPort: 70000 },
+    ]
+    for (const opts of bad) await expect(RlpxMuxer.handshake(listener, opts), JSON.stringify(Object.keys(opts))).rejects.toBeInstanceOf(RlpxInvalidOptionError)
+    expect(listener.frameMode, 'an invalid call leaves the channel alone').toBe(false)
   })
 })
 
