@@ -5,9 +5,10 @@ import { RlpxMessageTooLargeError, RlpxSnappyError } from './errors'
  * Snappy (the raw block format of google/snappy's format_description.txt),
  * which compresses every RLPx message after Hello between p2p v5 peers.
  *
- * The codec is snappyjs: measured faster than the native `snappy` (napi-rs)
- * under Node and Bun for RLPx-sized messages (bench/snappy.ts, numbers in
- * bench/RESULTS.md) and pure JavaScript, so `npm ci` needs no prebuilt binary.
+ * The codec is snappyjs: measured against the native `snappy` (napi-rs) with
+ * `npm run bench -- snappy` under Node and Bun, it is faster at decompression
+ * everywhere and at compression except compressible payloads under Node, and
+ * it is pure JavaScript, so `npm ci` needs no prebuilt binary.
  * snappyjs does not check that a stream decodes to exactly its announced
  * length (it zero-fills a short one and silently drops what overruns), so
  * every inbound stream is first walked here: length header against the
