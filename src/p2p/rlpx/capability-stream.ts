@@ -166,3 +166,35 @@ function messagePrefix(code: number, length: number): Uint8Array {
   prefix[writeUvarint(n, prefix, 0)] = code
   return prefix
 }
+
+/**
+ * Ends every stream's writable side and calls `done` once all of them have
+ * flushed (or failed), or after `timeoutMs`, whichever comes first; once.
+ */
+export function whenFlushed(streams: readonly RlpxStream[], timeoutMs: number, done: () => void): void {
+  const pending = streams.filter((s) => !s.destroyed && !s.writableFinished)
+  let left = pending.length
+  let finished = false
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const finish = (): void => {
+    if (finished) return
+    finished = true
+    if (timer !== undefined) clearTimeout(timer)
+    done()
+  }
+  if (left === 0) return finish()
+  if (timeoutMs !== Infinity) timer = setTimeout(finish, Math.min(timeoutMs, 2 ** 31 - 1))
+  for (const stream of pending) {
+    let counted = false
+    const flushed = (): void => {
+      if (counted) return
+      counted = true
+      stream.off('finish', flushed)
+      stream.off('close', flushed)
+      if (--left === 0) finish()
+    }
+    stream.on('finish', flushed)
+    stream.on('close', flushed)
+    if (!stream.writableEnded) stream.end()
+  }
+}

@@ -1,18 +1,16 @@
 import { EventEmitter } from 'node:events'
 import debug from 'debug'
-import type { SecureFrameSink, SecureStream } from '../crypto'
+import type { SecureStream } from '../crypto'
 import { AbortError, TimeoutError } from '../errors'
-import { abortReason } from '../util/abort'
 import { equalBytes, shortId } from '../util/bytes'
 import { type SharedCapability, capabilityForId, matchCapabilities } from './capabilities'
-import { type CapabilityStreamSession, RlpxStream } from './capability-stream'
+import { type CapabilityStreamSession, RlpxStream, whenFlushed } from './capability-stream'
 import { DisconnectReason, describeDisconnectReason } from './disconnect-reason'
 import {
   RlpxCapabilityNotSharedError,
   RlpxCapabilityStreamError,
   RlpxConnectionLostError,
   RlpxError,
-  RlpxHelloTimeoutError,
   RlpxMessageTooLargeError,
   RlpxNoSharedCapabilityError,
   RlpxRemoteDisconnectError,
@@ -22,6 +20,7 @@ import {
   RlpxUnknownMessageIdError,
 } from './errors'
 import { type Hello, decodeHello, encodeHello } from './hello'
+import { HelloWait } from './hello-wait'
 import { KeepAlive } from './keepalive'
 import {
   BASE_PROTOCOL_LENGTH,
@@ -33,10 +32,10 @@ import {
   PONG_MSG,
   SNAPPY_PROTOCOL_VERSION,
 } from './limits'
-import { MAX_RLPX_FRAME_SIZE } from '../crypto/limits'
-import { EMPTY_LIST, decodeDisconnectReason, encodeDisconnect, encodeMessageId, splitMessageId } from './message'
+import { EMPTY_LIST, decodeDisconnectReason } from './message'
 import { type ResolvedRlpxOptions, type RlpxMuxerOptions, resolveRlpxOptions } from './options'
-import { snappyCompress, snappyUncompress } from './snappy'
+import { snappyUncompress } from './snappy'
+import { RlpxWire } from './wire'
 
 const log = debug('p2p:rlpx')
 
@@ -67,7 +66,7 @@ export function disconnectReasonFor(err: unknown): DisconnectReason {
  * is the one a Connection uses of a muxer: `streams`, `close()`,
  * `abort(err)`, `status`, a 'close' event carrying the reason, plus
  * `start(onStream)` and `openStream(protocols)` in place of mplex's inbound
- * and outbound stream opening (see start/openStream).
+ * and outbound stream opening.
  *
  * Lifecycle: `RlpxMuxer.handshake()` sends our Hello and resolves once the
  * remote's Hello was checked (node id = authenticated id, at least one
@@ -91,31 +90,24 @@ export function disconnectReasonFor(err: unknown): DisconnectReason {
 export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
   readonly direction: RlpxMuxerOptions['direction']
   readonly localHello: Hello
-  readonly #channel: SecureStream
+  readonly #wire: RlpxWire
   readonly #opts: ResolvedRlpxOptions
   readonly #keepAlive: KeepAlive
+  readonly #hello: HelloWait
   #status: RlpxStatus = 'hello'
   #remoteHello: Hello | undefined
   #shared: SharedCapability[] = []
-  #compress = false
   /** Every shared capability's stream, by offset; created when the Hellos are exchanged. */
   readonly #byOffset = new Map<number, RlpxStream>()
   /** Streams handed out (announced by start() or claimed by openStream()). */
   readonly #open = new Set<RlpxStream>()
   readonly #congested = new Set<RlpxStream>()
-  #readPaused = false
-  #writable = true
-  #writeWaiters: Array<(err?: Error) => void> = []
-  #starting = true
   /** Graceful close: stream writes still go out until our Disconnect does. */
   #flushing = false
-  #early: Buffer[] = []
   #started = false
   #onStream: ((stream: RlpxStream) => void) | undefined
   #closeReason: Error | undefined
   #disconnect: RlpxDisconnect | undefined
-  #lingerTimer: ReturnType<typeof setTimeout> | undefined
-  #hello: { resolve: () => void; reject: (err: Error) => void; timer?: ReturnType<typeof setTimeout>; detach?: () => void } | undefined
   #closeWaiters: Array<() => void> = []
 
   /**
@@ -123,19 +115,17 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
    * bytes, or one readFirstFrame took the first frame of) and resolves with
    * the open session. Rejects with the RlpxError that ended it (the
    * Disconnect was sent and the channel is closing), the signal's reason, or
-   * RlpxRemoteDisconnectError.
+   * RlpxRemoteDisconnectError. Invalid options throw RlpxInvalidOptionError
+   * before the channel is touched.
    */
   static async handshake(channel: SecureStream, opts: RlpxMuxerOptions): Promise<RlpxMuxer> {
     const muxer = new RlpxMuxer(channel, resolveRlpxOptions(opts), opts.firstFrame, opts.signal)
-    await muxer.#helloDone
+    await muxer.#hello.done
     return muxer
   }
 
-  readonly #helloDone: Promise<void>
-
   private constructor(channel: SecureStream, opts: ResolvedRlpxOptions, firstFrame: Uint8Array | undefined, signal: AbortSignal | undefined) {
     super()
-    this.#channel = channel
     this.#opts = opts
     this.direction = opts.direction
     this.localHello = {
@@ -145,26 +135,29 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
       listenPort: opts.listenPort,
       nodeId: opts.localId,
     }
+    this.#wire = new RlpxWire(channel, opts, {
+      message: (id, data) => this.#onMessage(id, data),
+      violation: (err) => this.#fail(err),
+      end: () => this.#lose(new RlpxConnectionLostError('remote closed the connection without Disconnect')),
+      error: (err) => this.#onChannelError(err),
+      close: () => this.#onChannelClose(),
+    })
     this.#keepAlive = new KeepAlive(opts, {
-      sendPing: () => this.#sendBase(PING_MSG, EMPTY_LIST),
+      sendPing: () => this.#wire.sendControl(PING_MSG, EMPTY_LIST),
       timedOut: (err) => this.#fail(err),
-      readPaused: () => this.#readPaused,
+      readPaused: () => this.#wire.readPaused,
     })
-    this.#helloDone = new Promise<void>((resolve, reject) => {
-      this.#hello = { resolve, reject }
-    })
-    // Unobserved until handshake() awaits it, which is right after this constructor.
-    this.#helloDone.catch(() => {})
-    channel.on('error', this.#onChannelError)
-    channel.on('close', this.#onChannelClose)
-    this.#armHelloDeadline(signal)
+    this.#hello = new HelloWait(opts.helloTimeoutMs, signal, (err) => this.#fail(err))
     if (this.#status !== 'hello') return
     if (channel.destroyed) {
       this.#lose(new RlpxConnectionLostError('secure channel closed before the Hello exchange'))
       return
     }
     try {
-      this.#enterFrameMode(firstFrame)
+      this.#wire.open()
+      // The first packet on the connection is ours; frames that came before it wait.
+      this.#wire.writeMessage(HELLO_MSG, encodeHello(this.localHello))
+      this.#wire.start(firstFrame)
     } catch (err) {
       // A channel already read as bytes (FrameModeError), or gone under us: the handshake fails with it.
       this.#fail(err instanceof Error ? err : new Error(String(err)))
@@ -187,7 +180,7 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
 
   /** True when messages after Hello are snappy-compressed (both sides p2p v5+). */
   get compression(): boolean {
-    return this.#compress
+    return this.#wire.compress
   }
 
   /** Streams handed out and not yet closed. */
@@ -197,7 +190,7 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
 
   /** True while a congested stream keeps the session from reading frames. */
   get readPaused(): boolean {
-    return this.#readPaused
+    return this.#wire.readPaused
   }
 
   /** Set once the session ends: the Disconnect reason and who gave it (unset when the connection was lost). */
@@ -259,9 +252,9 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
     const done = new Promise<void>((resolve) => this.#closeWaiters.push(resolve))
     if (this.#status === 'hello') {
       this.#fail(new RlpxSessionClosedError(`session disconnected (${describeDisconnectReason(reason)}) during the Hello exchange`), reason)
-      return done
+    } else if (this.#status === 'open') {
+      this.#closeGracefully(reason)
     }
-    if (this.#status === 'open') this.#closeGracefully(reason)
     return done
   }
 
@@ -276,20 +269,17 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
     if (this.#status !== 'open' && !this.#flushing) throw new RlpxSessionClosedError(`RLPx session is ${this.#status}`)
     const limit = Math.min(cap.maxMessageSize, this.#opts.maxMessageSize) - 1
     if (payload.length > limit) throw new RlpxMessageTooLargeError(payload.length, limit, `outbound ${cap.protocol} payload`)
-    return this.#writeMessage(cap.offset + code, payload)
+    return this.#wire.writeMessage(cap.offset + code, payload)
   }
 
   whenWritable(cb: (err?: Error) => void): void {
-    if (this.#status === 'closed' || (this.#status === 'closing' && this.#channel.destroyed)) cb(new RlpxSessionClosedError())
-    else if (this.#writable) cb()
-    else this.#writeWaiters.push(cb)
+    this.#wire.whenWritable(cb)
   }
 
   streamReadable(stream: RlpxStream): void {
-    if (!this.#congested.delete(stream) || this.#congested.size > 0 || !this.#readPaused) return
-    this.#readPaused = false
+    if (!this.#congested.delete(stream) || this.#congested.size > 0 || !this.#wire.readPaused) return
     this.emit('resume')
-    if (this.#status === 'open') this.#channel.resumeFrames()
+    this.#wire.resume()
   }
 
   streamEnded(stream: RlpxStream): void {
@@ -301,56 +291,27 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
   streamDestroyed(stream: RlpxStream, err: Error | null): void {
     this.#congested.delete(stream)
     if (this.#status !== 'open') return
-    const reason = err instanceof RlpxError ? err : new RlpxCapabilityStreamError(`${stream.protocol} stream was reset`, { cause: err ?? undefined })
-    this.#fail(reason)
+    this.#fail(err instanceof RlpxError ? err : new RlpxCapabilityStreamError(`${stream.protocol} stream was reset`, { cause: err ?? undefined }))
   }
 
-  // ---- handshake ----
+  // ---- inbound ----
 
-  #enterFrameMode(firstFrame: Uint8Array | undefined): void {
-    const sink: SecureFrameSink = {
-      frame: (body) => this.#onFrame(body),
-      drain: () => this.#onDrain(),
-      end: () => this.#lose(new RlpxConnectionLostError('remote closed the connection without Disconnect')),
-    }
-    this.#channel.readFrames(sink, { maxFrameSize: this.#opts.maxFrameSize })
-    this.#writeFrame([encodeMessageId(HELLO_MSG), encodeHello(this.localHello)])
-    const early = firstFrame === undefined ? this.#early : [Buffer.from(firstFrame.buffer, firstFrame.byteOffset, firstFrame.byteLength), ...this.#early]
-    this.#early = []
-    this.#starting = false
-    for (const body of early) if (!this.#onFrame(body)) return
-    if (this.#status !== 'closed' && !this.#channel.destroyed) this.#channel.resumeFrames()
+  #onMessage(id: number, data: Uint8Array): void {
+    if (this.#status === 'hello') this.#onHelloPhaseMessage(id, data)
+    else if (this.#status === 'open') this.#onSessionMessage(id, data)
   }
 
-  #armHelloDeadline(signal: AbortSignal | undefined): void {
-    const hello = this.#hello!
-    const ms = this.#opts.helloTimeoutMs
-    if (ms !== Infinity) hello.timer = setTimeout(() => this.#fail(new RlpxHelloTimeoutError(ms)), Math.min(ms, 2 ** 31 - 1))
-    if (signal === undefined) return
-    if (signal.aborted) {
-      this.#fail(abortReason(signal, 'RLPx Hello exchange'))
-      return
-    }
-    const onAbort = (): void => this.#fail(abortReason(signal, 'RLPx Hello exchange'))
-    signal.addEventListener('abort', onAbort, { once: true })
-    hello.detach = () => signal.removeEventListener('abort', onAbort)
-  }
-
-  #settleHello(err?: Error): void {
-    const hello = this.#hello
-    if (hello === undefined) return
-    this.#hello = undefined
-    if (hello.timer !== undefined) clearTimeout(hello.timer)
-    hello.detach?.()
-    if (err === undefined) hello.resolve()
-    else hello.reject(err)
+  #onHelloPhaseMessage(id: number, data: Uint8Array): void {
+    if (id === HELLO_MSG) this.#onHello(data)
+    else if (id === DISCONNECT_MSG) this.#onRemoteDisconnect(data)
+    else throw new RlpxUnexpectedMessageError(`message 0x${id.toString(16)} before Hello`)
   }
 
   #onHello(data: Uint8Array): void {
     if (data.length > MAX_BASE_PROTOCOL_MESSAGE_SIZE) throw new RlpxMessageTooLargeError(data.length, MAX_BASE_PROTOCOL_MESSAGE_SIZE, 'Hello')
     const hello = decodeHello(data)
     this.#remoteHello = hello
-    this.#compress = hello.protocolVersion >= SNAPPY_PROTOCOL_VERSION
+    this.#wire.compress = hello.protocolVersion >= SNAPPY_PROTOCOL_VERSION
     if (!equalBytes(hello.nodeId, this.#opts.remoteId)) {
       throw new RlpxUnexpectedIdentityError(`Hello names ${shortId(hello.nodeId)}, the handshake authenticated ${shortId(this.#opts.remoteId)}`)
     }
@@ -372,40 +333,14 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
       shortId(hello.nodeId),
       JSON.stringify(hello.clientId.slice(0, 64)),
       hello.protocolVersion,
-      this.#compress ? ', snappy' : '',
+      this.#wire.compress ? ', snappy' : '',
       shared.map((c) => c.protocol).join(' '),
     )
     this.#keepAlive.start()
-    this.#settleHello()
+    this.#hello.settle()
   }
 
-  // ---- inbound ----
-
-  /** One inbound frame; returns false to stop reading frames (a stream is congested). */
-  #onFrame(body: Buffer): boolean {
-    if (this.#starting) {
-      this.#early.push(body)
-      return false
-    }
-    if (this.#status === 'closing' || this.#status === 'closed') return true
-    try {
-      const { id, data } = splitMessageId(body)
-      if (this.#status === 'hello') this.#onHelloPhaseMessage(id, data)
-      else this.#onMessage(id, data)
-    } catch (err) {
-      this.#fail(err instanceof Error ? err : new Error(String(err)))
-      return true
-    }
-    return !this.#readPaused
-  }
-
-  #onHelloPhaseMessage(id: number, data: Uint8Array): void {
-    if (id === HELLO_MSG) this.#onHello(data)
-    else if (id === DISCONNECT_MSG) this.#onRemoteDisconnect(data)
-    else throw new RlpxUnexpectedMessageError(`message 0x${id.toString(16)} before Hello`)
-  }
-
-  #onMessage(id: number, data: Uint8Array): void {
+  #onSessionMessage(id: number, data: Uint8Array): void {
     switch (id) {
       case HELLO_MSG:
         throw new RlpxUnexpectedMessageError('second Hello')
@@ -413,14 +348,14 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
         this.#onRemoteDisconnect(data)
         return
       case PING_MSG: {
-        this.#baseMessage(data, 'Ping')
+        this.#payload(data, MAX_BASE_PROTOCOL_MESSAGE_SIZE, 'Ping')
         const flood = this.#keepAlive.pingReceived()
         if (flood !== undefined) throw flood
-        this.#sendBase(PONG_MSG, EMPTY_LIST)
+        this.#wire.sendControl(PONG_MSG, EMPTY_LIST)
         return
       }
       case PONG_MSG: {
-        this.#baseMessage(data, 'Pong')
+        this.#payload(data, MAX_BASE_PROTOCOL_MESSAGE_SIZE, 'Pong')
         const rtt = this.#keepAlive.pongReceived()
         if (rtt !== undefined) this.emit('pong', rtt)
         return
@@ -435,22 +370,16 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
     if (cap === undefined) throw new RlpxUnknownMessageIdError(id)
     const payload = this.#payload(data, Math.min(cap.maxMessageSize, this.#opts.maxMessageSize) - 1, `${cap.protocol} message`)
     const stream = this.#byOffset.get(cap.offset)!
-    if (!stream.receive(id - cap.offset, payload)) {
-      this.#congested.add(stream)
-      if (!this.#readPaused) {
-        this.#readPaused = true
-        this.emit('pause')
-      }
-    }
+    if (stream.receive(id - cap.offset, payload)) return
+    this.#congested.add(stream)
+    if (this.#wire.readPaused) return
+    this.#wire.pause()
+    this.emit('pause')
   }
 
-  /** Checks (and decompresses, validated) a base protocol message's payload. */
-  #baseMessage(data: Uint8Array, what: string): void {
-    this.#payload(data, MAX_BASE_PROTOCOL_MESSAGE_SIZE, what)
-  }
-
+  /** A message's payload within `limit`: decompressed (its snappy header checked first), or as it came from a v4 peer. */
   #payload(data: Uint8Array, limit: number, what: string): Uint8Array {
-    if (this.#compress) return snappyUncompress(data, limit, what)
+    if (this.#wire.compress) return snappyUncompress(data, limit, what)
     if (data.length > limit) throw new RlpxMessageTooLargeError(data.length, limit, what)
     return data
   }
@@ -459,46 +388,11 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
     const reason = decodeDisconnectReason(data)
     const err = new RlpxRemoteDisconnectError(reason)
     log('%s: %s', shortId(this.#opts.remoteId), err.message)
-    this.#disconnect = { reason, by: 'remote' }
-    this.#closeReason = err
-    this.#status = 'closing'
-    this.#stopTimers()
+    this.#enterClosing(err, { reason, by: 'remote' })
     for (const stream of this.#byOffset.values()) stream.remoteEnded()
-    this.#settleHello(err)
+    this.#hello.settle(err)
     // "If received, a peer should disconnect immediately."
-    this.#channel.destroy()
-  }
-
-  // ---- outbound ----
-
-  #writeMessage(id: number, payload: Uint8Array): boolean {
-    const data = this.#compress ? snappyCompress(payload) : payload
-    const idBytes = encodeMessageId(id)
-    const size = idBytes.length + data.length
-    if (size > MAX_RLPX_FRAME_SIZE) throw new RlpxMessageTooLargeError(size, MAX_RLPX_FRAME_SIZE, 'outbound frame')
-    return this.#writeFrame([idBytes, data])
-  }
-
-  /** Base protocol messages ignore backpressure: they are tiny and bounded (Pongs by the flood limit). */
-  #sendBase(id: number, payload: Uint8Array): void {
-    try {
-      this.#writeMessage(id, payload)
-    } catch (err) {
-      log('%s: could not send base message 0x%s: %s', shortId(this.#opts.remoteId), id.toString(16), (err as Error).message)
-    }
-  }
-
-  #writeFrame(parts: Uint8Array[]): boolean {
-    const ok = this.#channel.writeFrame(parts)
-    if (!ok) this.#writable = false
-    return ok
-  }
-
-  #onDrain(): void {
-    this.#writable = true
-    const waiters = this.#writeWaiters
-    this.#writeWaiters = []
-    for (const cb of waiters) cb()
+    this.#wire.destroy()
   }
 
   // ---- ending ----
@@ -519,98 +413,47 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
     }
   }
 
-  #closeGracefully(reason: DisconnectReason): void {
+  #enterClosing(err: Error | undefined, disconnect: RlpxDisconnect | undefined): void {
+    this.#closeReason = err
+    this.#disconnect = disconnect
     this.#status = 'closing'
-    this.#flushing = true
-    this.#disconnect = { reason, by: 'local' }
-    this.#stopTimers()
-    this.#armLinger()
-    log('%s: disconnecting: %s', shortId(this.#opts.remoteId), describeDisconnectReason(reason))
-    const pending = [...this.#byOffset.values()].filter((s) => !s.destroyed && !s.writableFinished)
-    let left = pending.length
-    const flushed = (): void => {
-      if (--left > 0 || this.#status === 'closed') return
-      this.#sendDisconnect(reason)
-    }
-    if (left === 0) {
-      this.#sendDisconnect(reason)
-      return
-    }
-    for (const stream of pending) {
-      let counted = false
-      const once = (): void => {
-        if (counted) return
-        counted = true
-        stream.off('finish', once)
-        stream.off('close', once)
-        flushed()
-      }
-      stream.on('finish', once)
-      stream.on('close', once)
-      if (!stream.writableEnded) stream.end()
-    }
+    this.#keepAlive.stop()
   }
 
-  /** Ends the session with `err`: Disconnect (unless the connection is gone), streams destroyed, channel ended. */
+  #closeGracefully(reason: DisconnectReason): void {
+    log('%s: disconnecting: %s', shortId(this.#opts.remoteId), describeDisconnectReason(reason))
+    this.#enterClosing(undefined, { reason, by: 'local' })
+    this.#flushing = true
+    whenFlushed([...this.#byOffset.values()], this.#opts.disconnectTimeoutMs, () => {
+      this.#flushing = false
+      if (this.#status === 'closing') this.#wire.disconnect(reason)
+    })
+  }
+
+  /** Ends the session with `err`: streams destroyed with it, Disconnect sent (the channel is still up). */
   #fail(err: Error, reason = disconnectReasonFor(err)): void {
     if (this.#status === 'closing' || this.#status === 'closed') {
       log('%s: after end: %s', shortId(this.#opts.remoteId), err.message)
       return
     }
     log('%s: ending session: %s (%s)', shortId(this.#opts.remoteId), err.message, describeDisconnectReason(reason))
-    this.#closeReason = err
-    this.#disconnect = { reason, by: 'local' }
-    this.#status = 'closing'
-    this.#stopTimers()
-    this.#detachStreams(err)
-    this.#settleHello(err)
-    this.#armLinger()
-    this.#sendDisconnect(reason)
+    this.#enterClosing(err, { reason, by: 'local' })
+    for (const stream of this.#byOffset.values()) stream.detach(err)
+    this.#hello.settle(err)
+    this.#wire.disconnect(reason)
   }
 
   /** The connection went away under us: nothing can be sent. */
   #lose(err: RlpxConnectionLostError): void {
     if (this.#status === 'closing' || this.#status === 'closed') return
     log('%s: %s', shortId(this.#opts.remoteId), err.message)
-    this.#closeReason = err
-    this.#status = 'closing'
-    this.#stopTimers()
-    this.#detachStreams(err)
-    this.#settleHello(err)
-    this.#channel.destroy()
-  }
-
-  #sendDisconnect(reason: DisconnectReason): void {
-    this.#flushing = false
-    const channel = this.#channel
-    if (channel.destroyed || channel.writableEnded) return
-    try {
-      this.#writeMessage(DISCONNECT_MSG, encodeDisconnect(reason))
-    } catch (err) {
-      log('%s: could not send Disconnect: %s', shortId(this.#opts.remoteId), (err as Error).message)
-    }
-    channel.end()
-  }
-
-  /** After our Disconnect the remote has disconnectTimeoutMs to close the connection. */
-  #armLinger(): void {
-    if (this.#lingerTimer !== undefined) return
-    this.#lingerTimer = setTimeout(() => {
-      this.#lingerTimer = undefined
-      log('%s: remote did not close within %d ms of Disconnect', shortId(this.#opts.remoteId), this.#opts.disconnectTimeoutMs)
-      this.#channel.destroy()
-    }, Math.min(this.#opts.disconnectTimeoutMs, 2 ** 31 - 1))
-  }
-
-  #detachStreams(err: Error): void {
+    this.#enterClosing(err, undefined)
     for (const stream of this.#byOffset.values()) stream.detach(err)
+    this.#hello.settle(err)
+    this.#wire.destroy()
   }
 
-  #stopTimers(): void {
-    this.#keepAlive.stop()
-  }
-
-  readonly #onChannelError = (err: Error): void => {
+  #onChannelError(err: Error): void {
     if (this.#status === 'closing' || this.#status === 'closed') {
       log('%s: channel error after end: %s', shortId(this.#opts.remoteId), err.message)
       return
@@ -618,22 +461,14 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
     this.#lose(new RlpxConnectionLostError(`secure channel failed: ${err.message}`, { cause: err }))
   }
 
-  readonly #onChannelClose = (): void => {
+  #onChannelClose(): void {
     if (this.#status === 'closed') return
     if (this.#status !== 'closing') this.#lose(new RlpxConnectionLostError('secure channel closed without Disconnect'))
     this.#status = 'closed'
-    if (this.#lingerTimer !== undefined) clearTimeout(this.#lingerTimer)
-    this.#lingerTimer = undefined
-    this.#channel.off('close', this.#onChannelClose)
-    const ended = this.#closeReason
+    this.#flushing = false
     // Streams still attached (graceful ends): readable ends after what arrived, writable ends.
     for (const stream of this.#byOffset.values()) stream.detach(undefined)
-    const waiters = this.#writeWaiters
-    this.#writeWaiters = []
-    for (const cb of waiters) cb(new RlpxSessionClosedError())
-    const closers = this.#closeWaiters
-    this.#closeWaiters = []
-    for (const resolve of closers) resolve()
-    this.emit('close', ended)
+    for (const resolve of this.#closeWaiters.splice(0)) resolve()
+    this.emit('close', this.#closeReason)
   }
 }
