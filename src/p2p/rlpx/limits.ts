@@ -66,6 +66,7 @@ export const DEFAULT_PONG_TIMEOUT_MS = 15_000
  * Past the limit the session ends with PROTOCOL_ERROR.
  */
 export const DEFAULT_MAX_PINGS_PER_WINDOW = 20
+/** 15 s: the fixed window Pings are counted in (one honest ping interval). */
 export const DEFAULT_PING_WINDOW_MS = 15_000
 
 /**
@@ -77,7 +78,8 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 5_000
 /**
  * 2 s: after sending Disconnect, how long the remote gets to close the
  * connection before we destroy it ("give the peer a fighting chance", the
- * spec's 2 seconds). A graceful close also spends it flushing stream writes.
+ * spec's 2 seconds). A graceful close first gives the streams' queued
+ * writes up to as long again to go out before the Disconnect.
  */
 export const DEFAULT_DISCONNECT_TIMEOUT_MS = 2_000
 
