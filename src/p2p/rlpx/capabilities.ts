@@ -1,5 +1,5 @@
-import { BASE_PROTOCOL_LENGTH, DEFAULT_MAX_CAPABILITY_MESSAGE_SIZE } from './limits'
 import { RlpxInvalidOptionError } from './errors'
+import { BASE_PROTOCOL_LENGTH, DEFAULT_MAX_CAPABILITY_MESSAGE_SIZE } from './limits'
 
 /**
  * Capabilities (sub-protocols) of an RLPx session and their message-id

@@ -1,8 +1,8 @@
 import { Duplex } from 'node:stream'
 import { COALESCE_LIMIT, LengthPrefixedDecoder, encodeMessage, uvarintLength, writeUvarint } from '../codec'
+import { P2PError } from '../errors'
 import type { StreamDirection } from '../muxer'
 import type { SharedCapability } from './capabilities'
-import { P2PError } from '../errors'
 import { RlpxCapabilityStreamError } from './errors'
 
 /** What a capability stream needs from its session (RlpxMuxer). */

@@ -1,8 +1,8 @@
 import type { SecureStream } from '../crypto'
 import { abortReason } from '../util/abort'
+import { RlpxConnectionLostError } from './errors'
 import { DISCONNECT_MSG, HELLO_MSG } from './limits'
 import { splitMessageId } from './message'
-import { RlpxConnectionLostError } from './errors'
 
 /**
  * Telling an RLPx peer from a modular-stack peer by the first frame after

@@ -1,3 +1,4 @@
+import { MAX_RLPX_FRAME_SIZE } from '../crypto/limits'
 import type { StreamDirection } from '../muxer'
 import { assertTimeout } from '../util/timeout'
 import { type Capability, validateCapabilities } from './capabilities'
@@ -13,7 +14,6 @@ import {
   DEFAULT_PING_WINDOW_MS,
   DEFAULT_PONG_TIMEOUT_MS,
 } from './limits'
-import { MAX_RLPX_FRAME_SIZE } from '../crypto/limits'
 
 /** What this node says about itself in Hello, besides its capabilities. */
 export const DEFAULT_RLPX_CLIENT_ID = 'ethp2p'
