@@ -191,7 +191,10 @@ export class SecureStream extends Duplex {
   readBytes(unread: readonly Uint8Array[] = []): void {
     this.#sink = undefined
     this.#holding = false
-    for (const piece of [...unread, ...this.#held.splice(0)]) if (piece.length > 0) this.push(piece)
+    const pieces = [...unread, ...this.#held.splice(0)].filter((p) => p.length > 0)
+    for (const piece of pieces) this.push(piece)
+    // Nothing to hand back: a read Node asked for in frame mode is still waiting, so read the socket now.
+    if (pieces.length === 0 && !this.#endHeld) this._read()
     if (this.#endHeld) {
       this.#endHeld = false
       this.push(null)

@@ -98,6 +98,21 @@ describe('SecureStream frame mode', () => {
     expect((await within(readBytes(listener, 13), 5000, 'bytes')).toString()).toBe('one|two|three')
   })
 
+  it('readBytes with nothing to give back still serves a reader that waited through frame mode', async () => {
+    const { dialer, listener } = await pair()
+    const rx = new Recorder()
+    rx.take = false
+    listener.readFrames(rx)
+    const got: Buffer[] = []
+    listener.on('data', (chunk: Buffer) => got.push(chunk))
+    dialer.write(Buffer.from('taken'))
+    await rx.until(() => rx.frames.length === 1, 'first frame')
+    listener.readBytes()
+    dialer.write(Buffer.from('after'))
+    await within(new Promise<void>((resolve) => listener.once('data', () => resolve())), 5000, 'bytes after frame mode')
+    expect(Buffer.concat(got).toString()).toBe('after')
+  })
+
   it('the dialer gets a frame that came in the same read as the ack, whole', async () => {
     const them = nodeKey()
     const us = nodeKey()
