@@ -183,7 +183,7 @@ export function whenFlushed(streams: readonly RlpxStream[], timeoutMs: number, d
     done()
   }
   if (left === 0) return finish()
-  if (timeoutMs !== Infinity) timer = setTimeout(finish, Math.min(timeoutMs, 2 ** 31 - 1))
+  if (timeoutMs !== Infinity) timer = setTimeout(finish, timeoutMs)
   for (const stream of pending) {
     let counted = false
     const flushed = (): void => {

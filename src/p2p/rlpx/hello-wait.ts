@@ -1,9 +1,6 @@
 import { abortReason } from '../util/abort'
 import { RlpxHelloTimeoutError } from './errors'
 
-/** setTimeout's largest delay (~24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
 /**
  * The wait for the remote's Hello: a promise the session settles, bounded by
  * `timeoutMs` and by the caller's signal. When either fires, `onFail` gets the
@@ -25,7 +22,7 @@ export class HelloWait {
     })
     // Observed by RlpxMuxer.handshake right after construction; never unhandled before that.
     this.done.catch(() => {})
-    if (timeoutMs !== Infinity) this.#timer = setTimeout(() => onFail(new RlpxHelloTimeoutError(timeoutMs)), Math.min(timeoutMs, MAX_TIMER_MS))
+    if (timeoutMs !== Infinity) this.#timer = setTimeout(() => onFail(new RlpxHelloTimeoutError(timeoutMs)), timeoutMs)
     if (signal === undefined) return
     const onAbort = (): void => onFail(abortReason(signal, 'RLPx Hello exchange'))
     if (signal.aborted) {

@@ -1,8 +1,5 @@
 import { RlpxPingFloodError, RlpxPingTimeoutError } from './errors'
 
-/** setTimeout's largest delay (~24.8 days); longer waits are clamped to it. */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
 export interface KeepAliveOptions {
   pingIntervalMs: number
   pongTimeoutMs: number
@@ -82,7 +79,7 @@ export class KeepAlive {
   #schedulePing(): void {
     const ms = this.#opts.pingIntervalMs
     if (ms === Infinity) return
-    this.#pingTimer = setTimeout(this.#onPingDue, Math.min(ms, MAX_TIMER_MS))
+    this.#pingTimer = setTimeout(this.#onPingDue, ms)
   }
 
   readonly #onPingDue = (): void => {
@@ -99,7 +96,7 @@ export class KeepAlive {
   #armPongTimer(): void {
     const ms = this.#opts.pongTimeoutMs
     if (ms === Infinity || this.#stopped) return
-    this.#pongTimer = setTimeout(this.#onPongOverdue, Math.min(ms, MAX_TIMER_MS))
+    this.#pongTimer = setTimeout(this.#onPongOverdue, ms)
   }
 
   readonly #onPongOverdue = (): void => {

@@ -15,6 +15,9 @@ import {
   DEFAULT_PONG_TIMEOUT_MS,
 } from './limits'
 
+/** setTimeout's largest delay (~24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 /** What this node says about itself in Hello, besides its capabilities. */
 export const DEFAULT_RLPX_CLIENT_ID = 'ethp2p'
 
@@ -104,6 +107,8 @@ export function resolveRlpxOptions(opts: RlpxMuxerOptions): ResolvedRlpxOptions 
     } catch (err) {
       throw new RlpxInvalidOptionError((err as Error).message)
     }
+    // Timers are set with these as they are: setTimeout fires at once past its largest delay.
+    if (resolved[name] !== Infinity && resolved[name] > MAX_TIMER_MS) throw new RlpxInvalidOptionError(`${name} must be at most ${MAX_TIMER_MS} ms or Infinity`)
   }
   count('maxPingsPerWindow', resolved.maxPingsPerWindow, 1, Number.MAX_SAFE_INTEGER)
   count('maxMessageSize', resolved.maxMessageSize, 1, MAX_RLPX_FRAME_SIZE)

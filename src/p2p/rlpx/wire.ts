@@ -9,9 +9,6 @@ import { snappyCompress } from './snappy'
 
 const log = debug('p2p:rlpx')
 
-/** setTimeout's largest delay (~24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
 /** What the session hears from the wire. */
 export interface WireHandlers {
   /** One inbound message, its data still compressed. What it throws goes to `violation`. */
@@ -168,7 +165,7 @@ export class RlpxWire {
       this.#lingerTimer = undefined
       log('remote did not close within %d ms of Disconnect', this.#disconnectTimeoutMs)
       this.#channel.destroy()
-    }, Math.min(this.#disconnectTimeoutMs, MAX_TIMER_MS))
+    }, this.#disconnectTimeoutMs)
   }
 
   readonly #onError = (err: Error): void => this.#handlers.error(err)

@@ -282,6 +282,7 @@ describe('RlpxMuxer: limits', () => {
       { ...base, capabilities: [{ name: 'toolongname', version: 1, length: 1 }] },
       { ...base, capabilities: [{ name: 'eth', version: 68, length: 0 }] },
       { ...base, pongTimeoutMs: -1 },
+      { ...base, pingIntervalMs: 2 ** 31 },
       { ...base, maxPingsPerWindow: 0 },
       { ...base, maxMessageSize: 0x1000000 },
       { ...base, listenPort: 70000 },
