@@ -7,6 +7,11 @@
  * → `Connection` (mplex streams, each negotiated with multistream-select)
  * → `Registrar` (protocol handlers). Every error is a `P2PError` subclass
  * with a stable `code`.
+ *
+ * `rlpx/` is the devp2p base protocol over the same secure channel, for
+ * peers that speak RLPx (geth, @ethereumjs/devp2p): `RlpxMuxer` runs Hello,
+ * snappy, Ping/Pong and Disconnect and offers each shared capability as an
+ * `RlpxStream` with the stream id above (`/eth/69/1.0.0`).
  */
 
 export { P2PError, AbortError, TimeoutError, describeError } from './errors'
@@ -30,7 +35,7 @@ export * from './connection'
 export * from './upgrader'
 export * from './transport'
 
-// devp2p base protocol (RLPx): disconnect reason codes
+// devp2p base protocol (RLPx): Hello, snappy, Ping/Pong, Disconnect, capability streams, first-frame test
 export * from './rlpx'
 
 // abort / timeout / event / byte helpers shared by the stack and its users

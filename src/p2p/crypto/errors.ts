@@ -110,3 +110,14 @@ export class InvalidOptionError extends EciesError {
     super('ERR_ECIES_INVALID_OPTION', message)
   }
 }
+
+/**
+ * The secure stream was used against its mode: frame-mode calls (RLPx
+ * sessions, one message per frame) on a stream already read as bytes, a byte
+ * write while in frame mode, or a frame over the 24-bit size field.
+ */
+export class FrameModeError extends EciesError {
+  constructor(message: string) {
+    super('ERR_ECIES_FRAME_MODE', message)
+  }
+}

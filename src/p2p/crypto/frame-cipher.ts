@@ -114,7 +114,7 @@ type DecoderState = 'header' | 'body' | 'mac'
 export class FrameDecoder {
   readonly #aes: Decipher
   readonly #mac: FrameMac
-  readonly #maxFrameSize: number
+  #maxFrameSize: number
   #state: DecoderState = 'header'
   /** Header ciphertext + header MAC, or the body MAC, as they arrive. */
   readonly #fixed = Buffer.alloc(32)
@@ -130,6 +130,11 @@ export class FrameDecoder {
     this.#maxFrameSize = maxFrameSize
   }
 
+  /** Largest body accepted from the next header on (RLPx sessions carry one message per frame, up to 16 MiB). */
+  setMaxFrameSize(size: number): void {
+    this.#maxFrameSize = size
+  }
+
   /** True while a frame has started but not finished (an EOF now would truncate it). */
   get midFrame(): boolean {
     return this.#state !== 'header' || this.#fixedFill > 0
@@ -137,10 +142,11 @@ export class FrameDecoder {
 
   /**
    * Consumes ciphertext in any chunking. `emit` receives each authenticated body
-   * piece in order (fresh buffers, never reused). Throws FrameMacError or
-   * FrameTooLargeError; the decoder is unusable after a throw.
+   * piece in order (fresh buffers, never reused); `frameEnd`, when given, runs
+   * after the last piece of each frame (also for an empty frame). Throws
+   * FrameMacError or FrameTooLargeError; the decoder is unusable after a throw.
    */
-  write(chunk: Uint8Array, emit: (piece: Buffer) => void): void {
+  write(chunk: Uint8Array, emit: (piece: Buffer) => void, frameEnd?: () => void): void {
     let off = 0
     while (off < chunk.length) {
       if (this.#state === 'body') {
@@ -161,7 +167,7 @@ export class FrameDecoder {
       if (this.#fixedFill < need) return
       this.#fixedFill = 0
       if (this.#state === 'header') this.#openHeader()
-      else this.#finishBody(emit)
+      else this.#finishBody(emit, frameEnd)
     }
   }
 
@@ -176,7 +182,7 @@ export class FrameDecoder {
     this.#state = this.#remaining > 0 ? 'body' : 'mac'
   }
 
-  #finishBody(emit: (piece: Buffer) => void): void {
+  #finishBody(emit: (piece: Buffer) => void, frameEnd: (() => void) | undefined): void {
     if (!timingSafeEqual(this.#mac.finishBody(), this.#fixed.subarray(0, 16))) throw new FrameMacError('body')
     const pieces = this.#pieces
     this.#pieces = []
@@ -188,5 +194,6 @@ export class FrameDecoder {
       keep -= piece.length
       emit(piece)
     }
+    frameEnd?.()
   }
 }

@@ -5,7 +5,7 @@
  */
 export { secureInbound, secureOutbound } from './handshake'
 export type { ChannelOptions, SecureConnection, SecureOptions, SecureOutboundOptions } from './handshake'
-export { SecureStream, STREAM_HIGH_WATER_MARK } from './secure-stream'
+export { type SecureFrameSink, SecureStream, STREAM_HIGH_WATER_MARK } from './secure-stream'
 export {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_INBOUND_FRAME_SIZE,

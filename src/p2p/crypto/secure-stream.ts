@@ -1,7 +1,8 @@
 import { Duplex } from 'node:stream'
 import debug from 'debug'
-import { SocketClosedError, TruncatedFrameError } from './errors'
+import { FrameModeError, SocketClosedError, TruncatedFrameError } from './errors'
 import type { FrameCodec, FrameDecoder, FrameEncoder } from './frame-cipher'
+import { MAX_RLPX_FRAME_SIZE } from './limits'
 
 const log = debug('p2p:ecies')
 
@@ -13,6 +14,19 @@ const log = debug('p2p:ecies')
 export const STREAM_HIGH_WATER_MARK = 64 * 1024
 
 type WriteCallback = (err?: Error | null) => void
+
+/**
+ * Receives the channel's frames whole in frame mode (`readFrames`), the mode
+ * an RLPx session needs: there one frame carries exactly one message.
+ */
+export interface SecureFrameSink {
+  /** One authenticated frame body. Return false to hold later frames until `resumeFrames()`. */
+  frame(body: Buffer): boolean
+  /** `writeFrame()` returned false and the socket has drained since. */
+  drain(): void
+  /** The remote ended the channel on a frame boundary (its TCP FIN). */
+  end(): void
+}
 
 interface Cursor {
   pieces: Uint8Array[]
@@ -29,6 +43,14 @@ interface Cursor {
  * Backpressure is native in both directions: when a push() is refused the
  * socket is paused until _read(); a batch of writes is only acknowledged once
  * the socket accepted all its frames without asking to wait, or drained.
+ *
+ * Frame mode (`readFrames` / `writeFrame`) keeps frame boundaries instead, for
+ * a devp2p RLPx session on the same channel: each inbound frame goes whole to a
+ * SecureFrameSink, each `writeFrame` seals exactly one frame. It can be entered only
+ * before any byte was read (frames that arrived with the handshake wait, still
+ * undecoded, for whichever mode comes first), and left again at a frame
+ * boundary with `readBytes` (the listener looks at the first frame to tell an
+ * RLPx Hello from multistream-select).
  */
 export class SecureStream extends Duplex {
   readonly #socket: Duplex
@@ -42,6 +64,18 @@ export class SecureStream extends Duplex {
   #cursor: Cursor | undefined
   #waitingDrain = false
   #uncorkScheduled = false
+  /** Bytes that arrived with the handshake, decoded once a mode is chosen. */
+  #leftover: Uint8Array | undefined
+  #bytesRead = false
+  /** Frame mode: set while frames go to a sink instead of the readable side. */
+  #sink: SecureFrameSink | undefined
+  #framePieces: Buffer[] = []
+  /** Frames decoded while the sink asked to wait, in order. */
+  #held: Buffer[] = []
+  #holding = false
+  /** The remote's clean EOF arrived while frames were held. */
+  #endHeld = false
+  #frameDrainWanted = false
 
   constructor(socket: Duplex, codec: FrameCodec, leftover: Uint8Array, maxOutboundFrameSize: number) {
     super({ allowHalfOpen: true, readableHighWaterMark: STREAM_HIGH_WATER_MARK, writableHighWaterMark: STREAM_HIGH_WATER_MARK })
@@ -55,11 +89,17 @@ export class SecureStream extends Duplex {
     socket.on('close', this.#onClose)
     socket.on('drain', this.#onDrain)
     // frames that arrived in the same read as the auth/ack
-    if (leftover.length > 0) this.#onData(leftover)
+    if (leftover.length > 0) this.#leftover = leftover
     if (socket.destroyed) this.#onClose()
   }
 
   override _read(): void {
+    if (this.#sink !== undefined) return
+    this.#bytesRead = true
+    if (this.#leftover !== undefined) {
+      this.#decodeLeftover()
+      if (this.#pushRefused) return
+    }
     if (this.#socketPaused) {
       this.#socketPaused = false
       this.#socket.resume()
@@ -86,13 +126,99 @@ export class SecureStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.#sink !== undefined) return cb(new FrameModeError('byte write on a secure stream in frame mode'))
     this.#cursor = { pieces: [chunk], index: 0, offset: 0, cb }
     this.#pump()
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    if (this.#sink !== undefined) return cb(new FrameModeError('byte write on a secure stream in frame mode'))
     this.#cursor = { pieces: chunks.map((c) => c.chunk), index: 0, offset: 0, cb }
     this.#pump()
+  }
+
+  /** True while frames go to a SecureFrameSink (see `readFrames`). */
+  get frameMode(): boolean {
+    return this.#sink !== undefined
+  }
+
+  /**
+   * Enters frame mode, or hands it to another sink: every later frame, and
+   * the frames held for the previous sink, go whole to `sink` (possibly before
+   * this returns). `maxFrameSize` raises the inbound frame limit from here on.
+   * Throws FrameModeError once bytes were read or written in byte mode.
+   */
+  readFrames(sink: SecureFrameSink, opts: { maxFrameSize?: number } = {}): void {
+    if (this.#bytesRead) throw new FrameModeError('frame mode after bytes were read from the secure stream')
+    if (this.#cursor !== undefined || this.writableLength > 0) throw new FrameModeError('frame mode with byte writes in flight')
+    const max = opts.maxFrameSize
+    if (max !== undefined) {
+      if (!Number.isInteger(max) || max < 1 || max > MAX_RLPX_FRAME_SIZE) throw new FrameModeError(`maxFrameSize must be in [1, ${MAX_RLPX_FRAME_SIZE}], got ${max}`)
+      this.#decoder.setMaxFrameSize(max)
+    }
+    this.#sink = sink
+    this.resumeFrames()
+  }
+
+  /** Frame mode: delivers held frames, then reads the socket again, until the sink asks to wait. */
+  resumeFrames(): void {
+    this.#holding = false
+    while (this.#held.length > 0) {
+      if (!this.#deliverable()) return
+      if (!this.#sink!.frame(this.#held.shift()!)) this.#holding = true
+    }
+    if (!this.#deliverable()) return
+    if (this.#endHeld) {
+      this.#endHeld = false
+      this.#sink!.end()
+      if (this.#socket.closed) this.destroy()
+      return
+    }
+    if (this.#leftover !== undefined) {
+      this.#decodeLeftover()
+      if (!this.#deliverable()) return
+    }
+    if (this.#socketPaused) {
+      this.#socketPaused = false
+      this.#socket.resume()
+    }
+  }
+
+  /**
+   * Leaves frame mode at a frame boundary: `unread` (frame bodies a sink took
+   * but did not consume), then the held frames, become the first bytes read.
+   */
+  readBytes(unread: readonly Uint8Array[] = []): void {
+    this.#sink = undefined
+    this.#holding = false
+    const pieces = [...unread, ...this.#held.splice(0)].filter((p) => p.length > 0)
+    for (const piece of pieces) this.push(piece)
+    // Nothing to hand back: a read Node asked for in frame mode is still waiting, so read the socket now.
+    if (pieces.length === 0 && !this.#endHeld) this._read()
+    if (this.#endHeld) {
+      this.#endHeld = false
+      this.push(null)
+      if (this.#socket.closed) this.once('end', () => this.destroy())
+    }
+  }
+
+  /**
+   * Frame mode: seals `parts` as exactly one frame and writes it. False means
+   * the socket is full: the sink's `drain()` runs once it has drained. Throws
+   * SocketClosedError when the socket is gone, FrameModeError outside
+   * frame mode or above the 24-bit frame size.
+   */
+  writeFrame(parts: readonly Uint8Array[]): boolean {
+    if (this.#sink === undefined) throw new FrameModeError('writeFrame outside frame mode')
+    if (this.destroyed || this.#socket.destroyed || this.#socket.writableEnded) throw new SocketClosedError('secure stream is closed')
+    let size = 0
+    for (const p of parts) size += p.length
+    if (size > MAX_RLPX_FRAME_SIZE) throw new FrameModeError(`frame of ${size} bytes exceeds the 24-bit frame size`)
+    const out: Uint8Array[] = []
+    this.#encoder.encode(parts, size, out)
+    const ok = this.#writeOut(out)
+    if (!ok) this.#frameDrainWanted = true
+    return ok
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -162,6 +288,10 @@ export class SecureStream extends Duplex {
   }
 
   #onDrain = (): void => {
+    if (this.#frameDrainWanted) {
+      this.#frameDrainWanted = false
+      this.#sink?.drain()
+    }
     if (!this.#waitingDrain) return
     this.#waitingDrain = false
     this.#pump()
@@ -171,20 +301,41 @@ export class SecureStream extends Duplex {
     if (this.destroyed) return
     this.#pushRefused = false
     try {
-      this.#decoder.write(chunk, this.#emit)
+      this.#decoder.write(chunk, this.#emit, this.#frameEnd)
     } catch (err) {
       log('inbound frame rejected: %s', (err as Error).message)
       this.destroy(err as Error)
       return
     }
-    if (this.#pushRefused && !this.#socketPaused) {
+    if ((this.#pushRefused || this.#holding) && !this.#socketPaused) {
       this.#socketPaused = true
       this.#socket.pause()
     }
   }
 
   #emit = (piece: Buffer): void => {
-    if (!this.push(piece)) this.#pushRefused = true
+    if (this.#sink !== undefined) this.#framePieces.push(piece)
+    else if (!this.push(piece)) this.#pushRefused = true
+  }
+
+  #frameEnd = (): void => {
+    if (this.#sink === undefined || this.destroyed) return
+    const pieces = this.#framePieces
+    this.#framePieces = []
+    const body = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces)
+    if (this.#holding || this.#held.length > 0) this.#held.push(body)
+    else if (!this.#sink.frame(body)) this.#holding = true
+  }
+
+  #decodeLeftover(): void {
+    const leftover = this.#leftover!
+    this.#leftover = undefined
+    this.#onData(leftover)
+  }
+
+  /** Frame mode, not destroyed, and the sink is taking frames. */
+  #deliverable(): boolean {
+    return this.#sink !== undefined && !this.#holding && !this.destroyed
   }
 
   #onEnd = (): void => {
@@ -194,7 +345,9 @@ export class SecureStream extends Duplex {
       return
     }
     this.#sawEof = true
-    this.push(null)
+    if (this.#sink === undefined) this.push(null)
+    else if (this.#holding || this.#held.length > 0) this.#endHeld = true
+    else this.#sink.end()
   }
 
   #onError = (err: Error): void => {
@@ -219,8 +372,10 @@ export class SecureStream extends Duplex {
       this.destroy(new SocketClosedError())
       return
     }
-    // clean EOF: close once the reader has taken everything that arrived before it
-    if (this.readableEnded) this.destroy()
+    // clean EOF: close once the reader (or the sink) has taken everything that arrived before it
+    if (this.#sink !== undefined) {
+      if (!this.#endHeld) this.destroy()
+    } else if (this.readableEnded) this.destroy()
     else this.once('end', () => this.destroy())
   }
 }

@@ -1,4 +1,4 @@
-import * as snappy from 'snappyjs'
+import { SNAPPY_PROTOCOL_VERSION, snappyCompress } from '../../../p2p'
 
 import { SenderBufferOverflowError } from './errors'
 import { EthCode, type EthStatus, encodeStatus } from './ethmessages'
@@ -24,9 +24,6 @@ import type { Input } from '@ethereumjs/rlp'
 
 /** Message ids eth/69 and eth/70 use: 0x00..0x11 (BlockRangeUpdate is the last), as geth's protocolLengths. */
 export const ETH69_MESSAGE_COUNT = 0x12
-
-/** devp2p Hello's base protocol version from which message payloads are snappy-compressed (EIP-706). */
-const SNAPPY_BASE_PROTOCOL_VERSION = 5
 
 type WireSink = (code: number, payload: Uint8Array) => void
 
@@ -79,8 +76,8 @@ export class EthWire {
   /** Sends one message: `rlp` is its RLP payload; compressed when the session runs devp2p v5. */
   send(code: number, rlp: Uint8Array): void {
     const hello = this.peer.getHelloMessage()
-    const compressed = hello !== null && hello.protocolVersion >= SNAPPY_BASE_PROTOCOL_VERSION
-    this.sendRaw(code, compressed ? snappy.compress(rlp) : rlp)
+    const compressed = hello !== null && hello.protocolVersion >= SNAPPY_PROTOCOL_VERSION
+    this.sendRaw(code, compressed ? snappyCompress(rlp) : rlp)
   }
 }
 
