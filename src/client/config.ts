@@ -6,6 +6,7 @@ import { getPublicKey, utils as secp } from '@noble/secp256k1'
 import { Common as ChainCommon } from '../chain-config'
 
 import { ConfigError } from './errors'
+import { MAX_HASHES_PER_REQUEST, MAX_HEADERS_PER_REQUEST } from './net/protocol/ethmessages'
 import { createServer } from './net/server'
 import { parseEnode } from './net/server/enode'
 import { EventBus } from './types'
@@ -83,6 +84,45 @@ export const DEFAULT_MAX_QUEUED_REQUESTS = 256
 /** Transactions held by the in-memory pool; the oldest is evicted beyond this. */
 export const DEFAULT_TX_POOL_MAX_SIZE = 4096
 
+/**
+ * Headers per GetBlockHeaders of a sync, and the span between two skeleton headers (each gap is
+ * one fill request): geth's MaxHeaderFetch.
+ */
+export const DEFAULT_SYNC_HEADER_BATCH = 192
+/** Bodies per GetBlockBodies of a sync: geth's MaxBlockFetch. */
+export const DEFAULT_SYNC_BODY_BATCH = 128
+/** Blocks' receipts per GetReceipts of a sync: geth's MaxReceiptFetch. */
+export const DEFAULT_SYNC_RECEIPT_BATCH = 256
+/**
+ * Sync requests one peer has in flight at once. A node serves one request per peer at a time
+ * (see serveConcurrency), so more than one only keeps that peer's queue from running dry
+ * while a reply travels; a few cover loopback and LAN round trips.
+ */
+export const DEFAULT_SYNC_REQUESTS_PER_PEER = 4
+/**
+ * Blocks fetched ahead of the last one imported: bounds what a sync holds in memory while
+ * execution, the slower part, catches up (a 1 MiB block body would make this 2 GiB, so the
+ * few such chains lower it). geth's block cache holds 8192.
+ */
+export const DEFAULT_SYNC_MAX_BLOCKS_AHEAD = 2048
+/**
+ * Deepest fork the sync follows: the common ancestor is searched this far below our head and
+ * no further (a binary search, so about log2 of it in requests). geth's maxForkAncestry.
+ */
+export const DEFAULT_SYNC_MAX_FORK_DEPTH = 90_000
+/** Announced transaction hashes not yet fetched, per peer; more are dropped: geth's maxTxAnnounces. */
+export const DEFAULT_TX_ANNOUNCEMENTS_PER_PEER = 4096
+/** Transactions asked for in one GetPooledTransactions: geth's maxTxRetrievals. */
+export const DEFAULT_TX_FETCH_BATCH = 256
+/** Time a peer has to deliver announced transactions we asked for: geth's txFetchTimeout. */
+export const DEFAULT_TX_FETCH_TIMEOUT_MS = 5_000
+/** Block hashes remembered per peer as known to it (not announced to it again): geth's maxKnownBlocks. */
+export const DEFAULT_MAX_KNOWN_BLOCKS = 1024
+/** Transaction hashes remembered per peer as known to it: geth's maxKnownTxs. */
+export const DEFAULT_MAX_KNOWN_TXS = 32_768
+/** Longest devPeriod: a timer holds at most 2^31-1 ms. */
+export const MAX_DEV_PERIOD_S = Math.floor((2 ** 31 - 1) / 1000)
+
 export interface ConfigOptions {
   /** Chain rules and genesis. Default: Common.custom({ chainId: 1234, name: 'testnet' }). */
   common?: Common
@@ -138,6 +178,32 @@ export interface ConfigOptions {
   maxQueuedRequests?: number
   /** Transactions kept in the in-memory pool. Default DEFAULT_TX_POOL_MAX_SIZE (4096). */
   txPoolMaxSize?: number
+  /** Sync the chain from peers and follow their heads (client.synchronizer). Default true. */
+  sync?: boolean
+  /** Produce a block every this many seconds from the pool (test networks only); 0 = off. Default 0. */
+  devPeriod?: number
+  /** Headers per sync request and skeleton span. Default DEFAULT_SYNC_HEADER_BATCH (192). */
+  syncHeaderBatch?: number
+  /** Bodies per sync request. Default DEFAULT_SYNC_BODY_BATCH (128). */
+  syncBodyBatch?: number
+  /** Blocks' receipts per sync request. Default DEFAULT_SYNC_RECEIPT_BATCH (256). */
+  syncReceiptBatch?: number
+  /** Sync requests in flight per peer. Default DEFAULT_SYNC_REQUESTS_PER_PEER (4). */
+  syncRequestsPerPeer?: number
+  /** Blocks fetched ahead of the import. Default DEFAULT_SYNC_MAX_BLOCKS_AHEAD (2048). */
+  syncMaxBlocksAhead?: number
+  /** Deepest fork followed. Default DEFAULT_SYNC_MAX_FORK_DEPTH (90000). */
+  syncMaxForkDepth?: number
+  /** Unfetched announced transactions per peer. Default DEFAULT_TX_ANNOUNCEMENTS_PER_PEER (4096). */
+  txAnnouncementsPerPeer?: number
+  /** Transactions per GetPooledTransactions. Default DEFAULT_TX_FETCH_BATCH (256). */
+  txFetchBatch?: number
+  /** Time to deliver requested transactions. Default DEFAULT_TX_FETCH_TIMEOUT_MS (5 s). */
+  txFetchTimeoutMs?: number
+  /** Block hashes known per peer. Default DEFAULT_MAX_KNOWN_BLOCKS (1024). */
+  maxKnownBlocks?: number
+  /** Transaction hashes known per peer. Default DEFAULT_MAX_KNOWN_TXS (32768). */
+  maxKnownTxs?: number
 }
 
 /**
@@ -175,6 +241,20 @@ export class Config {
   readonly serveConcurrency: number
   readonly maxQueuedRequests: number
   readonly txPoolMaxSize: number
+  readonly sync: boolean
+  /** Seconds between produced blocks; 0: this node produces none. */
+  readonly devPeriod: number
+  readonly syncHeaderBatch: number
+  readonly syncBodyBatch: number
+  readonly syncReceiptBatch: number
+  readonly syncRequestsPerPeer: number
+  readonly syncMaxBlocksAhead: number
+  readonly syncMaxForkDepth: number
+  readonly txAnnouncementsPerPeer: number
+  readonly txFetchBatch: number
+  readonly txFetchTimeoutMs: number
+  readonly maxKnownBlocks: number
+  readonly maxKnownTxs: number
   readonly events = new EventBus()
 
   private serverInstance: AnyServer | undefined
@@ -209,6 +289,19 @@ export class Config {
     this.serveConcurrency = checkInt('serveConcurrency', opts.serveConcurrency ?? DEFAULT_SERVE_CONCURRENCY, 1)
     this.maxQueuedRequests = checkInt('maxQueuedRequests', opts.maxQueuedRequests ?? DEFAULT_MAX_QUEUED_REQUESTS, 1)
     this.txPoolMaxSize = checkInt('txPoolMaxSize', opts.txPoolMaxSize ?? DEFAULT_TX_POOL_MAX_SIZE, 1)
+    this.sync = checkBool('sync', opts.sync ?? true)
+    this.devPeriod = checkSeconds('devPeriod', opts.devPeriod ?? 0, MAX_DEV_PERIOD_S)
+    this.syncHeaderBatch = checkInt('syncHeaderBatch', opts.syncHeaderBatch ?? DEFAULT_SYNC_HEADER_BATCH, 1, MAX_HEADERS_PER_REQUEST)
+    this.syncBodyBatch = checkInt('syncBodyBatch', opts.syncBodyBatch ?? DEFAULT_SYNC_BODY_BATCH, 1, MAX_HASHES_PER_REQUEST)
+    this.syncReceiptBatch = checkInt('syncReceiptBatch', opts.syncReceiptBatch ?? DEFAULT_SYNC_RECEIPT_BATCH, 1, MAX_HASHES_PER_REQUEST)
+    this.syncRequestsPerPeer = checkInt('syncRequestsPerPeer', opts.syncRequestsPerPeer ?? DEFAULT_SYNC_REQUESTS_PER_PEER, 1)
+    this.syncMaxBlocksAhead = checkInt('syncMaxBlocksAhead', opts.syncMaxBlocksAhead ?? DEFAULT_SYNC_MAX_BLOCKS_AHEAD, 1)
+    this.syncMaxForkDepth = checkInt('syncMaxForkDepth', opts.syncMaxForkDepth ?? DEFAULT_SYNC_MAX_FORK_DEPTH, 1)
+    this.txAnnouncementsPerPeer = checkInt('txAnnouncementsPerPeer', opts.txAnnouncementsPerPeer ?? DEFAULT_TX_ANNOUNCEMENTS_PER_PEER, 1)
+    this.txFetchBatch = checkInt('txFetchBatch', opts.txFetchBatch ?? DEFAULT_TX_FETCH_BATCH, 1, MAX_HASHES_PER_REQUEST)
+    this.txFetchTimeoutMs = checkInt('txFetchTimeoutMs', opts.txFetchTimeoutMs ?? DEFAULT_TX_FETCH_TIMEOUT_MS, 1)
+    this.maxKnownBlocks = checkInt('maxKnownBlocks', opts.maxKnownBlocks ?? DEFAULT_MAX_KNOWN_BLOCKS, 1)
+    this.maxKnownTxs = checkInt('maxKnownTxs', opts.maxKnownTxs ?? DEFAULT_MAX_KNOWN_TXS, 1)
   }
 
   /**
@@ -224,6 +317,18 @@ export class Config {
 function checkInt(option: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!Number.isInteger(value)) throw new ConfigError(option, `expected an integer, got ${String(value)}`)
   if (value < min || value > max) throw new ConfigError(option, `${value} is outside ${min}..${max}`)
+  return value
+}
+
+function checkBool(option: string, value: boolean): boolean {
+  if (typeof value !== 'boolean') throw new ConfigError(option, `expected true or false, got ${String(value)}`)
+  return value
+}
+
+/** A duration in seconds, fractions allowed (a test network may produce several blocks a second). */
+function checkSeconds(option: string, value: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new ConfigError(option, `expected a number of seconds, got ${String(value)}`)
+  if (value < 0 || value > max) throw new ConfigError(option, `${value} is outside 0..${max}`)
   return value
 }
 

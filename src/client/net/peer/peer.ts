@@ -1,3 +1,4 @@
+import { equalsBytes } from '@ethereumjs/util'
 
 import type { BlockHeader } from '@ethereumjs/block'
 import type { Config } from '../../config'
@@ -80,6 +81,14 @@ export abstract class Peer {
     return this.announced?.hash ?? this.eth?.status.bestHash
   }
 
+  /** Number of the best block the remote told us about, when known (announced, or learnt from its header). */
+  get bestNumber(): bigint | undefined {
+    if (this.announced?.number !== undefined) return this.announced.number
+    const header = this.bestHeaderValue
+    const hash = this.bestHash
+    return header !== undefined && hash !== undefined && equalsBytes(header.hash(), hash) ? header.number : undefined
+  }
+
   /** Total difficulty the remote claimed last (announcement, else its Status). */
   get td(): bigint | undefined {
     return this.announced?.td ?? this.eth?.status.td
@@ -97,9 +106,9 @@ export abstract class Peer {
    */
   noteAnnouncement(a: { hash: Uint8Array; number?: bigint; td?: bigint; header?: BlockHeader }): void {
     const known = this.announced
-    const better =
-      known === undefined ||
-      (a.td !== undefined && known.td !== undefined ? a.td > known.td : (a.number ?? -1n) > (known.number ?? -1n))
+    // On a PoS chain every total difficulty is equal: then the number decides.
+    const byTd = a.td !== undefined && known?.td !== undefined && a.td !== known.td
+    const better = known === undefined || (byTd ? a.td! > known.td! : (a.number ?? -1n) > (known.number ?? -1n))
     if (!better) return
     this.announced = { hash: a.hash, number: a.number, td: a.td ?? known?.td }
     if (a.header !== undefined) this.bestHeaderValue = a.header
