@@ -52,7 +52,7 @@ export interface RoundDeps {
 }
 
 /** How a round ended. `badTarget`: the target's chain proved bad, not to be synced again. */
-export type RoundOutcome = { status: 'complete' } | { status: 'failed'; reason: string; badTarget: boolean }
+export type RoundOutcome = { status: 'complete' } | { status: 'failed'; reason: string; badTarget: boolean; masterFailed: boolean }
 
 /**
  * One header-first sync from `ancestor` to `target` (or to the last skeleton header, when the
@@ -113,7 +113,7 @@ export class SyncRound {
 
   /** Ends the round now (the synchronizer stops, or its target went bad). */
   abort(reason: string): void {
-    this.finish({ status: 'failed', reason, badTarget: false })
+    this.fail(reason)
   }
 
   /** Peers joined or announced: there may be someone for waiting work now. */
@@ -201,8 +201,9 @@ export class SyncRound {
       else this.acceptItems(peer, job, spec, items)
       this.queue.done(job)
     } catch (err) {
-      if (!isPeerFault(err)) throw err
-      this.peerFailed(peer, job, err)
+      if (isPeerFault(err)) this.peerFailed(peer, job, err)
+      // Not the peer's doing: a fault of ours must not leave the job held by nobody.
+      else this.fail(`handling ${job.spec.kind} from ${peer.toString()} failed: ${(err as Error).message}`)
     }
   }
 
@@ -296,13 +297,13 @@ export class SyncRound {
     if (taken > 0) log('%d jobs of %s go to other peers', taken, peer.toString())
     // Without the master the skeleton cannot come: the round ends, the next one picks a target anew.
     if (peer === this.plan.master && this.awaitingSkeleton) {
-      this.finish({ status: 'failed', reason: `${peer.toString()} failed before its skeleton arrived`, badTarget: false })
+      this.fail(`${peer.toString()} failed before its skeleton arrived`)
     }
   }
 
   private blameMaster(err: SyncPeerError): void {
     this.deps.report(this.plan.master, err)
-    this.finish({ status: 'failed', reason: err.message, badTarget: true })
+    this.finish({ status: 'failed', reason: err.message, badTarget: true, masterFailed: true })
   }
 
   /** Imports every complete block from the import point on, in order, a batch at a time. */
@@ -334,8 +335,15 @@ export class SyncRound {
 
   private async importBatch(numbers: bigint[]): Promise<void> {
     const common = this.deps.config.common
-    const blocks = numbers.map((n) => assembleBlock(this.headers.get(n)!, this.bodies.get(n)!, common))
     const receipts = numbers.map((n) => this.receipts.get(n)!)
+    let blocks
+    try {
+      blocks = numbers.map((n) => assembleBlock(this.headers.get(n)!, this.bodies.get(n)!, common))
+    } catch (err) {
+      // The body matched its header's roots, yet its transactions do not decode: the chain carries them.
+      this.blameMaster(new InvalidChainError(`the chain of ${bytesToHex(this.plan.target.hash())} holds undecodable transactions: ${(err as Error).message}`, { cause: err }))
+      return
+    }
     try {
       await this.deps.chain.putBlocks(blocks, receipts)
     } catch (err) {
@@ -344,7 +352,7 @@ export class SyncRound {
         this.blameMaster(new InvalidChainError(`the chain of ${bytesToHex(this.plan.target.hash())} is invalid: ${err.message}`, { cause: err }))
         return
       }
-      this.finish({ status: 'failed', reason: `import failed: ${(err as Error).message}`, badTarget: false })
+      this.fail(`import failed: ${(err as Error).message}`)
       return
     }
     for (const n of numbers) {
@@ -361,7 +369,11 @@ export class SyncRound {
     if (this.outcome !== undefined || this.importing) return
     for (const n of this.inflight.values()) if (n > 0) return
     if (this.queue.size === 0 || !this.queue.hasWaiting(this.nextImport + BigInt(this.deps.config.syncMaxBlocksAhead))) return
-    this.finish({ status: 'failed', reason: `no peer can serve the rest of #${this.nextImport}..#${this.end}`, badTarget: false })
+    this.fail(`no peer can serve the rest of #${this.nextImport}..#${this.end}`)
+  }
+
+  private fail(reason: string): void {
+    this.finish({ status: 'failed', reason, badTarget: false, masterFailed: this.excluded.has(this.plan.master.id) })
   }
 
   private finish(outcome: RoundOutcome): void {

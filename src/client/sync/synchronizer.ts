@@ -8,7 +8,7 @@ import { Event } from '../types'
 import { findAncestor } from './ancestor'
 import { SyncPeerError, SyncTimeoutError } from './errors'
 import { HeadProbes, type Target, selectTarget } from './heads'
-import { type RankPeers, byClaimedHead } from './peerhead'
+import { type RankPeers, byClaimedHead, claimedHead } from './peerhead'
 import { type RoundOutcome, SyncRound } from './round'
 
 import type { Chain } from '../blockchain/chain'
@@ -130,7 +130,15 @@ export class Synchronizer {
     log('stopped')
   }
 
-  private readonly onPeersChanged: EventListener<Event.POOL_PEER_ADDED> = () => this.kick()
+  /** A new peer: learn the number of its head (its Status names only the hash), so it can take work; maybe a target. */
+  private readonly onPeersChanged: EventListener<Event.POOL_PEER_ADDED> = (peer) => {
+    this.kick()
+    if (claimedHead(peer)?.number !== undefined) return
+    this.probes
+      .probe(peer)
+      .catch((err: unknown) => this.probeFailed(peer, err))
+      .finally(() => this.round?.peersChanged())
+  }
 
   private readonly onPeerRemoved: EventListener<Event.POOL_PEER_REMOVED> = (peer) => {
     this.probes.forget(peer.id)
@@ -231,8 +239,8 @@ export class Synchronizer {
     }
     log('round toward #%d failed: %s', target.header.number, outcome.reason)
     if (outcome.badTarget) this.badHeads.set(bytesToHex(target.header.hash()), true)
-    // Not toward this claim of this peer again; another peer or its next head may do.
-    this.probes.refuse(target.peer, outcome.reason)
+    // A master that failed its own round is not followed to this head again; its next head, or another peer, may do.
+    if (outcome.masterFailed) this.probes.refuse(target.peer, outcome.reason)
     if (this.running) this.retryLater()
   }
 
