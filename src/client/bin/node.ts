@@ -1,13 +1,14 @@
 /**
  * Runs one client node: `npm start -- [--port N] [--discPort N]
  * [--bootnodes enode://...[,enode://...]] [--maxPeers N] [--extIP IP]
- * [--bindAddress IP] [--key HEX] [--chainId N] [--p2p]`.
- * Prints the node's enode URL, logs peers joining and leaving, and shuts
- * down cleanly on SIGINT/SIGTERM (a second signal exits at once).
+ * [--bindAddress IP] [--key HEX] [--chainId N] [--p2p] [--dev-period S] [--no-sync]`.
+ * Prints the node's enode URL, logs peers joining and leaving, sync progress
+ * and every head move, and shuts down cleanly on SIGINT/SIGTERM (a second
+ * signal exits at once).
  */
 import { parseArgs } from 'node:util'
 
-import { hexToBytes } from '@ethereumjs/util'
+import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 
 import { Common } from '../../chain-config'
 import { Config, DEFAULT_CHAIN_ID, DEFAULT_CHAIN_NAME, EthereumClient, Event } from '../index'
@@ -25,6 +26,8 @@ const USAGE = `usage: npm start -- [options]
   --key HEX           32-byte node private key as hex (default: random identity)
   --chainId N         chain id of the custom chain (default ${DEFAULT_CHAIN_ID}); nodes must agree
   --p2p               use the modular P2P stack instead of RLPx
+  --dev-period S      produce a block every S seconds from the pool (test networks only; default 0 = never)
+  --no-sync           do not sync from peers or follow their heads (default: sync)
   --help              this text`
 
 function parse(): ConfigOptions {
@@ -39,6 +42,8 @@ function parse(): ConfigOptions {
       key: { type: 'string' },
       chainId: { type: 'string' },
       p2p: { type: 'boolean', default: false },
+      'dev-period': { type: 'string' },
+      'no-sync': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -58,7 +63,14 @@ function parse(): ConfigOptions {
     extIP: values.extIP,
     bindAddress: values.bindAddress,
     key: values.key === undefined ? undefined : keyBytes(values.key),
+    devPeriod: values['dev-period'] === undefined ? undefined : seconds('dev-period', values['dev-period']),
+    sync: !values['no-sync'],
   }
+}
+
+function seconds(name: string, text: string): number {
+  if (!/^\d+(\.\d+)?$/.test(text)) throw new ClientError('ERR_CLI_ARGUMENT', `--${name} expects a number of seconds, got "${text}"`)
+  return Number(text)
 }
 
 function keyBytes(text: string): Uint8Array {
@@ -101,6 +113,10 @@ async function main(): Promise<void> {
   events.on(Event.PEER_ERROR, (err, peer) => console.log(`${time()} peer error: ${peer.id.slice(0, 16)}… ${err.message}`))
   events.on(Event.POOL_PEER_BANNED, (peer, reason) => console.log(`${time()} banned ${peer.id.slice(0, 16)}…: ${reason}`))
   events.on(Event.SERVER_ERROR, (err) => console.log(`${time()} server error: ${err.message}`))
+  const short = (hash: Uint8Array): string => `${bytesToHex(hash).slice(0, 10)}…`
+  events.on(Event.SYNC_STARTED, (s) => console.log(`${time()} syncing toward #${s.target} ${short(s.hash)} from ${s.peer.id.slice(0, 16)}…`))
+  events.on(Event.SYNC_SYNCHRONIZED, (s) => console.log(`${time()} synchronized at #${s.height} ${short(s.hash)}`))
+  events.on(Event.CHAIN_UPDATED, (c) => console.log(`${time()} head #${c.height} ${short(c.hash)}${c.reorged > 0 ? ` (reorg: ${c.reorged} blocks replaced)` : ''} — pool: ${client.service.txPool.size}`))
 
   let stopping = false
   const shutdown = (signal: string): void => {
@@ -127,7 +143,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSigint)
   process.on('SIGTERM', onSigterm)
 
-  console.log(`${time()} starting node ${server.name} (chain id ${config.common.chainId()}, max peers ${config.maxPeers})`)
+  const producing = config.devPeriod > 0 ? `, producing a block every ${config.devPeriod} s` : ''
+  console.log(`${time()} starting node ${server.name} (chain id ${config.common.chainId()}, max peers ${config.maxPeers}${config.sync ? ', syncing' : ''}${producing})`)
   await client.start()
 }
 

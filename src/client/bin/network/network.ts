@@ -57,6 +57,9 @@ export class LocalNetwork {
       useP2PServer: !o.rlpx,
       maxPeers: o.maxPeers,
       discoveryRefreshMs: o.discoveryRefreshMs,
+      batch: o.batch,
+      // Only node 1 produces: the network has one chain, the others follow it.
+      devPeriod: index === 0 ? o.devPeriodMs / 1000 : 0,
     })
     this.nodes.push(node)
     this.names.add(node.id, node.label)

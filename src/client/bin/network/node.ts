@@ -24,6 +24,10 @@ export interface NodeSpec {
   useP2PServer: boolean
   maxPeers: number
   discoveryRefreshMs: number
+  /** Headers, bodies and receipts per sync request. */
+  batch: number
+  /** Seconds between produced blocks; 0: the node produces none. */
+  devPeriod: number
 }
 
 /** Blocks (and their receipts) a node starts with. */
@@ -66,6 +70,10 @@ export class TestNode {
       maxPeers: spec.maxPeers,
       bootnodes: spec.bootnodes,
       discoveryRefreshMs: spec.discoveryRefreshMs,
+      syncHeaderBatch: spec.batch,
+      syncBodyBatch: spec.batch,
+      syncReceiptBatch: spec.batch,
+      devPeriod: spec.devPeriod,
     })
     const client = await EthereumClient.create({ config })
     return new TestNode(spec, config, client)
@@ -98,6 +106,11 @@ export class TestNode {
   get head(): { height: bigint; hash: string } {
     const latest = this.client.chain.headers.latest
     return { height: latest.number, hash: bytesToUnprefixedHex(latest.hash()) }
+  }
+
+  /** Transactions in the node's pool. */
+  get poolSize(): number {
+    return this.client.service.txPool.size
   }
 
   /** Appends blocks (with receipts) before the node starts serving them. */

@@ -7,8 +7,7 @@ import { Event } from '../../types'
 import { InterruptedError, errorMessage } from './errors'
 import { formatDuration, plural, shortHex } from './format'
 import { NETWORK_LABEL } from './network'
-import { PeerSync } from './sync'
-import { busTrigger, waitForCondition, withTimeout } from './waits'
+import { busTrigger, waitForCondition } from './waits'
 
 import type { NetworkOptions } from './args'
 import type { CheckList } from './checks'
@@ -25,7 +24,7 @@ export interface PhaseContext {
 }
 
 /** Rethrows an interruption so the run stops at once; anything else is a failed check. */
-function rethrowInterrupt(err: unknown): void {
+export function rethrowInterrupt(err: unknown): void {
   if (err instanceof InterruptedError) throw err
 }
 
@@ -107,45 +106,55 @@ export async function awaitMesh(ctx: PhaseContext): Promise<void> {
   }
 }
 
-/** Check per non-boot node: every header, body and receipt list fetched from peers, verified and imported. */
-export async function syncAll(ctx: PhaseContext): Promise<void> {
-  const outcomes = await Promise.all(ctx.net.others.map((node) => syncOne(ctx, node)))
+/**
+ * Check per non-boot node: its own synchronizer brought it to node 1's head (node 1 keeps
+ * producing, so "the head" is node 1's at that moment) and it counts itself synchronized.
+ */
+export async function awaitSynced(ctx: PhaseContext): Promise<void> {
+  const boot = ctx.net.bootnode
+  const outcomes = await Promise.allSettled(ctx.net.others.map((node) => syncedOne(ctx, boot, node)))
   // Recorded in node order (not completion order), so runs compare line by line.
-  for (const [i, outcome] of outcomes.entries()) {
+  outcomes.forEach((r, i) => {
     const name = `${(ctx.net.others[i] as TestNode).label} synced`
-    if (outcome.error !== undefined) rethrowInterrupt(outcome.error)
-    ctx.checks.add(name, outcome.error === undefined, outcome.detail)
-  }
+    if (r.status === 'rejected') rethrowInterrupt(r.reason)
+    ctx.checks.add(name, r.status === 'fulfilled', r.status === 'fulfilled' ? r.value : errorMessage(r.reason))
+  })
 }
 
-async function syncOne(ctx: PhaseContext, node: TestNode): Promise<{ detail: string; error?: unknown }> {
-  const { net, options } = ctx
-  // Aborted on the run's signal or this sync's timeout, so a stuck sync stops asking.
-  const abort = new AbortController()
-  const onAbort = (): void => abort.abort()
-  ctx.signal?.addEventListener('abort', onAbort, { once: true })
+async function syncedOne(ctx: PhaseContext, boot: TestNode, node: TestNode): Promise<string> {
   const started = Date.now()
-  try {
-    const sync = new PeerSync(node, { batch: options.batch, timeoutMs: options.timeoutMs, signal: abort.signal, log: ctx.log, names: net.names })
-    const r = await withTimeout(sync.run(), { what: `${node.label} to sync`, timeoutMs: options.timeoutMs, signal: ctx.signal })
-    const what = `${r.headers} headers, ${r.bodies} bodies, ${r.receipts} receipt lists`
-    return { detail: `${what} fetched and verified in ${r.requests} requests from ${r.servedBy.join(', ')} (${formatDuration(Date.now() - started)})` }
-  } catch (err) {
-    abort.abort()
-    return { detail: errorMessage(err), error: err }
-  } finally {
-    ctx.signal?.removeEventListener('abort', onAbort)
-  }
+  await waitForCondition({
+    what: `${node.label} to reach ${boot.label}'s head and count itself synchronized`,
+    timeoutMs: ctx.options.timeoutMs,
+    signal: ctx.signal,
+    condition: () => node.head.hash === boot.head.hash && node.client.synchronizer.synchronized,
+    trigger: busTrigger([node.config.events, boot.config.events], [Event.CHAIN_UPDATED, Event.SYNC_SYNCHRONIZED]),
+  })
+  const stats = [...node.client.synchronizer.stats]
+  const sum = (k: 'headers' | 'bodies' | 'receipts'): number => stats.reduce((n, [, s]) => n + s[k], 0)
+  const from = stats.map(([id]) => ctx.net.names.name(id)).join(', ')
+  return `at ${boot.label}'s head #${node.head.height} in ${formatDuration(Date.now() - started)}: ${sum('headers')} headers, ${sum('bodies')} bodies, ${sum('receipts')} receipt lists fetched, verified and executed, from ${from || 'nobody'}`
 }
 
-/** Check: every node's head is the bootnode's head at height --blocks. */
-export function compareHeads(ctx: PhaseContext): void {
+/** Check: every node follows node 1 to the same head (re-checked as heads move) at or above --blocks. */
+export async function awaitHeadsEqual(ctx: PhaseContext): Promise<void> {
   const { net, options } = ctx
-  const boot = net.bootnode.head
-  const off = net.nodes.filter((n) => n.head.hash !== boot.hash || n.head.height !== BigInt(options.blocks))
-  const heads = net.nodes.map((n) => `${n.label} #${n.head.height} ${shortHex(n.head.hash)}`).join(', ')
-  ctx.checks.add('final heads equal', off.length === 0, off.length === 0 ? `all at #${boot.height} ${shortHex(boot.hash)}` : heads)
-  ctx.log.log(NETWORK_LABEL, 'check', `heads: ${heads}`)
+  const heads = (): string => net.nodes.map((n) => `${n.label} #${n.head.height} ${shortHex(n.head.hash)}`).join(', ')
+  const equal = (): boolean => net.nodes.every((n) => n.head.hash === net.bootnode.head.hash && n.head.height >= BigInt(options.blocks))
+  try {
+    await waitForCondition({
+      what: 'every node at node1\'s head',
+      timeoutMs: options.timeoutMs,
+      signal: ctx.signal,
+      condition: equal,
+      trigger: busTrigger(net.nodes.map((n) => n.config.events), [Event.CHAIN_UPDATED]),
+    })
+    ctx.checks.pass('heads follow node1', `all at #${net.bootnode.head.height} ${shortHex(net.bootnode.head.hash)}`)
+  } catch (err) {
+    rethrowInterrupt(err)
+    ctx.checks.fail('heads follow node1', `${errorMessage(err)}: ${heads()}`)
+  }
+  ctx.log.log(NETWORK_LABEL, 'check', `heads: ${heads()}`)
 }
 
 /** Check: every client stopped within the timeout and left no listener on its bus. */

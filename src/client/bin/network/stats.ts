@@ -30,6 +30,8 @@ export interface NodeSnapshot {
   errors: number
   height: bigint
   headHash: string
+  /** Transactions in the node's pool. */
+  pool: number
 }
 
 /**
@@ -162,6 +164,7 @@ export function snapshotAll(all: readonly NodeStats[]): NodeSnapshot[] {
       errors: s.errors,
       height: head.height,
       headHash: head.hash,
+      pool: s.node.poolSize,
     }
   })
 }
