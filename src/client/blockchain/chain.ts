@@ -50,6 +50,12 @@ export const SOFT_RESPONSE_LIMIT = 2 * 1024 * 1024
  */
 export const HEADER_CACHE_SIZE = 8192
 
+/**
+ * Listeners of a chain's events: each client on the chain adds two (its bus bridge and its
+ * service), and one stored chain may serve several clients in one process (tests, benches).
+ */
+export const CHAIN_MAX_LISTENERS = 100
+
 export interface ChainOptions {
   /** A chain made by `Common.custom`; its genesis comes from chain-config. */
   common: Common
@@ -99,7 +105,7 @@ export interface ChainEvents {
 export class Chain {
   readonly common: Common
   readonly blockchain: Blockchain
-  readonly events = new EventEmitter<ChainEvents>()
+  readonly events = new EventEmitter<ChainEvents>().setMaxListeners(CHAIN_MAX_LISTENERS)
   private readonly state: ChainState
   private readonly receiptsByHash = new Map<string, Uint8Array[]>()
   private readonly headerCache = new LruMap<string, BlockHeader>(HEADER_CACHE_SIZE)
