@@ -2,15 +2,18 @@
  * sync: an empty EthereumClient syncs a chain of VM-executed blocks with transactions from
  * three serving clients by itself (its Synchronizer: skeleton, header fill, bodies and
  * receipts from every peer, each block executed on import), P2P (useP2PServer true) vs RLPx.
- * The anchor of each path is the import ceiling: the same blocks, decoded from their bytes,
- * put into a fresh Chain with no network at all, in the synchronizer's import batches. A
- * path at 1× the ceiling hides the network entirely behind execution.
+ * The servers run in a child process (bench/sync-servers.ts), as peers on other machines
+ * would: the figures are the syncing node's own work. The anchor of each path is the import
+ * ceiling: the same blocks, decoded from their bytes, put into a fresh Chain with no network
+ * at all, in the synchronizer's import batches. A path at 1× the ceiling hides the network
+ * entirely behind execution.
  *
  * Second part: transaction propagation latency across a line of 5 clients (A–B–C–D–E, each
  * linked only to its neighbours): a transaction added to A's pool, until E's pool has it.
  */
 import { type Block, createBlockFromBytesArray } from '@ethereumjs/block'
 import { RLP } from '@ethereumjs/rlp'
+import { fileURLToPath } from 'node:url'
 
 import { testAccounts } from '../src/chain-config'
 import { Chain } from '../src/client/blockchain/chain'
@@ -20,7 +23,8 @@ import { IMPORT_BATCH } from '../src/client/sync/round'
 import { makeTestTx } from '../src/client/testing/transactions'
 import { Event } from '../src/client/types'
 import { type Bench, type BenchContext, roundsFor } from './lib/bench'
-import { benchCommon, benchConfig, filledChain, testChain } from './lib/chain'
+import { benchCommon, benchConfig, testChain } from './lib/chain'
+import { ChildScript } from './lib/child'
 import { CLIENT_WAIT_MS, type Path, startClient } from './lib/client'
 import { Closer } from './lib/net'
 import { row } from './lib/report'
@@ -35,6 +39,8 @@ const SERVERS = 3
 const LINE = 5
 /** Bound on one sync or one transaction's trip; only a broken build reaches it. */
 const PART_TIMEOUT_MS = 600_000
+/** The serving child: builds the chain (VM execution), then starts its servers. */
+const SERVERS_SCRIPT = fileURLToPath(new URL('./sync-servers.ts', import.meta.url))
 
 interface Sizes {
   blocks: number
@@ -184,24 +190,19 @@ async function run(ctx: BenchContext) {
   const sizes = ctx.quick ? SIZES.quick : SIZES.full
   const closer = new Closer()
   try {
-    ctx.log(`sync: building ${sizes.blocks} blocks (${sizes.txsPerBlock} tx each) and starting ${SERVERS} servers per path`)
-    const served = await filledChain(sizes.blocks, sizes.txsPerBlock)
-    closer.add(() => served.close())
-    const servers: Record<Path, string[]> = { p2p: [], rlpx: [] }
-    for (const path of ['p2p', 'rlpx'] as const) {
-      for (let i = 0; i < SERVERS; i++) {
-        // Every server serves the one stored chain (serving only reads it); none syncs.
-        const s = await startClient(path, { chain: served, sync: false, maxPeers: 8 })
-        closer.add(() => s.stop())
-        servers[path].push(s.url)
-      }
-    }
+    ctx.log(`sync: building ${sizes.blocks} blocks (${sizes.txsPerBlock} tx each) here and in the serving child, which starts ${SERVERS} servers per path`)
+    const child = new ChildScript(SERVERS_SCRIPT, [String(sizes.blocks), String(sizes.txsPerBlock), String(SERVERS)])
+    closer.add(() => child.stop())
+    // Built here too, for the ceiling: the same seed gives the same blocks.
+    await testChain(sizes.blocks, sizes.txsPerBlock)
+    const servers = (await child.next(PART_TIMEOUT_MS, 'the serving child to start')) as unknown as Record<Path, string[]>
     const side = (path: Path) => async (r: number): Promise<Round> => ({
       sync: await withTimeout(syncOnce(path, servers[path], sizes), PART_TIMEOUT_MS, `${path} sync`),
       ceiling: await ceiling(sizes),
       latencies: await propagation(path, sizes.txs, r),
     })
-    const res = await alternate<Round>({ rounds, label: 'sync', log: ctx.log, ours: side('p2p'), anchor: side('rlpx') })
+    const warm = async (path: Path): Promise<void> => void (await withTimeout(syncOnce(path, servers[path], sizes), PART_TIMEOUT_MS, `${path} warm-up sync`))
+    const res = await alternate<Round>({ rounds, label: 'sync', log: ctx.log, warmup: { ours: () => warm('p2p'), anchor: () => warm('rlpx') }, ours: side('p2p'), anchor: side('rlpx') })
     return report(res.ours, res.anchor, sizes, rounds)
   } finally {
     await closer.run()
@@ -229,9 +230,10 @@ function report(p2p: Round[], rlpx: Round[], sizes: Sizes, rounds: number) {
     headline: 0,
     rows,
     notes: [
-      `EthereumClients in one process: ${SERVERS} servers of one stored chain per path and the syncing client; its synchronizer starts once it has all ${SERVERS} peers; the time runs until its head is the chain's head (every block executed)`,
+      `after one unrecorded sync per path (warm-up), the syncing EthereumClient runs here, its ${SERVERS} servers per path (one stored chain) in a child process; its synchronizer starts once it has all ${SERVERS} peers; the time runs until its head is the chain's head (every block executed)`,
       `import ceiling: the same blocks, decoded from their bytes, put into a fresh Chain in batches of ${IMPORT_BATCH} (the synchronizer's import batch), median over all rounds`,
-      'the serving clients, the syncing client and its execution share this one thread: the sync figures include the servers\' work',
+      `transaction line: ${LINE} clients in this process, each linked to its neighbours only; one transaction at a time, from A's txPool.add until E's pool emits it`,
+      'RLPx MB/s counts devp2p\'s snappy-compressed frames, P2P\'s are uncompressed: compare blocks/s, not bytes',
     ],
   }
 }

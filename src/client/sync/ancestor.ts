@@ -30,6 +30,8 @@ export async function findAncestor(peer: Peer, target: BlockHeader, chain: Chain
   }
   const height = chain.headers.height
   const top = height < target.number - 1n ? height : target.number - 1n
+  // Both ends agreed on the genesis in the Status exchange: nothing to ask.
+  if (top === 0n) return chain.genesis.header
   const count = top + 1n < BigInt(ANCESTOR_SPAN) ? Number(top + 1n) : ANCESTOR_SPAN
   const span = await headersOf(peer, { first: top, count, reverse: true })
   for (const header of span) if (await isOurs(chain, header)) return header

@@ -31,6 +31,12 @@ export const MAX_SKELETON_HEADERS = 128
  */
 export const IMPORT_BATCH = 128
 
+/**
+ * Fewest blocks in a bodies or receipts request when the work is spread thin: below this a
+ * request's round trip costs more than the items it carries.
+ */
+export const MIN_ITEM_BATCH = 8
+
 /** What a round syncs: the chain of `master`'s head `target`, from `ancestor` (a block we hold). */
 export interface RoundPlan {
   master: Peer
@@ -249,9 +255,19 @@ export class SyncRound {
       if (needsReceipts(h)) withReceipts.push(h.number)
       else this.receipts.set(h.number, [])
     }
-    for (const job of itemJobs('bodies', withBody, this.deps.config.syncBodyBatch)) this.queue.add(job)
-    for (const job of itemJobs('receipts', withReceipts, this.deps.config.syncReceiptBatch)) this.queue.add(job)
+    for (const job of itemJobs('bodies', withBody, this.itemBatch(withBody.length, this.deps.config.syncBodyBatch))) this.queue.add(job)
+    for (const job of itemJobs('receipts', withReceipts, this.itemBatch(withReceipts.length, this.deps.config.syncReceiptBatch))) this.queue.add(job)
     void this.importReady()
+  }
+
+  /**
+   * Blocks per bodies/receipts request: the configured batch, or less when that would leave
+   * request slots idle: every peer's slots get a share, so the blocks arrive from all of them
+   * at once and the first ones can be imported while the rest travel.
+   */
+  private itemBatch(count: number, max: number): number {
+    const slots = Math.max(1, this.deps.peers().filter((p) => !this.excluded.has(p.id)).length * this.deps.config.syncRequestsPerPeer)
+    return Math.min(max, Math.max(MIN_ITEM_BATCH, Math.ceil(count / slots)))
   }
 
   /** Keeps the verified prefix of a bodies/receipts reply and queues what is missing. */

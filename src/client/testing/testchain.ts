@@ -106,7 +106,8 @@ export interface ForkedChains {
 /**
  * Chains that share `shared` blocks and then fork: each branch is built by its own producer
  * from the same shared blocks (same transactions, same timestamps, hence the same hashes) and
- * continues with transactions of its own seed, so the branches differ from their first block.
+ * continues with transactions of its own seed, so the branches differ from their first block
+ * (given txsPerBlock > 0: empty blocks are the same on every branch).
  */
 export async function buildForkedChains(opts: ForkOptions): Promise<ForkedChains> {
   const txsPerBlock = opts.txsPerBlock ?? DEFAULT_TXS_PER_BLOCK
