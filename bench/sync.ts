@@ -81,7 +81,8 @@ async function ceiling(sizes: Sizes): Promise<number> {
   try {
     const t0 = now()
     const blocks = fromBytes(src.blocks)
-    for (let i = 0; i < blocks.length; i += IMPORT_BATCH) await chain.putBlocks(blocks.slice(i, i + IMPORT_BATCH), src.receipts.slice(i, i + IMPORT_BATCH))
+    // As the synchronizer imports them: executed, the receipts made by execution (none handed over).
+    for (let i = 0; i < blocks.length; i += IMPORT_BATCH) await chain.putBlocks(blocks.slice(i, i + IMPORT_BATCH))
     return perSec(blocks.length, now() - t0)
   } finally {
     await chain.close()
