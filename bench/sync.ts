@@ -80,10 +80,10 @@ async function ceiling(sizes: Sizes): Promise<number> {
   const chain = await Chain.create({ common: benchCommon() })
   try {
     const t0 = now()
-    const blocks = fromBytes(src.blocks)
-    // As the synchronizer imports them: executed, the receipts made by execution (none handed over).
-    for (let i = 0; i < blocks.length; i += IMPORT_BATCH) await chain.putBlocks(blocks.slice(i, i + IMPORT_BATCH))
-    return perSec(blocks.length, now() - t0)
+    // As the synchronizer imports them: decoded from bytes a batch at a time, executed, the
+    // receipts made by execution (none handed over).
+    for (let i = 0; i < src.blocks.length; i += IMPORT_BATCH) await chain.putBlocks(fromBytes(src.blocks.slice(i, i + IMPORT_BATCH)))
+    return perSec(src.blocks.length, now() - t0)
   } finally {
     await chain.close()
   }
@@ -212,7 +212,8 @@ async function run(ctx: BenchContext) {
 
 function report(p2p: Round[], rlpx: Round[], sizes: Sizes, rounds: number) {
   const m = (rs: Round[], f: (r: Round) => number): number => median(rs.map(f))
-  const ceil = median([...p2p, ...rlpx].map((r) => r.ceiling))
+  // The best import of all rounds: a ceiling is what the machine can do, not what it did on average.
+  const ceil = Math.max(...[...p2p, ...rlpx].map((r) => r.ceiling))
   const lat = (rs: Round[]): number[] => rs.flatMap((r) => r.latencies)
   const served = (rs: Round[]): string => rs.map((r) => r.sync.servedBy).join('/')
   const blocks = `${sizes.blocks} blocks × ${sizes.txsPerBlock} tx from ${SERVERS} peers`
@@ -232,7 +233,7 @@ function report(p2p: Round[], rlpx: Round[], sizes: Sizes, rounds: number) {
     rows,
     notes: [
       `after one unrecorded sync per path (warm-up), the syncing EthereumClient runs here, its ${SERVERS} servers per path (one stored chain) in a child process; its synchronizer starts once it has all ${SERVERS} peers; the time runs until its head is the chain's head (every block executed)`,
-      `import ceiling: the same blocks, decoded from their bytes, put into a fresh Chain in batches of ${IMPORT_BATCH} (the synchronizer's import batch), median over all rounds`,
+      `import ceiling: the same blocks, decoded from their bytes, put into a fresh Chain in batches of ${IMPORT_BATCH} (the synchronizer's import batch), once per round and side; the best of them`,
       `transaction line: ${LINE} clients in this process, each linked to its neighbours only; one transaction at a time, from A's txPool.add until E's pool emits it`,
       'RLPx MB/s counts devp2p\'s snappy-compressed frames, P2P\'s are uncompressed: compare blocks/s, not bytes',
     ],

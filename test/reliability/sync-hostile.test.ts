@@ -91,6 +91,16 @@ async function trio(path: 'p2p' | 'rlpx', tamper: Tamper, sOpts: NodeOptions = {
   }
 }
 
+/** Runs `body` on a fresh trio, and closes it whatever happens. */
+async function withTrio(args: Parameters<typeof trio>, body: (t: Trio) => Promise<void>): Promise<void> {
+  const t = await trio(...args)
+  try {
+    await body(t)
+  } finally {
+    await t.close()
+  }
+}
+
 /** Starts S's synchronizer and resolves once S holds the source chain's head. */
 async function syncCompletes(t: Trio): Promise<void> {
   const head = bytesToHex(source.blocks[BLOCKS - 1]!.hash())
@@ -123,7 +133,7 @@ function syncCases(path: 'p2p' | 'rlpx'): BadInputCase[] {
       expected: 'BadBodiesError (ERR_PEER_SYNC_BAD_BODIES) reported, the peer banned; the sync completes from the honest peer',
       timeoutMs: 60_000,
       run: async () => {
-        const t = await trio(
+        await withTrio([
           path,
           async (msg, peer, x) => {
             if (msg.name !== 'GetBlockBodies') return false
@@ -132,16 +142,13 @@ function syncCases(path: 'p2p' | 'rlpx'): BadInputCase[] {
             return reply(peer, 'BlockBodies', { reqId: msg.data.reqId, bodies: shifted })
           },
           small,
-        )
-        try {
+        ], async (t) => {
           const banned = nextOnS(t, Event.POOL_PEER_BANNED, (p) => p.id === t.sToX.id)
           await syncCompletes(t)
           const [, reason] = await banned
           expect(reason).toMatch(/transactions root/)
           expect(t.errorsOfX.some((e) => e instanceof BadBodiesError)).toBe(true)
-        } finally {
-          await t.close()
-        }
+        })
       },
     },
     {
@@ -150,14 +157,11 @@ function syncCases(path: 'p2p' | 'rlpx'): BadInputCase[] {
       timeoutMs: 60_000,
       run: async () => {
         let answered = 0
-        const t = await trio(path, (msg) => msg.name.startsWith('Get') && ++answered > 4, small)
-        try {
+        await withTrio([path, (msg) => msg.name.startsWith('Get') && ++answered > 4, small], async (t) => {
           await syncCompletes(t)
           expect(t.errorsOfX.some((e) => e instanceof SyncTimeoutError)).toBe(true)
           expect(t.s.service.pool.contains(t.sToX.id)).toBe(true)
-        } finally {
-          await t.close()
-        }
+        })
       },
     },
     {
@@ -165,8 +169,7 @@ function syncCases(path: 'p2p' | 'rlpx'): BadInputCase[] {
       expected: 'UnservedHeadError (ERR_PEER_SYNC_HEAD_NOT_SERVED) reported, the claim not followed; the sync completes to the honest head',
       timeoutMs: 60_000,
       run: async () => {
-        const t = await trio(path, () => false)
-        try {
+        await withTrio([path, () => false], async (t) => {
           const fake = randomBytes(32)
           const seen = nextOnS(t, Event.PROTOCOL_MESSAGE, (m) => m.name === 'NewBlockHashes')
           t.xToS.eth!.send('NewBlockHashes', { hashes: [[fake, 10_000n]] })
@@ -176,9 +179,7 @@ function syncCases(path: 'p2p' | 'rlpx'): BadInputCase[] {
           const err = t.errorsOfX.find((e) => e instanceof UnservedHeadError)
           expect(err?.message).toContain(bytesToHex(fake))
           expect(t.s.chain.headers.height).toBe(BigInt(BLOCKS))
-        } finally {
-          await t.close()
-        }
+        })
       },
     },
     {
@@ -186,7 +187,7 @@ function syncCases(path: 'p2p' | 'rlpx'): BadInputCase[] {
       expected: 'BadHeadersError (ERR_PEER_SYNC_BAD_HEADERS, "broken parent link") reported, the peer banned; the sync completes',
       timeoutMs: 60_000,
       run: async () => {
-        const t = await trio(
+        await withTrio([
           path,
           async (msg, peer, x) => {
             if (msg.name !== 'GetBlockHeaders' || msg.data.max < 2 || msg.data.skip !== 0 || msg.data.reverse) return false
@@ -198,16 +199,13 @@ function syncCases(path: 'p2p' | 'rlpx'): BadInputCase[] {
             return reply(peer, 'BlockHeaders', { reqId: msg.data.reqId, headers })
           },
           small,
-        )
-        try {
+        ], async (t) => {
           const banned = nextOnS(t, Event.POOL_PEER_BANNED, (p) => p.id === t.sToX.id)
           await syncCompletes(t)
           const [, reason] = await banned
           expect(reason).toMatch(/broken parent link/)
           expect(t.errorsOfX.some((e) => e instanceof BadHeadersError)).toBe(true)
-        } finally {
-          await t.close()
-        }
+        })
       },
     },
   ]
@@ -220,8 +218,7 @@ function relayCases(path: 'p2p' | 'rlpx'): BadInputCase[] {
       expected: 'TxAnnouncementFloodError (ERR_PEER_TX_ANNOUNCE_FLOOD) naming the dropped excess; 4096 kept outstanding at most; a real transaction from the honest peer still arrives',
       timeoutMs: 60_000,
       run: async () => {
-        const t = await trio(path, () => false)
-        try {
+        await withTrio([path, () => false], async (t) => {
           const hashes = Array.from({ length: 5000 }, () => randomBytes(32))
           const flooded = nextOnS(t, Event.PEER_ERROR, (e) => e instanceof TxAnnouncementFloodError)
           t.xToS.eth!.send('NewPooledTransactionHashes', { types: hashes.map(() => 2), sizes: hashes.map(() => 120), hashes })
@@ -231,9 +228,7 @@ function relayCases(path: 'p2p' | 'rlpx'): BadInputCase[] {
           const arrived = waitUntil([t.s.service.txPool], ['added'], () => t.s.service.txPool.has(real.hash()))
           await t.h.service.txPool.add(real)
           await arrived
-        } finally {
-          await t.close()
-        }
+        })
       },
     },
     {
@@ -250,8 +245,7 @@ function relayCases(path: 'p2p' | 'rlpx'): BadInputCase[] {
           asked()
           return true
         }
-        const t = await trio(path, silent, { txFetchTimeoutMs: 500 }, [tx])
-        try {
+        await withTrio([path, silent, { txFetchTimeoutMs: 500 }, [tx]], async (t) => {
           const announce = { types: [tx.type], sizes: [tx.serialize().length], hashes: [tx.hash()] }
           t.xToS.eth!.send('NewPooledTransactionHashes', announce)
           await xAsked
@@ -261,9 +255,7 @@ function relayCases(path: 'p2p' | 'rlpx'): BadInputCase[] {
           await arrived
           expect(t.errorsOfX.some((e) => e instanceof TxFetchTimeoutError)).toBe(true)
           expect(t.s.service.pool.contains(t.sToX.id)).toBe(true)
-        } finally {
-          await t.close()
-        }
+        })
       },
     },
   ]

@@ -7,6 +7,21 @@ import type { PeerKnowledge } from './knowledge'
 
 const log = debug('client:announce')
 
+/**
+ * Sends one announcement or relay message; false when the session ended under it (the
+ * server reports that end as PEER_DISCONNECTED): such a message is not worth more than the
+ * log line, and a failure must not reach whoever moved the head or pooled the transaction.
+ */
+export function sendTo(peer: Peer, send: () => void): boolean {
+  try {
+    send()
+    return true
+  } catch (err) {
+    log('nothing sent to %s: %s', peer.toString(), (err as Error).message)
+    return false
+  }
+}
+
 /** How a head is announced to a peer, by its eth version. */
 export type HeadAnnouncement = 'NewBlockHashes' | 'BlockRangeUpdate'
 
@@ -53,8 +68,7 @@ export class BlockAnnouncer {
     this.knowledge.markBlock(peer.id, head.hash)
     switch (headAnnouncement(eth.version)) {
       case 'NewBlockHashes':
-        eth.send('NewBlockHashes', { hashes: [[head.hash, head.height]] })
-        return true
+        return sendTo(peer, () => eth.send('NewBlockHashes', { hashes: [[head.hash, head.height]] }))
       case 'BlockRangeUpdate':
         // eth/69+: the range update of the eth/69 codec (issue 12) goes out here once the codec carries it.
         log('no head announcement to %s: eth/%d announces by BlockRangeUpdate', peer.toString(), eth.version)

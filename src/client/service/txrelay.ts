@@ -1,6 +1,8 @@
 import { type TypedTransaction, isBlob4844Tx } from '@ethereumjs/tx'
 import debug from 'debug'
 
+import { sendTo } from './blockannouncer'
+
 import type { Peer } from '../net/peer/peer'
 import type { PeerPool } from '../net/peerpool'
 import type { PeerKnowledge } from './knowledge'
@@ -85,11 +87,12 @@ export class TxRelay {
   private sendTo(peer: Peer, full: TypedTransaction[], announce: TypedTransaction[]): void {
     const eth = peer.eth
     if (eth === undefined || eth.closed) return
-    for (const txs of packets(full, MAX_TX_PACKET_BYTES, (tx) => tx.serialize().length)) eth.send('Transactions', { txs })
+    for (const txs of packets(full, MAX_TX_PACKET_BYTES, (tx) => tx.serialize().length)) sendTo(peer, () => eth.send('Transactions', { txs }))
     for (let i = 0; i < announce.length; i += MAX_ANNOUNCED_HASHES) {
       const part = announce.slice(i, i + MAX_ANNOUNCED_HASHES)
       const hashes = part.map((tx) => tx.hash())
-      eth.send('NewPooledTransactionHashes', eth.version >= 68 ? { types: part.map((tx) => tx.type), sizes: part.map(announcedSize), hashes } : { hashes })
+      const msg = eth.version >= 68 ? { types: part.map((tx) => tx.type), sizes: part.map(announcedSize), hashes } : { hashes }
+      sendTo(peer, () => eth.send('NewPooledTransactionHashes', msg))
     }
     log('to %s: %d transactions, %d hashes', peer.toString(), full.length, announce.length)
   }

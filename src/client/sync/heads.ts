@@ -2,7 +2,7 @@ import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 
 import { PeerDisconnectedError } from '../net/protocol/errors'
 
-import { UnservedHeadError } from './errors'
+import { SyncPeerError, UnservedHeadError } from './errors'
 import { checkHeadHeader } from './headerchain'
 import { type PeerHead, claimedHead } from './peerhead'
 
@@ -17,7 +17,8 @@ type ProbeResult = { header: BlockHeader } | { refused: string }
  * fetched by hash from that peer, must carry that hash (and the announced number), and then
  * tells us the number when only the hash was known (Status). The number goes back into the
  * peer's record, so everyone reading `claimedHead` sees it. A peer whose head cannot be used
- * (not served, or a round toward it failed) is not probed again until it claims another head.
+ * (not served, a wrong header, or a round toward it failed) is not probed again until it
+ * claims another head; a probe that timed out is tried again at the next look for a target.
  */
 export class HeadProbes {
   private readonly results = new Map<string, { hash: string; result: ProbeResult }>()
@@ -37,7 +38,10 @@ export class HeadProbes {
       run
         .then(
           (result) => this.results.set(peer.id, { hash: key, result }),
-          (err: Error) => this.results.set(peer.id, { hash: key, result: { refused: err.message } }),
+          (err: Error) => {
+            // A definite answer (not served, a wrong header) stands; a timeout or a closed session is asked again next time.
+            if (err instanceof SyncPeerError) this.results.set(peer.id, { hash: key, result: { refused: err.message } })
+          },
         )
         .finally(() => this.running.delete(peer.id))
     }
@@ -49,6 +53,12 @@ export class HeadProbes {
   refuse(peer: Peer, reason: string): void {
     const head = claimedHead(peer)
     if (head !== undefined) this.results.set(peer.id, { hash: bytesToHex(head.hash), result: { refused: reason } })
+  }
+
+  /** Whether the peer's current claim has a definite probe result (a timed-out probe has none). */
+  settled(peer: Peer): boolean {
+    const head = claimedHead(peer)
+    return head !== undefined && this.results.get(peer.id)?.hash === bytesToHex(head.hash)
   }
 
   forget(peerId: string): void {
@@ -88,12 +98,18 @@ export interface TargetQuery {
   onProbeError: (peer: Peer, err: unknown) => void
 }
 
+/** A target, or none; `unsettled` counts peers that may claim a longer head but could not be asked (a timeout). */
+export interface Selection {
+  target?: Target
+  unsettled: number
+}
+
 /**
  * The best head the peers know that is longer than ours (ties keep ours), from the most
  * preferred of the peers claiming it, once that peer served its header. Peers that only
  * gave a hash are probed first, in parallel, to learn their numbers.
  */
-export async function selectTarget(q: TargetQuery): Promise<Target | undefined> {
+export async function selectTarget(q: TargetQuery): Promise<Selection> {
   const longer = (h: PeerHead | undefined): boolean =>
     h !== undefined && !q.isBad(h.hash) && !equalsBytes(h.hash, q.head.hash()) && (h.number === undefined || h.number > q.head.number)
   const candidates = q.peers.filter((p) => longer(claimedHead(p)))
@@ -109,7 +125,7 @@ export async function selectTarget(q: TargetQuery): Promise<Target | undefined> 
     .sort((a, b) => (a.number !== b.number ? (a.number > b.number ? -1 : 1) : a.rank - b.rank))
   for (const { peer } of ranked) {
     const header = await probe(peer)
-    if (header !== undefined && header.number > q.head.number && !q.isBad(header.hash())) return { peer, header }
+    if (header !== undefined && header.number > q.head.number && !q.isBad(header.hash())) return { target: { peer, header }, unsettled: 0 }
   }
-  return undefined
+  return { unsettled: candidates.filter((p) => !q.probes.settled(p)).length }
 }

@@ -99,7 +99,7 @@ export class Synchronizer {
     return this.round === undefined ? undefined : this.targetValue
   }
 
-  /** What each peer (by id) has delivered so far. */
+  /** What each peer (by id) in the pool has delivered so far (a peer that leaves is forgotten). */
   get stats(): ReadonlyMap<string, PeerSyncStats> {
     return this.served
   }
@@ -142,6 +142,7 @@ export class Synchronizer {
 
   private readonly onPeerRemoved: EventListener<Event.POOL_PEER_REMOVED> = (peer) => {
     this.probes.forget(peer.id)
+    this.served.delete(peer.id)
     this.round?.peersChanged()
   }
 
@@ -180,7 +181,7 @@ export class Synchronizer {
     const peers = this.usablePeers()
     if (peers.length === 0) return
     const head = this.chain.headers.latest
-    const target = await selectTarget({
+    const { target, unsettled } = await selectTarget({
       peers,
       head,
       probes: this.probes,
@@ -189,7 +190,9 @@ export class Synchronizer {
     })
     if (!this.running) return
     if (target === undefined) {
-      if (!this.synced) this.markSynchronized()
+      // A peer that did not answer may still know a longer chain: ask again later before claiming to be synchronized.
+      if (unsettled > 0) this.retryLater()
+      else if (!this.synced) this.markSynchronized()
       return
     }
     if (this.synced && target.header.number - head.number > FOLLOW_DISTANCE) this.synced = false

@@ -66,7 +66,7 @@ describe('peer heads and target selection', () => {
     const honest = peer('b', 8)
     const short = peer('c', 2)
     const errors: unknown[] = []
-    const target = await selectTarget({ peers: [liar, honest, short], head: headers[2]!, probes: new HeadProbes(), isBad: () => false, onProbeError: (_p, e) => errors.push(e) })
+    const { target } = await selectTarget({ peers: [liar, honest, short], head: headers[2]!, probes: new HeadProbes(), isBad: () => false, onProbeError: (_p, e) => errors.push(e) })
     expect(target?.peer).toBe(honest)
     expect(target?.header.number).toBe(8n)
     expect(errors).toHaveLength(1)
@@ -77,14 +77,27 @@ describe('peer heads and target selection', () => {
     const probes = new HeadProbes()
     const same = peer('a', 6)
     const q = { head: headers[6]!, probes, isBad: () => false, onProbeError: () => undefined }
-    expect(await selectTarget({ ...q, peers: [same] })).toBeUndefined()
+    expect(await selectTarget({ ...q, peers: [same] })).toEqual({ unsettled: 0 })
     const longer = peer('b', 9)
-    expect(await selectTarget({ ...q, peers: [same, longer], isBad: (h) => bytesToHex(h) === bytesToHex(headers[9]!.hash()) })).toBeUndefined()
+    expect((await selectTarget({ ...q, peers: [same, longer], isBad: (h) => bytesToHex(h) === bytesToHex(headers[9]!.hash()) })).target).toBeUndefined()
   })
 
   it('prefers the earlier-ranked of two peers with the same head', async () => {
     const [a, b] = [peer('a', 9), peer('b', 9)]
     const q = { head: headers[0]!, probes: new HeadProbes(), isBad: () => false, onProbeError: () => undefined }
-    expect((await selectTarget({ ...q, peers: [b, a] }))?.peer).toBe(b)
+    expect((await selectTarget({ ...q, peers: [b, a] })).target?.peer).toBe(b)
+  })
+
+  it('asks a peer whose probe timed out again, and counts it as unsettled meanwhile', async () => {
+    const { RequestTimeoutError } = await import('../../../src/client/net/protocol/errors')
+    const slow = peer('a', 9)
+    let fail = true
+    const serve = slow.eth!.getBlockHeaders.bind(slow.eth)
+    ;(slow.eth as unknown as { getBlockHeaders: typeof serve }).getBlockHeaders = (opts) => (fail ? Promise.reject(new RequestTimeoutError('GetBlockHeaders', 1n, 10)) : serve(opts))
+    const probes = new HeadProbes()
+    const q = { head: headers[0]!, probes, isBad: () => false, onProbeError: () => undefined, peers: [slow] }
+    expect(await selectTarget(q)).toEqual({ unsettled: 1 })
+    fail = false
+    expect((await selectTarget(q)).target?.header.number).toBe(9n)
   })
 })
