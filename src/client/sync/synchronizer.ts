@@ -33,6 +33,9 @@ export const SYNC_RETRY_MS = 2_000
 /** Head hashes remembered as leading to an invalid chain (never synced toward again). */
 export const MAX_BAD_HEADS = 1024
 
+/** Messages by which a peer tells its head: up to eth/68 the block announcements, from eth/69 BlockRangeUpdate. */
+const HEAD_ANNOUNCEMENTS = new Set(['NewBlockHashes', 'NewBlock', 'BlockRangeUpdate'])
+
 export interface SynchronizerOptions {
   config: Config
   chain: Chain
@@ -146,9 +149,9 @@ export class Synchronizer {
     this.round?.peersChanged()
   }
 
-  /** A head announcement (the pool has recorded it on the peer by now): maybe a longer chain. */
+  /** A head announcement (recorded on the peer by now): maybe a longer chain. */
   private readonly onMessage: EventListener<Event.PROTOCOL_MESSAGE> = (msg) => {
-    if (msg.name === 'NewBlockHashes' || msg.name === 'NewBlock') this.kick()
+    if (HEAD_ANNOUNCEMENTS.has(msg.name)) this.kick()
   }
 
   /** Looks for a target now, or after the running round. */
