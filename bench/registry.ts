@@ -7,7 +7,8 @@ import { muxer } from './muxer'
 import { network } from './network'
 import { reqresp } from './reqresp'
 import { snappy } from './snappy'
+import { sync } from './sync'
 import type { Bench } from './lib/bench'
 
 /** Every benchmark, in the order `npm run bench` runs them. */
-export const BENCHES: Bench[] = [connect, bulk, muxer, reqresp, metrics, memory, network, importBench, snappy]
+export const BENCHES: Bench[] = [connect, bulk, muxer, reqresp, metrics, memory, network, sync, importBench, snappy]

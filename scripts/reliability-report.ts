@@ -23,7 +23,7 @@ const LIMIT_ROOTS = ['src/p2p', 'src/client']
 const LIMIT_EXCLUDES = ['src/client/testing/', 'src/client/bin/']
 const LIMIT_NAME = /^export const ((?:DEFAULT|MAX)_[A-Z0-9_]+)\b/
 /** Layers bottom-up, the order the tables are printed in (see Layer in test/reliability/table.ts). */
-const LAYER_ORDER = ['tcp', 'codec', 'ecies', 'rlpx', 'multistream', 'mplex', 'stack', 'eth', 'node', 'storage', 'rpc', 'faults']
+const LAYER_ORDER = ['tcp', 'codec', 'ecies', 'rlpx', 'multistream', 'mplex', 'stack', 'eth', 'node', 'sync', 'storage', 'rpc', 'faults']
 
 // ---- vitest JSON ----
 

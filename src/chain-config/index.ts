@@ -9,6 +9,7 @@ import {
 } from '@ethereumjs/common'
 import { bigIntToHex } from '@ethereumjs/util'
 
+import { ecrecover } from './ecrecover'
 import { DEFAULT_GENESIS_GAS_LIMIT, GENESIS_BASE_FEE, createGenesisBlock } from './genesis'
 
 export { EthjsCommon }
@@ -103,10 +104,11 @@ function validateOptions(opts: CustomChainOptions): void {
 /**
  * Creates the @ethereumjs Common of a custom chain, with fork hashes filled in from its
  * genesis so `common.forkHash()` works without arguments. The network id equals the chain id.
+ * Transaction signatures recover through libsecp256k1 (see ecrecover.ts).
  */
 function custom(opts: CustomChainOptions): EthjsCommon {
   validateOptions(opts)
-  const common = new EthjsCommon({ chain: chainConfig(opts), hardfork: CHAIN_HARDFORK })
+  const common = new EthjsCommon({ chain: chainConfig(opts), hardfork: CHAIN_HARDFORK, customCrypto: { ecrecover } })
   common.setForkHashes(createGenesisBlock(common).hash())
   return common
 }

@@ -7,10 +7,13 @@ import { NodeMetrics } from './metrics/metrics'
 import { MetricsServer } from './metrics/server'
 import { RpcServer } from './rpc/server'
 import { FullEthereumService } from './service/fullethereumservice'
-import { Event, type SyncStatusSource } from './types'
+import { Synchronizer } from './sync/synchronizer'
+import { Event } from './types'
 
+import type { ChainUpdate } from './blockchain/chain'
 import type { Config } from './config'
 import type { AnyServer } from './net/server'
+import type { RankPeers } from './sync/peerhead'
 
 const log = debug('client')
 
@@ -18,20 +21,26 @@ export interface EthereumClientOptions {
   config: Config
   /** An existing chain to serve; default: a fresh in-memory chain at genesis of `config.common`. */
   chain?: Chain
+  /** Peer preference of the synchronizer (default: reputation first, then the highest claimed head). */
+  rankPeers?: RankPeers
 }
 
 /** created -> opened -> started -> stopped (final). */
 export type ClientState = 'created' | 'opened' | 'started' | 'stopping' | 'stopped'
 
 /**
- * The client: one Chain, one FullEthereumService (with its PeerPool) and the
- * server `config.server` selects. `stop()` is idempotent and releases every
- * socket, timer and bus listener the client created.
+ * The client: one Chain, one FullEthereumService (with its PeerPool), the
+ * Synchronizer that keeps the chain at its peers' best head (when `config.sync`),
+ * the server `config.server` selects, and the metrics and RPC endpoints when
+ * configured. Every head move of the chain is CHAIN_UPDATED on the bus.
+ * `stop()` is idempotent and releases every socket, timer and listener the
+ * client created.
  */
 export class EthereumClient {
   readonly config: Config
   readonly chain: Chain
   readonly service: FullEthereumService
+  readonly synchronizer: Synchronizer
   /** The open dataDir (config.dataDir), holding its lock until stop(). */
   readonly dataDir: DataDir | undefined
   /** Prometheus metrics and their HTTP listener, when `config.metricsPort` is set. */
@@ -41,13 +50,20 @@ export class EthereumClient {
   private lifecycle: ClientState = 'created'
   private stopping?: Promise<void>
 
-  private constructor(config: Config, chain: Chain, dataDir: DataDir | undefined) {
+  private readonly onChainUpdated = (update: ChainUpdate): void => {
+    const head = update.head
+    this.config.events.emit(Event.CHAIN_UPDATED, { height: head.height, hash: head.latest.hash(), reorged: update.removed.length })
+  }
+
+  private constructor(config: Config, chain: Chain, dataDir: DataDir | undefined, rankPeers: RankPeers | undefined) {
     this.config = config
     this.chain = chain
     this.dataDir = dataDir
     this.service = new FullEthereumService({ config, chain })
-    // eth_syncing and the sync metrics ask the synchronizer; without one the node is not syncing.
-    const sync = (): SyncStatusSource | undefined => undefined
+    this.synchronizer = new Synchronizer({ config, chain, pool: this.service.pool, knowledge: this.service.knowledge, rankPeers })
+    chain.events.on('updated', this.onChainUpdated)
+    // eth_syncing and the sync metrics ask the synchronizer.
+    const sync = () => this.synchronizer
     if (config.tally !== undefined && config.metricsPort !== undefined) {
       const registry = new NodeMetrics({ client: this, tally: config.tally, sync })
       this.metrics = { registry, server: new MetricsServer({ metrics: registry, host: config.metricsAddress, port: config.metricsPort }) }
@@ -70,7 +86,7 @@ export class EthereumClient {
     const dataDir = opts.config.dataDir === undefined ? undefined : await DataDir.open(opts.config.dataDir)
     try {
       const chain = opts.chain ?? (await Chain.create({ common: opts.config.common }))
-      return new EthereumClient(opts.config, chain, dataDir)
+      return new EthereumClient(opts.config, chain, dataDir, opts.rankPeers)
     } catch (err) {
       await dataDir?.close()
       throw err
@@ -100,7 +116,10 @@ export class EthereumClient {
     log('opened (chain height %d)', this.chain.headers.height)
   }
 
-  /** Starts serving, the server (listen, discovery, bootstrap), then the metrics and RPC endpoints. Opens first if needed. */
+  /**
+   * Starts serving, the server (listen, discovery, bootstrap), the metrics and RPC
+   * endpoints, then the synchronizer (with `config.sync`). Opens first if needed.
+   */
   async start(): Promise<void> {
     if (this.lifecycle === 'started') return
     if (this.lifecycle === 'created') await this.open()
@@ -116,6 +135,7 @@ export class EthereumClient {
       await this.service.stop()
       throw err
     }
+    if (this.config.sync) this.synchronizer.start()
     this.lifecycle = 'started'
     log('started: %s', this.config.server.url)
   }
@@ -130,10 +150,12 @@ export class EthereumClient {
   private async shutdown(): Promise<void> {
     const wasOpen = this.lifecycle !== 'created'
     this.lifecycle = 'stopping'
+    await this.synchronizer.stop()
     await this.stopEndpoints()
     this.metrics?.registry.detach()
     if (wasOpen) await this.config.server.stop()
     await this.service.close()
+    this.chain.events.off('updated', this.onChainUpdated)
     await this.chain.close()
     await this.dataDir?.close()
     this.lifecycle = 'stopped'

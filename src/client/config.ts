@@ -9,7 +9,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS, isValidPrivateKey, nodeIdFromPrivateKey, 
 import { MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_RECEIPTS_SERVE } from './blockchain/chain'
 import { loadOrCreateNodeKey } from './db/nodekey'
 import { ConfigError } from './errors'
-import { ETH_VERSIONS, type EthVersion, isEthVersion } from './net/protocol/ethmessages'
+import { ETH_VERSIONS, type EthVersion, MAX_HASHES_PER_REQUEST, MAX_HEADERS_PER_REQUEST, isEthVersion } from './net/protocol/ethmessages'
 import { MessageTally } from './metrics/tally'
 import { type MessageMeter, NO_METER } from './net/protocol/meter'
 import { DEFAULT_REPUTATION_HALF_LIFE_MS, DEFAULT_REPUTATION_TABLE_SIZE, Reputation } from './net/reputation'
@@ -101,11 +101,15 @@ export const DEFAULT_TX_POOL_MAX_SIZE = 4096
  */
 export const DEFAULT_ETH_VERSIONS: readonly EthVersion[] = ETH_VERSIONS
 /**
- * Blocks the head must advance before we send peers a BlockRangeUpdate (eth/69+); a head
- * that moves back (reorg) is announced at once. geth's rule: an update every 32 blocks
- * (one epoch, as EIP-7642 suggests), since a peer needs the range, not every head.
+ * Least time between two BlockRangeUpdates we send (eth/69+); a head that moves sooner is
+ * announced when the interval ends. From eth/69 on BlockRangeUpdate is the only message that
+ * tells peers our head moved, and on a network without a consensus client (a test network
+ * producing its own blocks) that is how they follow it, so every head is announced, but at
+ * most once a second: half of what a receiver accepts (DEFAULT_MAX_BLOCK_RANGE_UPDATES_PER_MINUTE),
+ * and one message a second however fast a syncing node imports. geth sends one every 32
+ * blocks instead, because on mainnet the consensus client spreads heads.
  */
-export const DEFAULT_BLOCK_RANGE_UPDATE_BLOCKS = 32
+export const DEFAULT_BLOCK_RANGE_UPDATE_INTERVAL_MS = 1000
 /**
  * BlockRangeUpdates one peer may send per minute; one more is a flood (a protocol error).
  * geth sends one per 32 blocks (about one per 6 minutes on mainnet); even a sender that
@@ -132,6 +136,45 @@ export const DEFAULT_RPC_MAX_BATCH_SIZE = 1000
  * timeout is 30 s): a client trickling bytes to hold a socket (slow loris) is cut off then.
  */
 export const DEFAULT_RPC_READ_TIMEOUT_MS = 30_000
+
+/**
+ * Headers per GetBlockHeaders of a sync, and the span between two skeleton headers (each gap is
+ * one fill request): geth's MaxHeaderFetch.
+ */
+export const DEFAULT_SYNC_HEADER_BATCH = 192
+/** Bodies per GetBlockBodies of a sync: geth's MaxBlockFetch. */
+export const DEFAULT_SYNC_BODY_BATCH = 128
+/** Blocks' receipts per GetReceipts of a sync: geth's MaxReceiptFetch. */
+export const DEFAULT_SYNC_RECEIPT_BATCH = 256
+/**
+ * Sync requests one peer has in flight at once. A node serves one request per peer at a time
+ * (see serveConcurrency), so more than one only keeps that peer's queue from running dry
+ * while a reply travels; a few cover loopback and LAN round trips.
+ */
+export const DEFAULT_SYNC_REQUESTS_PER_PEER = 4
+/**
+ * Blocks fetched ahead of the last one imported: bounds what a sync holds in memory while
+ * execution, the slower part, catches up (a 1 MiB block body would make this 2 GiB, so the
+ * few such chains lower it). geth's block cache holds 8192.
+ */
+export const DEFAULT_SYNC_MAX_BLOCKS_AHEAD = 2048
+/**
+ * Deepest fork the sync follows: the common ancestor is searched this far below our head and
+ * no further (a binary search, so about log2 of it in requests). geth's maxForkAncestry.
+ */
+export const DEFAULT_SYNC_MAX_FORK_DEPTH = 90_000
+/** Announced transaction hashes not yet fetched, per peer; more are dropped: geth's maxTxAnnounces. */
+export const DEFAULT_TX_ANNOUNCEMENTS_PER_PEER = 4096
+/** Transactions asked for in one GetPooledTransactions: geth's maxTxRetrievals. */
+export const DEFAULT_TX_FETCH_BATCH = 256
+/** Time a peer has to deliver announced transactions we asked for: geth's txFetchTimeout. */
+export const DEFAULT_TX_FETCH_TIMEOUT_MS = 5_000
+/** Block hashes remembered per peer as known to it (not announced to it again): geth's maxKnownBlocks. */
+export const DEFAULT_MAX_KNOWN_BLOCKS = 1024
+/** Transaction hashes remembered per peer as known to it: geth's maxKnownTxs. */
+export const DEFAULT_MAX_KNOWN_TXS = 32_768
+/** Longest devPeriod: a timer holds at most 2^31-1 ms. */
+export const MAX_DEV_PERIOD_S = Math.floor((2 ** 31 - 1) / 1000)
 
 export interface ConfigOptions {
   /** Chain rules and genesis. Default: Common.custom({ chainId: 1234, name: 'testnet' }). */
@@ -203,8 +246,8 @@ export interface ConfigOptions {
    * Default DEFAULT_ETH_VERSIONS (70, 69, 68, 67, 66).
    */
   ethVersions?: readonly number[]
-  /** Head advance, in blocks, that makes us send a BlockRangeUpdate (eth/69+). Default DEFAULT_BLOCK_RANGE_UPDATE_BLOCKS (32). */
-  blockRangeUpdateBlocks?: number
+  /** Least time between two BlockRangeUpdates we send (eth/69+). Default DEFAULT_BLOCK_RANGE_UPDATE_INTERVAL_MS (1 s). */
+  blockRangeUpdateIntervalMs?: number
   /** BlockRangeUpdates a peer may send per minute before it is a flood. Default DEFAULT_MAX_BLOCK_RANGE_UPDATES_PER_MINUTE (120). */
   maxBlockRangeUpdatesPerMinute?: number
   /** Follow-up requests for one block's receipts on eth/70 before the peer is a liar. Default DEFAULT_MAX_RECEIPT_CONTINUATIONS (16). */
@@ -227,6 +270,32 @@ export interface ConfigOptions {
   reputationHalfLifeMs?: number
   /** Node ids whose score is remembered (LRU). Default DEFAULT_REPUTATION_TABLE_SIZE (1024). */
   reputationTableSize?: number
+  /** Sync the chain from peers and follow their heads (client.synchronizer). Default true. */
+  sync?: boolean
+  /** Produce a block every this many seconds from the pool (test networks only); 0 = off. Default 0. */
+  devPeriod?: number
+  /** Headers per sync request and skeleton span. Default DEFAULT_SYNC_HEADER_BATCH (192). */
+  syncHeaderBatch?: number
+  /** Bodies per sync request. Default DEFAULT_SYNC_BODY_BATCH (128). */
+  syncBodyBatch?: number
+  /** Blocks' receipts per sync request. Default DEFAULT_SYNC_RECEIPT_BATCH (256). */
+  syncReceiptBatch?: number
+  /** Sync requests in flight per peer. Default DEFAULT_SYNC_REQUESTS_PER_PEER (4). */
+  syncRequestsPerPeer?: number
+  /** Blocks fetched ahead of the import. Default DEFAULT_SYNC_MAX_BLOCKS_AHEAD (2048). */
+  syncMaxBlocksAhead?: number
+  /** Deepest fork followed. Default DEFAULT_SYNC_MAX_FORK_DEPTH (90000). */
+  syncMaxForkDepth?: number
+  /** Unfetched announced transactions per peer. Default DEFAULT_TX_ANNOUNCEMENTS_PER_PEER (4096). */
+  txAnnouncementsPerPeer?: number
+  /** Transactions per GetPooledTransactions. Default DEFAULT_TX_FETCH_BATCH (256). */
+  txFetchBatch?: number
+  /** Time to deliver requested transactions. Default DEFAULT_TX_FETCH_TIMEOUT_MS (5 s). */
+  txFetchTimeoutMs?: number
+  /** Block hashes known per peer. Default DEFAULT_MAX_KNOWN_BLOCKS (1024). */
+  maxKnownBlocks?: number
+  /** Transaction hashes known per peer. Default DEFAULT_MAX_KNOWN_TXS (32768). */
+  maxKnownTxs?: number
 }
 
 /**
@@ -268,7 +337,7 @@ export class Config {
   readonly txPoolMaxSize: number
   /** Offered eth versions, highest first. */
   readonly ethVersions: readonly EthVersion[]
-  readonly blockRangeUpdateBlocks: number
+  readonly blockRangeUpdateIntervalMs: number
   readonly maxBlockRangeUpdatesPerMinute: number
   readonly maxReceiptContinuations: number
   readonly metricsPort: number | undefined
@@ -278,6 +347,20 @@ export class Config {
   readonly rpcMaxBodyBytes: number
   readonly rpcMaxBatchSize: number
   readonly rpcReadTimeoutMs: number
+  readonly sync: boolean
+  /** Seconds between produced blocks; 0: this node produces none. */
+  readonly devPeriod: number
+  readonly syncHeaderBatch: number
+  readonly syncBodyBatch: number
+  readonly syncReceiptBatch: number
+  readonly syncRequestsPerPeer: number
+  readonly syncMaxBlocksAhead: number
+  readonly syncMaxForkDepth: number
+  readonly txAnnouncementsPerPeer: number
+  readonly txFetchBatch: number
+  readonly txFetchTimeoutMs: number
+  readonly maxKnownBlocks: number
+  readonly maxKnownTxs: number
   readonly events = new EventBus()
   /** Every peer's score, shared by the pool (verdicts), the protocols (reports) and the operator views. */
   readonly reputation: Reputation
@@ -317,8 +400,21 @@ export class Config {
     this.serveConcurrency = checkInt('serveConcurrency', opts.serveConcurrency ?? DEFAULT_SERVE_CONCURRENCY, 1)
     this.maxQueuedRequests = checkInt('maxQueuedRequests', opts.maxQueuedRequests ?? DEFAULT_MAX_QUEUED_REQUESTS, 1)
     this.txPoolMaxSize = checkInt('txPoolMaxSize', opts.txPoolMaxSize ?? DEFAULT_TX_POOL_MAX_SIZE, 1)
+    this.sync = checkBool('sync', opts.sync ?? true)
+    this.devPeriod = checkSeconds('devPeriod', opts.devPeriod ?? 0, MAX_DEV_PERIOD_S)
+    this.syncHeaderBatch = checkInt('syncHeaderBatch', opts.syncHeaderBatch ?? DEFAULT_SYNC_HEADER_BATCH, 1, MAX_HEADERS_PER_REQUEST)
+    this.syncBodyBatch = checkInt('syncBodyBatch', opts.syncBodyBatch ?? DEFAULT_SYNC_BODY_BATCH, 1, MAX_HASHES_PER_REQUEST)
+    this.syncReceiptBatch = checkInt('syncReceiptBatch', opts.syncReceiptBatch ?? DEFAULT_SYNC_RECEIPT_BATCH, 1, MAX_HASHES_PER_REQUEST)
+    this.syncRequestsPerPeer = checkInt('syncRequestsPerPeer', opts.syncRequestsPerPeer ?? DEFAULT_SYNC_REQUESTS_PER_PEER, 1)
+    this.syncMaxBlocksAhead = checkInt('syncMaxBlocksAhead', opts.syncMaxBlocksAhead ?? DEFAULT_SYNC_MAX_BLOCKS_AHEAD, 1)
+    this.syncMaxForkDepth = checkInt('syncMaxForkDepth', opts.syncMaxForkDepth ?? DEFAULT_SYNC_MAX_FORK_DEPTH, 1)
+    this.txAnnouncementsPerPeer = checkInt('txAnnouncementsPerPeer', opts.txAnnouncementsPerPeer ?? DEFAULT_TX_ANNOUNCEMENTS_PER_PEER, 1)
+    this.txFetchBatch = checkInt('txFetchBatch', opts.txFetchBatch ?? DEFAULT_TX_FETCH_BATCH, 1, MAX_HASHES_PER_REQUEST)
+    this.txFetchTimeoutMs = checkInt('txFetchTimeoutMs', opts.txFetchTimeoutMs ?? DEFAULT_TX_FETCH_TIMEOUT_MS, 1)
+    this.maxKnownBlocks = checkInt('maxKnownBlocks', opts.maxKnownBlocks ?? DEFAULT_MAX_KNOWN_BLOCKS, 1)
+    this.maxKnownTxs = checkInt('maxKnownTxs', opts.maxKnownTxs ?? DEFAULT_MAX_KNOWN_TXS, 1)
     this.ethVersions = checkEthVersions(opts.ethVersions ?? DEFAULT_ETH_VERSIONS)
-    this.blockRangeUpdateBlocks = checkInt('blockRangeUpdateBlocks', opts.blockRangeUpdateBlocks ?? DEFAULT_BLOCK_RANGE_UPDATE_BLOCKS, 1)
+    this.blockRangeUpdateIntervalMs = checkInt('blockRangeUpdateIntervalMs', opts.blockRangeUpdateIntervalMs ?? DEFAULT_BLOCK_RANGE_UPDATE_INTERVAL_MS, 0)
     this.maxBlockRangeUpdatesPerMinute = checkInt('maxBlockRangeUpdatesPerMinute', opts.maxBlockRangeUpdatesPerMinute ?? DEFAULT_MAX_BLOCK_RANGE_UPDATES_PER_MINUTE, 1)
     this.maxReceiptContinuations = checkInt('maxReceiptContinuations', opts.maxReceiptContinuations ?? DEFAULT_MAX_RECEIPT_CONTINUATIONS, 0)
     this.metricsPort = opts.metricsPort === undefined ? undefined : checkPort('metricsPort', opts.metricsPort)
@@ -373,6 +469,18 @@ function checkEthVersions(versions: readonly number[]): readonly EthVersion[] {
     out.push(v)
   }
   return Object.freeze(out.sort((a, b) => b - a))
+}
+
+function checkBool(option: string, value: boolean): boolean {
+  if (typeof value !== 'boolean') throw new ConfigError(option, `expected true or false, got ${String(value)}`)
+  return value
+}
+
+/** A duration in seconds, fractions allowed (a test network may produce several blocks a second). */
+function checkSeconds(option: string, value: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new ConfigError(option, `expected a number of seconds, got ${String(value)}`)
+  if (value < 0 || value > max) throw new ConfigError(option, `${value} is outside 0..${max}`)
+  return value
 }
 
 function checkPort(option: string, value: number): number {

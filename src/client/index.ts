@@ -3,7 +3,7 @@ export {
   type ConfigOptions,
   DEFAULT_BAN_TIME_MS,
   DEFAULT_BIND_ADDRESS,
-  DEFAULT_BLOCK_RANGE_UPDATE_BLOCKS,
+  DEFAULT_BLOCK_RANGE_UPDATE_INTERVAL_MS,
   DEFAULT_CHAIN_ID,
   DEFAULT_CHAIN_NAME,
   DEFAULT_DIAL_BACKOFF_MS,
@@ -42,4 +42,6 @@ export * from './net/peer'
 export * from './net/protocol'
 export { Service, type ServiceOptions } from './service/service'
 export { FullEthereumService } from './service/fullethereumservice'
-export { TxPool, type TxPoolEvents, type TxPoolOptions } from './service/txpool'
+export { TxPool, TxRejectedError, type TxPoolEvents, type TxPoolOptions, type TxRejection } from './service/txpool'
+export { Synchronizer, type SynchronizerOptions } from './sync/synchronizer'
+export { DISTRUSTED_SCORE, type PeerHead, type RankPeers, byClaimedHead, byReputationThenHead, claimedHead } from './sync/peerhead'

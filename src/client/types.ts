@@ -30,6 +30,10 @@ export enum Event {
   PROTOCOL_STATUS = 'protocol:status',
   /** A peer's score changed (src/client/net/reputation.ts); the PeerPool acts on the verdict. */
   PEER_REPUTATION = 'peer:reputation',
+  SYNC_STARTED = 'sync:started',
+  SYNC_PROGRESS = 'sync:progress',
+  SYNC_SYNCHRONIZED = 'sync:synchronized',
+  CHAIN_UPDATED = 'chain:updated',
 }
 
 /** A node seen by discovery (not yet connected). */
@@ -76,6 +80,18 @@ export interface ProtocolMessage {
   data: unknown
 }
 
+/** A block of the chain as events name it. */
+export interface BlockRef {
+  height: bigint
+  hash: Uint8Array
+}
+
+/** The head moved (CHAIN_UPDATED): the new head, and how many blocks left the canonical chain (a reorg). */
+export interface ChainUpdatedInfo extends BlockRef {
+  /** Blocks that were canonical before and are not now; 0 when the chain only grew. */
+  reorged: number
+}
+
 /** Listener argument tuples per event. */
 export interface EventParams {
   [Event.PEER_CONNECTED]: [peer: Peer]
@@ -97,6 +113,10 @@ export interface EventParams {
   [Event.STREAM_CLOSED]: [stream: StreamInfo]
   [Event.STREAM_ERROR]: [error: Error, stream: StreamInfo, peer: Peer]
   [Event.PEER_REPUTATION]: [peer: Peer, change: ReputationChange]
+  [Event.SYNC_STARTED]: [info: { target: bigint; hash: Uint8Array; peer: Peer }]
+  [Event.SYNC_PROGRESS]: [info: { height: bigint; target: bigint }]
+  [Event.SYNC_SYNCHRONIZED]: [info: BlockRef]
+  [Event.CHAIN_UPDATED]: [info: ChainUpdatedInfo]
 }
 
 export type EventListener<E extends Event> = (...args: EventParams[E]) => void

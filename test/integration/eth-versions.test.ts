@@ -128,32 +128,41 @@ describe.each([
     for (const [e] of errors.items) expect(e.message).toBe(`no shared eth version: ours 68, theirs ${useP2PServer ? 'none of ours (all refused)' : '69'}`)
   })
 
-  it('BlockRangeUpdate: the head moving 32 blocks is announced to eth/69+ peers, not before, and never to eth/68 ones', async () => {
+  it('BlockRangeUpdate: every head move is announced to eth/69+ peers (at most once per interval), never to eth/68 ones', async () => {
     const { a, b, toA } = await pair(useP2PServer, { blocks: 16 })
     const common = testCommon()
     const c = await node({ common, useP2PServer, bootnodes: [a.url], ethVersions: [68] })
+    const aHasC = a.client.config.events.waitFor(Event.POOL_PEER_ADDED, { timeoutMs: WAIT_MS, filter: (p) => p.id === c.id })
     const cToA = await nextPeer(c.client, a.id)
+    // A announces to the peers in its pool: wait until C is one of them.
+    if (!a.client.service.pool.contains(c.id)) await aHasC
+    else aHasC.catch(() => undefined)
     expect([toA.eth?.version, cToA.eth?.version]).toEqual([70, 68])
-    const atB = collect<[{ name: string; data: unknown }, string, Peer]>(b.client.config.events, Event.PROTOCOL_MESSAGE)
+    const atC = collect<[{ name: string; data: unknown }, string, Peer]>(c.client.config.events, Event.PROTOCOL_MESSAGE)
     const cErrors = collect<[Error]>(c.client.config.events, Event.PROTOCOL_ERROR)
-    cleanups.push(atB.stop, cErrors.stop)
-    const ranges = () => atB.items.filter(([m]) => m.name === 'BlockRangeUpdate').map(([m]) => (m.data as { latestBlock: bigint }).latestBlock)
-    // 16 -> 47: 31 blocks, not yet due.
+    cleanups.push(atC.stop, cErrors.stop)
+    const rangeAt = (n: bigint) =>
+      b.client.config.events.waitFor(Event.PROTOCOL_MESSAGE, {
+        timeoutMs: WAIT_MS,
+        filter: (m) => m.name === 'BlockRangeUpdate' && (m.data as { latestBlock: bigint }).latestBlock === n,
+      })
+    // 16 -> 47: one head move, announced at once.
+    const first = rangeAt(47n)
     await a.client.chain.putBlocks(source.blocks.slice(16, 47), source.receipts.slice(16, 47))
-    const announced = b.client.config.events.waitFor(Event.PROTOCOL_MESSAGE, { timeoutMs: WAIT_MS, filter: (m) => m.name === 'BlockRangeUpdate' })
-    // A round trip after the 31 blocks: anything sent for them would have arrived before its answer.
-    await toA.eth!.getBlockHeaders({ block: 1n, max: 1 })
-    expect(ranges()).toEqual([])
-    // 48: 32 blocks past the range announced in the Status.
-    await a.client.chain.putBlocks(source.blocks.slice(47, 48), source.receipts.slice(47, 48))
-    const [msg, , from] = await announced
+    const [msg, , from] = await first
     expect(from.id).toBe(a.id)
-    expect(msg.data).toMatchObject({ earliestBlock: 0n, latestBlock: 48n })
-    expect(bytesToHex((msg.data as { latestBlockHash: Uint8Array }).latestBlockHash)).toBe(bytesToHex(source.blocks[47]!.hash()))
+    expect(msg.data).toMatchObject({ earliestBlock: 0n, latestBlock: 47n })
+    // 48, within the interval: announced when it ends.
+    const second = rangeAt(48n)
+    await a.client.chain.putBlocks(source.blocks.slice(47, 48), source.receipts.slice(47, 48))
+    const [next] = await second
+    expect(bytesToHex((next.data as { latestBlockHash: Uint8Array }).latestBlockHash)).toBe(bytesToHex(source.blocks[47]!.hash()))
     // B's pool tracks it as A's head.
     expect(toA.blockRange?.latestBlock).toBe(48n)
     expect(bytesToHex(toA.bestHash!)).toBe(bytesToHex(source.blocks[47]!.hash()))
+    // The eth/68 peer heard of the same heads by NewBlockHashes, and never of a range.
     await cToA.eth!.getBlockHeaders({ block: 1n, max: 1 })
+    expect(atC.items.some(([m]) => m.name === 'NewBlockHashes'), atC.items.map(([m]) => m.name).join()).toBe(true)
     expect(cErrors.items).toEqual([])
   })
 })

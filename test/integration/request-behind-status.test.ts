@@ -53,7 +53,7 @@ interface ServingNode {
 async function servingNode(useP2PServer: boolean): Promise<ServingNode> {
   const common = testCommon()
   const { client, url } = await startNode({ common, useP2PServer, discV4: false, chain: await chainWith(common, source.blocks, source.receipts) })
-  client.service.txPool.add(pooled)
+  await client.service.txPool.add(pooled)
   const seen: ServingNode['seen'] = []
   const onConnected = (peer: Peer): void => void seen.push({ event: Event.PEER_CONNECTED, peer })
   const onMessage = (_m: unknown, _p: string, peer: Peer): void => void seen.push({ event: Event.PROTOCOL_MESSAGE, peer })

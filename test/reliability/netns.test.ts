@@ -160,7 +160,7 @@ describe('multi-host network in network namespaces', () => {
         expect(enodeIp(url)).toBe(t.nodes[0]!.ip)
         expect(bootHead.height).toBe(String(BLOCKS))
 
-        const others = [1, 2].map((i) => startNode(t, i, ['--bootnode', url]))
+        const others = [1, 2].map((i) => startNode(t, i, ['--bootnode', url, '--height', bootHead.height]))
         processes.push(...others)
         const all = [boot, ...others]
         const urls = await Promise.all(others.map((p) => p.waitFor('listening', (r) => r.type === 'listening').then((r) => r.url as string)))

@@ -20,7 +20,7 @@ import { badInput } from './table'
 import { prng } from '../utils/prng'
 
 const CHAIN_ID = 4321
-const BLOCKS = 96
+const BLOCKS = 256
 /**
  * Kill points: half at a random moment (up to KILL_WINDOW_MS after the child opened its
  * store), half while a random one of its first 8 batches is being written. The chain is long

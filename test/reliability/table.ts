@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest'
  */
 
 /** Where the bad input enters (or where the fault is injected). */
-export type Layer = 'tcp' | 'codec' | 'ecies' | 'rlpx' | 'multistream' | 'mplex' | 'stack' | 'eth' | 'node' | 'storage' | 'rpc' | 'faults'
+export type Layer = 'tcp' | 'codec' | 'ecies' | 'rlpx' | 'multistream' | 'mplex' | 'stack' | 'eth' | 'node' | 'sync' | 'storage' | 'rpc' | 'faults'
 
 /** What the JSON report carries per case (see `TaskMeta` below). */
 export interface ReliabilityCaseMeta {

@@ -3,14 +3,14 @@
  * own process inside a network namespace:
  *
  *   ip netns exec NS node --import tsx test/utils/netns-node.ts --label node2 --ip 10.213.7.2 \
- *     --port 30303 [--blocks 64 --txs 4] [--bootnode enode://...] [--batch 16] [--timeout-ms 40000]
+ *     --port 30303 [--blocks 64 --txs 4] [--bootnode enode://... --height 64] [--batch 16] [--timeout-ms 40000]
  *
  * A client as the README's usage builds it (Config with useP2PServer, then
  * EthereumClient), bound to and advertising its namespace address, with
  * discovery on. With --blocks it is the bootnode and serves a test chain;
- * otherwise it syncs from its peers with the network script's own PeerSync
- * (src/client/bin/network/sync.ts: headers, bodies and receipts fetched,
- * verified and imported). Reports JSON lines on stdout:
+ * otherwise its synchronizer syncs from its peers (headers, bodies and
+ * receipts fetched, verified and executed) until its head is at --height.
+ * Reports JSON lines on stdout:
  *   {"type":"listening","url","head"} {"type":"peers","ids":[...]} {"type":"synced","head","headers","bodies","receipts"}
  *   {"type":"error","message"} {"type":"stopped","leftoverListeners"}
  * and stops cleanly when stdin says "stop" or closes (or on SIGTERM).
@@ -21,10 +21,6 @@ import { bytesToUnprefixedHex } from '@ethereumjs/util'
 import { Common } from '../../src/chain-config'
 import { Config, DEFAULT_CHAIN_ID, DEFAULT_CHAIN_NAME } from '../../src/client/config'
 import { EthereumClient } from '../../src/client/client'
-import { NodeNames } from '../../src/client/bin/network/eventlog'
-import { NetworkLogger } from '../../src/client/bin/network/logger'
-import { PeerSync } from '../../src/client/bin/network/sync'
-import type { TestNode } from '../../src/client/bin/network/node'
 import { buildTestChain } from '../../src/client/testing/testchain'
 import { Event } from '../../src/client/types'
 
@@ -36,6 +32,7 @@ const { values } = parseArgs({
     blocks: { type: 'string' },
     txs: { type: 'string', default: '4' },
     bootnode: { type: 'string' },
+    height: { type: 'string', default: '0' },
     batch: { type: 'string', default: '16' },
     'timeout-ms': { type: 'string', default: '40000' },
     'refresh-ms': { type: 'string', default: '2000' },
@@ -48,7 +45,6 @@ function report(msg: Record<string, unknown>): void {
 }
 
 async function main(): Promise<void> {
-  const label = values.label ?? 'node'
   const ip = values.ip
   if (ip === undefined) throw new Error('--ip is required')
   const port = Number(values.port)
@@ -61,6 +57,9 @@ async function main(): Promise<void> {
     extIP: ip,
     bootnodes: values.bootnode === undefined ? [] : [values.bootnode],
     discoveryRefreshMs: Number(values['refresh-ms']),
+    syncHeaderBatch: Number(values.batch),
+    syncBodyBatch: Number(values.batch),
+    syncReceiptBatch: Number(values.batch),
   })
   const client = await EthereumClient.create({ config })
   const head = (): { height: string; hash: string } => {
@@ -86,23 +85,11 @@ async function main(): Promise<void> {
     process.once('SIGTERM', () => resolve())
   })
   if (values.blocks === undefined) {
-    // The network script's sync, given this process's node as the TestNode shape it reads.
-    const node = {
-      label,
-      config,
-      client,
-      get peers() {
-        return client.service.pool.peers
-      },
-      get head() {
-        const h = head()
-        return { height: BigInt(h.height), hash: h.hash }
-      },
-    } as unknown as TestNode
-    const log = new NetworkLogger((line) => process.stderr.write(`${line}\n`))
-    const sync = new PeerSync(node, { batch: Number(values.batch), timeoutMs: Number(values['timeout-ms']), log, names: new NodeNames() })
-    const result = await sync.run()
-    report({ type: 'synced', head: head(), headers: result.headers, bodies: result.bodies, receipts: result.receipts, servedBy: result.servedBy })
+    const height = BigInt(values.height)
+    if (client.chain.headers.height < height) await config.events.waitFor(Event.CHAIN_UPDATED, { timeoutMs: Number(values['timeout-ms']), filter: (u) => u.height >= height })
+    const served = [...client.synchronizer.stats.values()]
+    const sum = (k: 'headers' | 'bodies' | 'receipts'): number => served.reduce((n, s) => n + s[k], 0)
+    report({ type: 'synced', head: head(), headers: sum('headers'), bodies: sum('bodies'), receipts: sum('receipts'), servedBy: [...client.synchronizer.stats.keys()] })
   }
   await stopped
   config.events.off(Event.POOL_PEER_ADDED, reportPeers)

@@ -2,13 +2,15 @@
  * Runs one client node: `npm start -- [--port N] [--discPort N]
  * [--bootnodes enode://...[,enode://...]] [--maxPeers N] [--extIP IP]
  * [--bindAddress IP] [--key HEX] [--dataDir DIR] [--chainId N] [--p2p] [--eth V,V...]
- * [--metrics-port N] [--metrics-address IP] [--rpc-port N] [--rpc-address IP]`.
- * Prints the node's enode URL, logs peers joining and leaving, and shuts
- * down cleanly on SIGINT/SIGTERM (a second signal exits at once).
+ * [--metrics-port N] [--metrics-address IP] [--rpc-port N] [--rpc-address IP]
+ * [--dev-period S] [--no-sync]`.
+ * Prints the node's enode URL, logs peers joining and leaving, sync progress
+ * and every head move, and shuts down cleanly on SIGINT/SIGTERM (a second
+ * signal exits at once).
  */
 import { parseArgs } from 'node:util'
 
-import { hexToBytes } from '@ethereumjs/util'
+import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 
 import { Common } from '../../chain-config'
 import { Config, DEFAULT_CHAIN_ID, DEFAULT_CHAIN_NAME, EthereumClient, Event } from '../index'
@@ -32,6 +34,8 @@ const USAGE = `usage: npm start -- [options]
   --metrics-address IP  address of the metrics listener (default 127.0.0.1)
   --rpc-port N        serve JSON-RPC 2.0 over HTTP on port N (default: off)
   --rpc-address IP    address of the JSON-RPC listener (default 127.0.0.1)
+  --dev-period S      produce a block every S seconds from the pool (test networks only; default 0 = never)
+  --no-sync           do not sync from peers or follow their heads (default: sync)
   --help              this text`
 
 function parse(): ConfigOptions {
@@ -52,6 +56,8 @@ function parse(): ConfigOptions {
       'metrics-address': { type: 'string' },
       'rpc-port': { type: 'string' },
       'rpc-address': { type: 'string' },
+      'dev-period': { type: 'string' },
+      'no-sync': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -78,7 +84,14 @@ function parse(): ConfigOptions {
     metricsAddress: values['metrics-address'],
     rpcPort: values['rpc-port'] === undefined ? undefined : integer('rpc-port', values['rpc-port']),
     rpcAddress: values['rpc-address'],
+    devPeriod: values['dev-period'] === undefined ? undefined : seconds('dev-period', values['dev-period']),
+    sync: !values['no-sync'],
   }
+}
+
+function seconds(name: string, text: string): number {
+  if (!/^\d+(\.\d+)?$/.test(text)) throw new ClientError('ERR_CLI_ARGUMENT', `--${name} expects a number of seconds, got "${text}"`)
+  return Number(text)
 }
 
 function keyBytes(text: string): Uint8Array {
@@ -121,6 +134,10 @@ async function main(): Promise<void> {
   events.on(Event.PEER_ERROR, (err, peer) => console.log(`${time()} peer error: ${peer.id.slice(0, 16)}… ${err.message}`))
   events.on(Event.POOL_PEER_BANNED, (peer, reason) => console.log(`${time()} banned ${peer.id.slice(0, 16)}…: ${reason}`))
   events.on(Event.SERVER_ERROR, (err) => console.log(`${time()} server error: ${err.message}`))
+  const short = (hash: Uint8Array): string => `${bytesToHex(hash).slice(0, 10)}…`
+  events.on(Event.SYNC_STARTED, (s) => console.log(`${time()} syncing toward #${s.target} ${short(s.hash)} from ${s.peer.id.slice(0, 16)}…`))
+  events.on(Event.SYNC_SYNCHRONIZED, (s) => console.log(`${time()} synchronized at #${s.height} ${short(s.hash)}`))
+  events.on(Event.CHAIN_UPDATED, (c) => console.log(`${time()} head #${c.height} ${short(c.hash)}${c.reorged > 0 ? ` (reorg: ${c.reorged} blocks replaced)` : ''} — pool: ${client.service.txPool.size}`))
 
   let stopping = false
   const shutdown = (signal: string): void => {
@@ -147,7 +164,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSigint)
   process.on('SIGTERM', onSigterm)
 
-  console.log(`${time()} starting node ${server.name} (chain id ${config.common.chainId()}, max peers ${config.maxPeers})`)
+  const producing = config.devPeriod > 0 ? `, producing a block every ${config.devPeriod} s` : ''
+  console.log(`${time()} starting node ${server.name} (chain id ${config.common.chainId()}, max peers ${config.maxPeers}${config.sync ? ', syncing' : ''}${producing})`)
   await client.start()
   if (client.metrics !== undefined) console.log(`${time()} metrics: ${client.metrics.server.url}`)
   if (client.rpc !== undefined) console.log(`${time()} JSON-RPC: ${client.rpc.url}`)

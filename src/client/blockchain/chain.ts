@@ -4,14 +4,19 @@ import type { Block, BlockBodyBytes, BlockHeader } from '@ethereumjs/block'
 import { type Blockchain, createBlockchain } from '@ethereumjs/blockchain'
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
-import { type Account, type Address, bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import debug from 'debug'
 
 import { createGenesisBlock } from '../../chain-config'
 import { ChainError } from './errors'
 import { LruMap } from '../../p2p/util/lru'
-import { ChainState } from './state'
+import { type HeadDiff, headDiff, replacesHead } from './forkchoice'
+import { type AccountInfo, ChainState } from './state'
 import { verifyReceipts } from './verify'
+
+import type { TypedTransaction } from '@ethereumjs/tx'
+import type { Address } from '@ethereumjs/util'
+import type { BlockTemplate, BuiltBlock } from './builder'
 
 const log = debug('client:chain')
 
@@ -45,6 +50,12 @@ export const SOFT_RESPONSE_LIMIT = 2 * 1024 * 1024
  */
 export const HEADER_CACHE_SIZE = 8192
 
+/**
+ * Listeners of a chain's events: each client on the chain adds two (its bus bridge and its
+ * service), and one stored chain may serve several clients in one process (tests, benches).
+ */
+export const CHAIN_MAX_LISTENERS = 100
+
 export interface ChainOptions {
   /** A chain made by `Common.custom`; its genesis comes from chain-config. */
   common: Common
@@ -62,9 +73,15 @@ export interface ChainHead {
   latest: BlockHeader
 }
 
-/** What a Chain reports: `head` whenever the canonical head changes (blocks put, a reorg, a failed block removed). */
+/** The head moved: where it is now, where it was, and the blocks that entered and left the canonical chain. */
+export interface ChainUpdate extends HeadDiff {
+  head: ChainHead
+  previous: ChainHead
+}
+
 export interface ChainEvents {
-  head: [head: ChainHead]
+  /** The head moved, whatever moved it (an import, a reorg, a block built here). */
+  updated: [update: ChainUpdate]
 }
 
 /**
@@ -77,13 +94,18 @@ export interface ChainEvents {
  * @ethereumjs/block's PoS header rules (difficulty 0, zero nonce, no uncles), then executed on
  * their parent's state: the state root, receipts root, gas used and logs bloom must come out
  * as the header says, so nothing served is taken on trust. Receipts are the ones execution
- * produced; receipts given to putBlocks are checked against the headers first. On a chain that
- * is PoS from genesis the beacon chain decides the head, so the block put last becomes the head.
+ * produced; receipts given to putBlocks are checked against the headers first.
+ *
+ * Blocks may fork from any stored block. The head is the longest chain (see forkchoice.ts):
+ * after each putBlocks the chain keeps its head unless the blocks put made a longer chain, and
+ * then switches to it, the blocks above the common ancestor leaving the canonical chain. The
+ * state of every block stays (each block runs on its own parent's state root), so switching
+ * needs no re-execution of what is stored. Every head move is an `updated` event.
  */
 export class Chain {
   readonly common: Common
   readonly blockchain: Blockchain
-  readonly events = new EventEmitter<ChainEvents>()
+  readonly events = new EventEmitter<ChainEvents>().setMaxListeners(CHAIN_MAX_LISTENERS)
   private readonly state: ChainState
   private readonly receiptsByHash = new Map<string, Uint8Array[]>()
   private readonly headerCache = new LruMap<string, BlockHeader>(HEADER_CACHE_SIZE)
@@ -163,22 +185,86 @@ export class Chain {
   }
 
   private async putInOrder(blocks: readonly Block[]): Promise<number> {
-    let added = 0
-    for (const block of blocks) {
-      if (await this.isStored(block.hash())) continue
-      try {
-        await this.blockchain.putBlock(block)
-      } catch (err) {
-        await this.refreshHead()
-        throw new ChainError('ERR_CHAIN_INVALID_BLOCK', `block ${block.header.number} ${bytesToHex(block.hash())} rejected: ${(err as Error).message}`, { cause: err })
+    const previous = this.head
+    const put = new Map<string, Block>()
+    try {
+      for (const block of blocks) {
+        if (await this.isStored(block.hash())) continue
+        try {
+          await this.blockchain.putBlock(block)
+        } catch (err) {
+          throw new ChainError('ERR_CHAIN_INVALID_BLOCK', `block ${block.header.number} ${bytesToHex(block.hash())} rejected: ${(err as Error).message}`, { cause: err })
+        }
+        this.receiptsByHash.set(bytesToHex(block.hash()), await this.executeStored(block))
+        this.headerCache.set(bytesToHex(block.hash()), block.header)
+        put.set(bytesToHex(block.hash()), block)
       }
-      this.receiptsByHash.set(bytesToHex(block.hash()), await this.executeStored(block))
-      this.headerCache.set(bytesToHex(block.hash()), block.header)
-      added++
+    } finally {
+      // Also after a rejected block: the blocks before it stay, and the head is settled on them.
+      await this.settleHead(previous, put)
     }
+    if (put.size > 0) log('put %d blocks, head %d', put.size, this.head.height)
+    return put.size
+  }
+
+  /**
+   * Applies the fork choice after blocks were put. @ethereumjs/blockchain makes every block put
+   * on a PoS chain canonical; when that left a chain no longer than `previous`, the previous
+   * head is put back (it is stored: this only rewrites the canonical index). Emits `updated`
+   * when the head moved.
+   */
+  private async settleHead(previous: ChainHead, put: ReadonlyMap<string, Block>): Promise<void> {
     await this.refreshHead()
-    if (added > 0) log('put %d blocks, head %d', added, this.head.height)
-    return added
+    if (!equalsBytes(this.head.latest.hash(), previous.latest.hash()) && !replacesHead(previous.latest, this.head.latest)) {
+      await this.blockchain.putBlock(await this.blockchain.getBlock(previous.latest.hash()))
+      await this.refreshHead()
+    }
+    if (equalsBytes(this.head.latest.hash(), previous.latest.hash())) return
+    const lookup = (hash: Uint8Array): Promise<Block> => this.blockchain.getBlock(hash)
+    const newHead = put.get(bytesToHex(this.head.latest.hash())) ?? (await lookup(this.head.latest.hash()))
+    const diff = await headDiff(await lookup(previous.latest.hash()), newHead, put, lookup)
+    if (diff.removed.length > 0) log('reorg: %d blocks replaced above #%d', diff.removed.length, diff.removed[0]!.header.number - 1n)
+    this.events.emit('updated', { head: this.head, previous, ...diff })
+  }
+
+  /**
+   * Builds a block on the head from `txs` (executing them in order, leaving out those the VM
+   * refuses, see buildOn) and appends it; resolves once it is the head. Runs in the put
+   * queue, so no import moves the head or the VM's state under it.
+   */
+  async buildBlock(txs: readonly TypedTransaction[], template: BlockTemplate): Promise<BuiltBlock> {
+    this.ensureOpen()
+    const run = this.putQueue.then(async () => {
+      const parent = await this.blockchain.getBlock(this.head.latest.hash())
+      const built = await this.state.build(parent, txs, template)
+      await this.putInOrder([built.block])
+      return built
+    })
+    this.putQueue = run.catch(() => undefined)
+    return run
+  }
+
+  /**
+   * Nonce and balance of `address` after the block `header` (default: the head); zero for an
+   * account that does not exist. Any executed block's state is readable (nothing is pruned).
+   */
+  async getAccount(address: Address, header: BlockHeader = this.head.latest): Promise<AccountInfo> {
+    this.ensureOpen()
+    return this.state.account(header.stateRoot, address)
+  }
+
+  /** Whether the block with this hash is stored, canonical or not. */
+  async hasBlock(hash: Uint8Array): Promise<boolean> {
+    this.ensureOpen()
+    return this.isStored(hash)
+  }
+
+  /** The hash of the canonical block at `number`, or undefined above the head. */
+  async canonicalHash(number: bigint): Promise<Uint8Array | undefined> {
+    this.ensureOpen()
+    if (number < 0n || number > this.head.height) return undefined
+    const hash = await this.blockchain.safeNumberToHash(number)
+    return hash === false ? undefined : hash
   }
 
   /** Executes a block just stored on its parent's state; removes it again if execution fails. */
@@ -190,7 +276,6 @@ export class Chain {
     } catch (err) {
       this.headerCache.delete(bytesToHex(block.hash()))
       await this.blockchain.delBlock(block.hash())
-      await this.refreshHead()
       throw err
     }
   }
@@ -265,12 +350,6 @@ export class Chain {
     return collectReply(hashes, budget, lookup, (data) => data.length)
   }
 
-  /** The account `address` as of (after executing) the block `header` belongs to; undefined if it has none. */
-  async getAccount(address: Address, header: BlockHeader): Promise<Account | undefined> {
-    this.ensureOpen()
-    return this.state.account(address, header.stateRoot)
-  }
-
   /** Total difficulty at a stored block; ERR_CHAIN_UNKNOWN_BLOCK if (hash, number) is not stored. */
   async getTd(hash: Uint8Array, number: bigint): Promise<bigint> {
     this.ensureOpen()
@@ -310,9 +389,7 @@ export class Chain {
   private async refreshHead(): Promise<void> {
     const latest = await this.blockchain.getCanonicalHeadHeader()
     const td = await this.blockchain.getTotalDifficulty(latest.hash(), latest.number)
-    const moved = !equalsBytes(latest.hash(), this.head.latest.hash())
     this.head = { height: latest.number, td, latest }
-    if (moved) this.events.emit('head', this.head)
   }
 
   private async findHeader(id: Uint8Array | bigint | number): Promise<BlockHeader | undefined> {

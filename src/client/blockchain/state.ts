@@ -3,13 +3,21 @@ import { bytesToHex, concatBytes, equalsBytes } from '@ethereumjs/util'
 import { type VM, createVM, encodeReceipt, runBlock } from '@ethereumjs/vm'
 
 import { genesisState } from '../../chain-config'
+import { type BlockTemplate, type BuiltBlock, buildOn } from './builder'
 import { ChainError } from './errors'
 
 import type { Block } from '@ethereumjs/block'
 import type { MerklePatriciaTrie } from '@ethereumjs/mpt'
-import type { Account, Address } from '@ethereumjs/util'
 import type { Blockchain } from '@ethereumjs/blockchain'
 import type { Common } from '@ethereumjs/common'
+import type { TypedTransaction } from '@ethereumjs/tx'
+import type { Address } from '@ethereumjs/util'
+
+/** What the transaction pool needs to know of an account. */
+export interface AccountInfo {
+  nonce: bigint
+  balance: bigint
+}
 
 /**
  * The state database, readable by hash. A MerkleStateManager keeps every
@@ -49,10 +57,19 @@ export interface ChainStateOptions {
 export class ChainState {
   private readonly vm: VM
   private readonly db: ServingStateManager
+  /**
+   * A second view of the same node store for account reads (the pool's checks): execution
+   * moves the VM's state root, so reads never go through it. One read at a time, so a read
+   * at one root cannot see another read move the view.
+   */
+  private readonly reader: MerkleStateManager
+  private readerRoot?: Uint8Array
+  private reads: Promise<unknown> = Promise.resolve()
 
   private constructor(vm: VM, db: ServingStateManager) {
     this.vm = vm
     this.db = db
+    this.reader = db.shallowCopy(false)
   }
 
   static async create(opts: ChainStateOptions): Promise<ChainState> {
@@ -85,14 +102,25 @@ export class ChainState {
   }
 
   /**
-   * The account `address` in the state `stateRoot` commits to (that of any block executed
-   * here: nothing is pruned), or undefined when it has none. Reads a copy sharing the node
-   * store, so a block executing meanwhile is not disturbed.
+   * Builds a block on `parent` from `txs` (see buildOn); the caller stores it. Must not run
+   * while a block executes: both move the VM's state root (Chain runs both in its put queue).
    */
-  async account(address: Address, stateRoot: Uint8Array): Promise<Account | undefined> {
-    const view = this.db.shallowCopy(false)
-    await view.setStateRoot(stateRoot)
-    return view.getAccount(address)
+  build(parent: Block, txs: readonly TypedTransaction[], template: BlockTemplate): Promise<BuiltBlock> {
+    return buildOn(this.vm, parent, txs, template)
+  }
+
+  /** Nonce and balance of `address` in the state with root `stateRoot` (zero for an absent account). */
+  account(stateRoot: Uint8Array, address: Address): Promise<AccountInfo> {
+    const read = this.reads.then(async () => {
+      if (this.readerRoot === undefined || !equalsBytes(this.readerRoot, stateRoot)) {
+        await this.reader.setStateRoot(stateRoot)
+        this.readerRoot = stateRoot
+      }
+      const account = await this.reader.getAccount(address)
+      return { nonce: account?.nonce ?? 0n, balance: account?.balance ?? 0n }
+    })
+    this.reads = read.catch(() => undefined)
+    return read
   }
 
   /** The trie node or contract code with keccak-256 hash `hash`, or undefined when this node never held it. */

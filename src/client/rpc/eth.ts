@@ -91,7 +91,7 @@ export function ethMethods(ctx: RpcContext): RpcMethods {
       await checkAgainstHead(ctx, tx)
       let added: boolean
       try {
-        added = client.service.txPool.add(tx)
+        added = await client.service.txPool.add(tx)
       } catch (err) {
         throw new RpcServerError(describeError(err), { cause: err })
       }

@@ -6,13 +6,19 @@ import { EthProtocol } from '../net/protocol/ethprotocol'
 import { StreamEthProtocol } from '../net/protocol/streamethprotocol'
 import { Event } from '../types'
 
-import { BlockRangeAnnouncer } from './blockrange'
 import { collectPartialReceipts } from './receipts'
+import { BlockAnnouncer } from './blockannouncer'
+import { DevBlockProducer } from './devproducer'
+import { PeerKnowledge } from './knowledge'
 import { RequestFloodError, ServeQueue } from './servequeue'
 import { Service, type ServiceOptions } from './service'
+import { type TxFetchError, TxFetcher } from './txfetcher'
 import { TxPool } from './txpool'
+import { TxRelay } from './txrelay'
 
 import { type EthMessage, type EthMessageName, type EthMessages, hasPartialReceipts } from '../net/protocol/ethmessages'
+import type { TypedTransaction } from '@ethereumjs/tx'
+import type { ChainUpdate } from '../blockchain/chain'
 import type { Peer } from '../net/peer/peer'
 import type { Protocol } from '../net/protocol/protocol'
 import type { EventListener } from '../types'
@@ -28,24 +34,52 @@ type Handled = 'GetBlockHeaders' | 'GetBlockBodies' | 'GetReceipts' | 'GetPooled
 
 /**
  * The full-node service: serves the chain and the transaction pool to peers
- * over eth, takes in gossiped transactions, and bans peers that violate the
- * protocol (PROTOCOL_ERROR, or a message a peer must not send us). Requests
- * are served through a ServeQueue: one at a time per peer, peers taking
- * turns, so a peer's burst delays only that peer; a peer with more than
- * `maxQueuedRequests` waiting is banned for flooding.
+ * over eth, and spreads what is new: every head move is announced (BlockAnnouncer),
+ * every transaction entering the pool is relayed (TxRelay), announced transactions
+ * are fetched (TxFetcher), and with `devPeriod` the node produces blocks
+ * (DevBlockProducer). It bans peers that violate the protocol (PROTOCOL_ERROR, or
+ * a message a peer must not send us). Requests are served through a ServeQueue:
+ * one at a time per peer, peers taking turns, so a peer's burst delays only that
+ * peer; a peer with more than `maxQueuedRequests` waiting is banned for flooding.
  */
 export class FullEthereumService extends Service {
   readonly txPool: TxPool
+  /** What each peer is known to have (blocks, transactions), shared with the synchronizer. */
+  readonly knowledge: PeerKnowledge
+  /** Set when `devPeriod` > 0. */
+  readonly producer?: DevBlockProducer
   private readonly serveQueue: ServeQueue<Peer>
-  private readonly rangeAnnouncer: BlockRangeAnnouncer
+  private readonly announcer: BlockAnnouncer
+  private readonly relay: TxRelay
+  private readonly fetcher: TxFetcher
   private ethProtocol?: EthProtocol
   private streamEthProtocol?: StreamEthProtocol
 
   constructor(opts: ServiceOptions) {
     super(opts)
-    this.txPool = new TxPool({ common: opts.config.common, maxSize: opts.config.txPoolMaxSize })
-    this.serveQueue = new ServeQueue({ concurrency: opts.config.serveConcurrency, maxQueuedPerPeer: opts.config.maxQueuedRequests })
-    this.rangeAnnouncer = new BlockRangeAnnouncer({ config: opts.config, chain: opts.chain, pool: this.pool })
+    const config = opts.config
+    this.txPool = new TxPool({ common: config.common, maxSize: config.txPoolMaxSize, chain: opts.chain })
+    this.serveQueue = new ServeQueue({ concurrency: config.serveConcurrency, maxQueuedPerPeer: config.maxQueuedRequests })
+    this.knowledge = new PeerKnowledge({ maxKnownBlocks: config.maxKnownBlocks, maxKnownTxs: config.maxKnownTxs })
+    this.announcer = new BlockAnnouncer({ pool: this.pool, knowledge: this.knowledge, chain: opts.chain, rangeIntervalMs: config.blockRangeUpdateIntervalMs })
+    this.relay = new TxRelay({ pool: this.pool, txPool: this.txPool, knowledge: this.knowledge })
+    this.fetcher = new TxFetcher({
+      maxAnnouncements: config.txAnnouncementsPerPeer,
+      batch: config.txFetchBatch,
+      timeoutMs: config.txFetchTimeoutMs,
+      has: (hash) => this.txPool.has(hash),
+      deliver: (peer, txs) => this.addFromPeer(txs, peer as Peer),
+      report: (peer, err) => this.reportTxPeer(peer as Peer, err),
+      knowledge: this.knowledge,
+    })
+    if (config.devPeriod > 0) {
+      this.producer = new DevBlockProducer({
+        chain: opts.chain,
+        txPool: this.txPool,
+        periodMs: Math.max(1, Math.round(config.devPeriod * 1000)),
+        onError: (err) => log('block production failed: %s', err.message),
+      })
+    }
   }
 
   get name(): string {
@@ -74,20 +108,51 @@ export class FullEthereumService extends Service {
     this.config.events.on(Event.PROTOCOL_MESSAGE, this.onMessage)
     this.config.events.on(Event.PROTOCOL_ERROR, this.onProtocolError)
     this.config.events.on(Event.PEER_DISCONNECTED, this.onDisconnected)
-    this.rangeAnnouncer.start()
+    this.config.events.on(Event.POOL_PEER_REMOVED, this.onPeerRemoved)
+    this.chain.events.on('updated', this.onHeadMoved)
+    this.txPool.on('added', this.onPooled)
+    this.relay.start()
+    this.producer?.start()
   }
 
   protected unsubscribe(): void {
     this.config.events.off(Event.PROTOCOL_MESSAGE, this.onMessage)
     this.config.events.off(Event.PROTOCOL_ERROR, this.onProtocolError)
     this.config.events.off(Event.PEER_DISCONNECTED, this.onDisconnected)
-    this.rangeAnnouncer.stop()
+    this.config.events.off(Event.POOL_PEER_REMOVED, this.onPeerRemoved)
+    this.chain.events.off('updated', this.onHeadMoved)
+    this.txPool.off('added', this.onPooled)
+    this.relay.stop()
+    this.fetcher.stop()
+    this.announcer.stop()
+    this.knowledge.clear()
     this.serveQueue.clear()
+  }
+
+  /** Stops producing (waiting for a block being built) before the handlers go. */
+  override async stop(): Promise<void> {
+    await this.producer?.stop()
+    await super.stop()
   }
 
   override async close(): Promise<void> {
     await super.close()
     this.txPool.clear()
+  }
+
+  /** The head moved: the pool follows it, the peers hear of it. */
+  private readonly onHeadMoved = (update: ChainUpdate): void => {
+    void this.txPool.onHead(update)
+    this.announcer.announce({ height: update.head.height, hash: update.head.latest.hash() })
+  }
+
+  private readonly onPooled = (tx: TypedTransaction): void => {
+    this.fetcher.settle(tx.hash())
+  }
+
+  private readonly onPeerRemoved: EventListener<Event.POOL_PEER_REMOVED> = (peer) => {
+    this.fetcher.peerRemoved(peer.id)
+    this.knowledge.forget(peer.id)
   }
 
   private readonly onProtocolError: EventListener<Event.PROTOCOL_ERROR> = (err, peer) => {
@@ -124,11 +189,13 @@ export class FullEthereumService extends Service {
       case 'NewPooledTransactionHashes':
         return this.onPooledHashes(msg.data as EthMessages['NewPooledTransactionHashes'], peer)
       case 'NewBlockHashes':
+        // The PeerPool moves the peer's best block forward; the Synchronizer follows it.
+        return this.announcer.noteAnnounced(peer, (msg.data as EthMessages['NewBlockHashes']).hashes.map(([hash]) => hash))
       case 'NewBlock':
+        return this.announcer.noteAnnounced(peer, [(msg.data as EthMessages['NewBlock']).block.hash()])
       case 'BlockRangeUpdate':
-        // The PeerPool moves the peer's best block (or range) forward; this node does not sync.
-        // (eth/69+ sessions never get here with NewBlockHashes/NewBlock: the codec refuses them.)
-        return
+        // The PeerPool records the range as the peer's head; the Synchronizer follows it.
+        return this.announcer.noteAnnounced(peer, [(msg.data as EthMessages['BlockRangeUpdate']).latestBlockHash])
       default:
         this.pool.ban(peer, `unexpected ${msg.name} message`)
     }
@@ -200,25 +267,33 @@ export class FullEthereumService extends Service {
   }
 
   private onTransactions(msg: EthMessages['Transactions'], peer: Peer): void {
-    for (const tx of msg.txs) this.addGossiped(tx, peer)
+    for (const tx of msg.txs) this.knowledge.markTx(peer.id, tx.hash())
+    this.addFromPeer(msg.txs, peer)
   }
 
-  /** Fetches announced transactions we do not have from the announcing peer. */
-  private async onPooledHashes(msg: EthMessages['NewPooledTransactionHashes'], peer: Peer): Promise<void> {
-    const eth = peer.eth
-    const wanted = msg.hashes.filter((h) => !this.txPool.has(h)).slice(0, this.config.maxServeItems)
-    if (wanted.length === 0 || eth === undefined || eth.closed) return
-    const txs = await eth.getPooledTransactions({ hashes: wanted })
-    for (const tx of txs) this.addGossiped(tx, peer)
+  /** Announced transactions are fetched by the TxFetcher (limits per peer, one fetch per hash). */
+  private onPooledHashes(msg: EthMessages['NewPooledTransactionHashes'], peer: Peer): void {
+    this.fetcher.announced(peer, msg)
   }
 
-  private addGossiped(tx: EthMessages['Transactions']['txs'][number], peer: Peer): void {
-    try {
-      this.txPool.add(tx)
-    } catch (err) {
-      // A relayed transaction can be invalid for reasons that are not the relaying peer's fault.
-      log('dropping transaction from %s: %s', peer.toString(), (err as Error).message)
+  /**
+   * Pools transactions a peer sent. One the pool refuses (stale, outbid, ...) can travel for
+   * reasons that are not the relaying peer's fault: it is dropped, the peer is not penalised.
+   */
+  private addFromPeer(txs: readonly TypedTransaction[], peer: Peer): void {
+    for (const tx of txs) {
+      this.txPool.add(tx, peer.id).catch((err: unknown) => {
+        this.fetcher.settle(tx.hash())
+        log('dropping transaction from %s: %s', peer.toString(), (err as Error).message)
+      })
     }
+  }
+
+  /** A peer failed its part of transaction exchange: reported, and banned when provably bad. */
+  private reportTxPeer(peer: Peer, err: TxFetchError): void {
+    log('%s: %s', peer.toString(), err.message)
+    this.config.events.emit(Event.PEER_ERROR, err, peer)
+    if (err.provable && this.pool.contains(peer)) this.pool.ban(peer, err.message)
   }
 
   private reply<N extends EthMessageName>(peer: Peer, name: N, data: EthMessages[N]): void {

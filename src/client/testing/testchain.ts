@@ -85,3 +85,58 @@ function checkCount(name: string, value: number, max: number): void {
     throw new ChainError('ERR_CHAIN_INVALID_ARGUMENT', `${name} must be an integer in [0, ${max}], got ${value}`)
   }
 }
+
+export interface ForkOptions {
+  common: Common
+  /** Blocks both chains share. */
+  shared: number
+  /** Blocks of each branch above the shared ones. */
+  branches: readonly number[]
+  txsPerBlock?: number
+}
+
+export interface ForkedChains {
+  genesis: Block
+  shared: Block[]
+  sharedReceipts: Uint8Array[][]
+  /** One per entry of `branches`: its blocks above the shared ones, and their receipts. */
+  branches: { blocks: Block[]; receipts: Uint8Array[][] }[]
+}
+
+/**
+ * Chains that share `shared` blocks and then fork: each branch is built by its own producer
+ * from the same shared blocks (same transactions, same timestamps, hence the same hashes) and
+ * continues with transactions of its own seed, so the branches differ from their first block
+ * (given txsPerBlock > 0: empty blocks are the same on every branch).
+ */
+export async function buildForkedChains(opts: ForkOptions): Promise<ForkedChains> {
+  const txsPerBlock = opts.txsPerBlock ?? DEFAULT_TXS_PER_BLOCK
+  const out: ForkedChains = { genesis: undefined as unknown as Block, shared: [], sharedReceipts: [], branches: [] }
+  for (const [branch, length] of opts.branches.entries()) {
+    const producer = await BlockProducer.create(opts.common)
+    out.genesis = producer.genesis
+    let index = 0
+    const next = async (seed: string): Promise<{ block: Block; receipts: Uint8Array[] }> => {
+      const txs = []
+      for (let t = 0; t < txsPerBlock; t++, index++) {
+        const from = testAccounts[index % testAccounts.length]!
+        txs.push(makeTestTx(opts.common, { kind: TX_KINDS[index % TX_KINDS.length]!, from, nonce: producer.takeNonce(from.address.toString()), seed, index }))
+      }
+      return producer.produce(txs)
+    }
+    const shared: { block: Block; receipts: Uint8Array[] }[] = []
+    for (let b = 0; b < opts.shared; b++) shared.push(await next('shared'))
+    if (branch === 0) {
+      out.shared = shared.map((s) => s.block)
+      out.sharedReceipts = shared.map((s) => s.receipts)
+    }
+    const own = { blocks: [] as Block[], receipts: [] as Uint8Array[][] }
+    for (let b = 0; b < length; b++) {
+      const p = await next(`branch-${branch}`)
+      own.blocks.push(p.block)
+      own.receipts.push(p.receipts)
+    }
+    out.branches.push(own)
+  }
+  return out
+}

@@ -49,6 +49,12 @@ describe('parseArgs', () => {
     expect(argsError(['--eth']).message).toContain('--eth needs a value')
   })
 
+  it('takes the bootnode\'s block period: 2 s by default, fractions allowed, 0 = no production', () => {
+    expect(run([]).devPeriodMs).toBe(2_000)
+    expect(run(['--dev-period', '0.5']).devPeriodMs).toBe(500)
+    expect(run(['--dev-period=0']).devPeriodMs).toBe(0)
+  })
+
   it('takes boolean flags without consuming the next argument', () => {
     const o = run(['--rlpx', '--nodes', '4', '--require-mesh'])
     expect(o).toMatchObject({ rlpx: true, nodes: 4, requireMesh: true, metrics: false })

@@ -21,6 +21,7 @@ function snapshot(over: Partial<NodeSnapshot>): NodeSnapshot {
     height: 64n,
     headHash: 'a4aa138a' + '0'.repeat(56),
     peerScores: [],
+    pool: 3,
     ...over,
   }
 }
@@ -44,17 +45,17 @@ describe('formatting helpers', () => {
 })
 
 describe('statistics table', () => {
-  it('has one row per node with peers, connections, streams, bytes, message totals and head', () => {
+  it('has one row per node with peers, connections, streams, bytes, message totals, pool and head', () => {
     const rows = [
       snapshot({ messagesIn: new Map([['Status', 2], ['GetBlockHeaders', 4]]), messagesOut: new Map([['Status', 2], ['BlockHeaders', 4]]) }),
       snapshot({ label: 'node2', transport: 'rlpx', peers: 1, connections: 1, streams: undefined, bytesIn: 16_000, bytesOut: 900, errors: 3 }),
     ]
     const lines = formatStatsTable(rows)
-    expect(lines[0]).toMatch(/^node\s+transport\s+peers\s+conns\s+streams\s+discovered\s+bytes in\s+bytes out\s+msgs in\s+msgs out\s+errors\s+head$/)
+    expect(lines[0]).toMatch(/^node\s+transport\s+peers\s+conns\s+streams\s+discovered\s+bytes in\s+bytes out\s+msgs in\s+msgs out\s+errors\s+pool\s+head$/)
     expect(lines[1]).toMatch(/^-+( +-+)+$/)
-    expect(lines[2]).toMatch(/^node1\s+p2p\s+2\s+2\s+2\s+2\s+4\.0 KiB\s+30\.6 KiB\s+6\s+6\s+0\s+#64 a4aa138a$/)
+    expect(lines[2]).toMatch(/^node1\s+p2p\s+2\s+2\s+2\s+2\s+4\.0 KiB\s+30\.6 KiB\s+6\s+6\s+0\s+3\s+#64 a4aa138a$/)
     // RLPx has no streams: a dash, not 0.
-    expect(lines[3]).toMatch(/^node2\s+rlpx\s+1\s+1\s+-\s+2\s+15\.6 KiB\s+900 B\s+0\s+0\s+3\s+#64 a4aa138a$/)
+    expect(lines[3]).toMatch(/^node2\s+rlpx\s+1\s+1\s+-\s+2\s+15\.6 KiB\s+900 B\s+0\s+0\s+3\s+3\s+#64 a4aa138a$/)
     // Right-aligned numeric columns end where their header ends.
     const end = (col: string) => lines[0]!.indexOf(col) + col.length
     expect(lines[2]!.slice(0, end('peers')).endsWith('2')).toBe(true)
@@ -73,9 +74,9 @@ describe('statistics table', () => {
     expect(formatMessagesTable([snapshot({})])).toEqual(['(no eth messages exchanged)'])
   })
 
-  it('condenses a node into a status-line entry', () => {
-    expect(formatStatusEntry(snapshot({}))).toBe('node1 2p 2s #64 4.0 KiB/30.6 KiB')
-    expect(formatStatusEntry(snapshot({ streams: undefined, peers: 1 }))).toBe('node1 1p #64 4.0 KiB/30.6 KiB')
+  it('condenses a node into a status-line entry: peers, streams, head, pool, bytes', () => {
+    expect(formatStatusEntry(snapshot({}))).toBe('node1 2p 2s #64 a4aa138a pool 3 4.0 KiB/30.6 KiB')
+    expect(formatStatusEntry(snapshot({ streams: undefined, peers: 1, pool: 0 }))).toBe('node1 1p #64 a4aa138a pool 0 4.0 KiB/30.6 KiB')
   })
 })
 

@@ -27,7 +27,7 @@ import {
   DEFAULT_MAX_QUEUED_REQUESTS,
   DEFAULT_STATUS_TIMEOUT_MS,
   DEFAULT_TX_POOL_MAX_SIZE,
-  DEFAULT_BLOCK_RANGE_UPDATE_BLOCKS,
+  DEFAULT_BLOCK_RANGE_UPDATE_INTERVAL_MS,
   DEFAULT_ETH_VERSIONS,
   DEFAULT_MAX_BLOCK_RANGE_UPDATES_PER_MINUTE,
   DEFAULT_MAX_RECEIPT_CONTINUATIONS,
@@ -86,8 +86,8 @@ describe('Config defaults', () => {
     expect(c.txPoolMaxSize).toBe(DEFAULT_TX_POOL_MAX_SIZE)
     expect(c.ethVersions).toEqual(DEFAULT_ETH_VERSIONS)
     expect(c.ethVersions).toEqual([70, 69, 68, 67, 66])
-    expect(c.blockRangeUpdateBlocks).toBe(DEFAULT_BLOCK_RANGE_UPDATE_BLOCKS)
-    expect(c.blockRangeUpdateBlocks).toBe(32)
+    expect(c.blockRangeUpdateIntervalMs).toBe(DEFAULT_BLOCK_RANGE_UPDATE_INTERVAL_MS)
+    expect(c.blockRangeUpdateIntervalMs).toBe(1000)
     expect(c.maxBlockRangeUpdatesPerMinute).toBe(DEFAULT_MAX_BLOCK_RANGE_UPDATES_PER_MINUTE)
     expect(c.maxReceiptContinuations).toBe(DEFAULT_MAX_RECEIPT_CONTINUATIONS)
   })
@@ -171,7 +171,7 @@ describe('Config validation names the option', () => {
   })
 
   it.each([
-    ['blockRangeUpdateBlocks', 0],
+    ['blockRangeUpdateIntervalMs', -1],
     ['maxBlockRangeUpdatesPerMinute', 0],
     ['maxReceiptContinuations', -1],
   ] as const)('rejects %s %i', (option, value) => {

@@ -9,7 +9,7 @@ import { Config, type ConfigOptions, EthereumClient, Event } from '../../../src/
 import { WAIT_MS, waitUntil } from './waits'
 
 import type { Common as EthjsCommon } from '@ethereumjs/common'
-import type { Peer } from '../../../src/client'
+import type { Peer, RankPeers } from '../../../src/client'
 
 /** Chain id of the client-level test chain (the client's default chain id). */
 export const CHAIN_ID = 1234
@@ -34,13 +34,15 @@ export interface NodeOptions extends ConfigOptions {
   chain?: Chain
   /** Runs before start(): the place to subscribe to events start() already emits (discovery, bootstrap). */
   beforeStart?: (client: EthereumClient) => void
+  /** The synchronizer's peer preference. */
+  rankPeers?: RankPeers
 }
 
 /** A started client on loopback (TCP and UDP on ephemeral ports); resolves once it listens, with its enode URL. */
 export async function startNode(opts: NodeOptions = {}): Promise<{ client: EthereumClient; url: string }> {
-  const { chain, beforeStart, ...configOpts } = opts
+  const { chain, beforeStart, rankPeers, ...configOpts } = opts
   const config = new Config({ common: testCommon(), port: 0, discPort: 0, bindAddress: '127.0.0.1', ...configOpts })
-  const client = await EthereumClient.create({ config, chain })
+  const client = await EthereumClient.create({ config, chain, rankPeers })
   // The server announces itself from inside start(): capture it there, no wait needed.
   let url: string | undefined
   const onListening = (d: { url: string }): void => {

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Event } from '../../../src/client'
 import { EthCode, encodeEthPayload } from '../../../src/client/net/protocol/ethmessages'
 import { RequestTimeoutError } from '../../../src/client/net/protocol/errors'
-import { BAN_THRESHOLD, DISCONNECT_THRESHOLD, REPUTATION_WEIGHTS } from '../../../src/client/net/reputation'
+import { BAN_THRESHOLD, DISCONNECT_THRESHOLD, REPUTATION_WEIGHTS, ReputationEvent } from '../../../src/client/net/reputation'
 import { enodeId, nextPeer, startNode, testCommon } from '../helpers/nodes'
 import { rawStreamSession } from '../helpers/raw-peers'
 import { WAIT_MS } from '../helpers/waits'
@@ -54,6 +54,15 @@ describe('peer reputation between nodes', () => {
     await gone
     expect(toB.score).toBeLessThanOrEqual(DISCONNECT_THRESHOLD)
     expect(a.server.isBanned(toB.id)).toBe(true)
+  })
+
+  it('counts requests that time out together as one stall', async () => {
+    const { a, b, toB } = await pair({ requestTimeoutMs: 150 })
+    await b.service.stop()
+    const asked = [0, 1, 2].map(() => toB.eth!.getBlockHeaders({ block: 0n, max: 1 }))
+    for (const p of asked) await expect(p).rejects.toBeInstanceOf(RequestTimeoutError)
+    expect(toB.score).toBeCloseTo(REPUTATION_WEIGHTS[ReputationEvent.TIMEOUT], 1)
+    expect(a.service.pool.contains(toB.id)).toBe(true)
   })
 
   it('bans a peer at once for an invalid reply (more headers than asked)', async () => {

@@ -101,8 +101,8 @@ describe('FullEthereumService', () => {
   it('answers GetPooledTransactions from the tx pool, skipping unknown hashes', async () => {
     const { a, toA } = await pair()
     const [t0, t1] = [poolTx(0), poolTx(1)]
-    a.service.txPool.add(t0)
-    a.service.txPool.add(t1)
+    await a.service.txPool.add(t0)
+    await a.service.txPool.add(t1)
     const txs = await toA.eth!.getPooledTransactions({ hashes: [t1.hash(), new Uint8Array(32).fill(3), t0.hash()] })
     expect(hex(txs)).toEqual(hex([t1, t0]))
   })
@@ -115,7 +115,7 @@ describe('FullEthereumService', () => {
     expect(bytesToHex((await added)[0].hash())).toBe(bytesToHex(gossiped.hash()))
 
     const announced = poolTx(3)
-    b.service.txPool.add(announced)
+    await b.service.txPool.add(announced)
     const fetched = once(a.service.txPool, 'added')
     toA.eth!.send('NewPooledTransactionHashes', { types: [announced.type], sizes: [announced.serialize().length], hashes: [announced.hash()] })
     expect(bytesToHex((await fetched)[0].hash())).toBe(bytesToHex(announced.hash()))

@@ -19,8 +19,10 @@ export const MAX_BLOCKS = 4096
 export const DEFAULT_TXS_PER_BLOCK = 4
 /** Same bound as the test-chain builder (every transaction fits the genesis gas limit). */
 export const MAX_TXS_PER_BLOCK = 400
-/** Headers (and bodies, receipts) asked for per request: 64 blocks take four round trips of each kind. */
+/** Headers (and bodies, receipts) the nodes' synchronizers ask for per request: 64 blocks take four of each kind. */
 export const DEFAULT_BATCH = 16
+/** Seconds between node 1's produced blocks: the network follows a living chain. */
+export const DEFAULT_DEV_PERIOD_S = 2
 /** The eth protocol's own per-request cap (GetBlockHeaders / GetBlockBodies). */
 export const MAX_BATCH = 1024
 /** Every wait of the script (listening, peers, sync, mesh, shutdown) gives up after this. */
@@ -43,7 +45,10 @@ export interface NetworkOptions {
   discBasePort: number
   blocks: number
   txsPerBlock: number
+  /** Headers, bodies and receipts per sync request (Config syncHeaderBatch, syncBodyBatch, syncReceiptBatch). */
   batch: number
+  /** Node 1 produces a block every this many ms; 0: it produces none. */
+  devPeriodMs: number
   maxPeers: number
   /** true: the legacy RLPx path (useP2PServer false), for comparison. */
   rlpx: boolean
@@ -70,6 +75,7 @@ export const DEFAULT_OPTIONS: Readonly<NetworkOptions> = {
   blocks: DEFAULT_BLOCKS,
   txsPerBlock: DEFAULT_TXS_PER_BLOCK,
   batch: DEFAULT_BATCH,
+  devPeriodMs: DEFAULT_DEV_PERIOD_S * 1000,
   maxPeers: DEFAULT_MAX_PEERS,
   rlpx: false,
   requireMesh: false,
@@ -83,9 +89,11 @@ export const DEFAULT_OPTIONS: Readonly<NetworkOptions> = {
 
 export const USAGE = `Usage: bun run src/client/bin/test-network-p2p.ts [options]
 
-Starts a local Ethereum network on 127.0.0.1: node 1 (the bootnode) holds a chain,
-the other nodes discover it, fetch every header, body and receipt over the network,
-verify them and import them; then prints statistics and monitors until stopped.
+Starts a local Ethereum network on 127.0.0.1: node 1 (the bootnode) holds a chain and
+produces a block every --dev-period seconds; the other nodes discover it and sync by
+themselves (headers, bodies, receipts, verified and executed) and follow each new block;
+a transaction sent into the last node's pool travels to node 1, goes into a block, and
+that block reaches every node. Then it prints statistics and monitors until stopped.
 
 Options:
   --nodes N               nodes to start, 2..${MAX_NODES} (default ${DEFAULT_NODES})
@@ -93,7 +101,8 @@ Options:
   --disc-base-port P      UDP discovery port of node 1, likewise (default ${DEFAULT_DISC_BASE_PORT})
   --blocks B              blocks on the bootnode, 1..${MAX_BLOCKS} (default ${DEFAULT_BLOCKS})
   --txs-per-block T       transactions per block, 0..${MAX_TXS_PER_BLOCK} (default ${DEFAULT_TXS_PER_BLOCK})
-  --batch K               headers/bodies/receipts per request, 1..${MAX_BATCH} (default ${DEFAULT_BATCH})
+  --batch K               headers/bodies/receipts per sync request, 1..${MAX_BATCH} (default ${DEFAULT_BATCH})
+  --dev-period S          node 1 produces a block every S seconds; 0 = none (default ${DEFAULT_DEV_PERIOD_S})
   --max-peers M           peer slots per node (default ${DEFAULT_MAX_PEERS})
   --rlpx                  use the legacy devp2p RLPx path instead of the P2P stack
   --eth V[,V...]          eth versions every node offers, of ${ETH_VERSIONS.join(', ')}
@@ -156,6 +165,7 @@ const SETTERS: Record<string, Setter> = {
   '--blocks': (o, v, f) => (o.blocks = intIn(1, MAX_BLOCKS)(v, f)),
   '--txs-per-block': (o, v, f) => (o.txsPerBlock = intIn(0, MAX_TXS_PER_BLOCK)(v, f)),
   '--batch': (o, v, f) => (o.batch = intIn(1, MAX_BATCH)(v, f)),
+  '--dev-period': (o, v, f) => (o.devPeriodMs = seconds(true)(v, f)),
   '--max-peers': (o, v, f) => (o.maxPeers = intIn(1, 1000)(v, f)),
   '--rlpx': (o, v, f) => (flagOnly(v, f), (o.rlpx = true)),
   '--eth': (o, v, f) => (o.ethVersions = ethVersions(v, f)),

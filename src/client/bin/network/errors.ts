@@ -31,13 +31,6 @@ export class InterruptedError extends NetworkScriptError {
   }
 }
 
-/** A peer served data that does not match what was asked for or what the headers commit to. */
-export class SyncError extends NetworkScriptError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_NETWORK_SYNC', message, options)
-  }
-}
-
 /** Message of any thrown value, for log lines and check details. */
 export function errorMessage(err: unknown): string {
   if (!(err instanceof Error)) return String(err)

@@ -93,6 +93,14 @@ export function logNodeEvents(node: TestNode, log: NetworkLogger, names: NodeNam
   on(Event.PEER_ERROR, (err, peer) => say('error', `peer ${names.peer(peer)}: ${errorMessage(err)}`))
   on(Event.PROTOCOL_ERROR, (err, peer) => say('error', `protocol error from ${names.peer(peer)}: ${errorMessage(err)}`))
   on(Event.POOL_PEER_BANNED, (peer, reason) => say('error', `banned ${names.peer(peer)}: ${reason}`))
+  on(Event.SYNC_STARTED, (s) => say('sync', `syncing toward #${s.target} ${shortHex(bytesToUnprefixedHex(s.hash))}, announced by ${names.name(s.peer.id)}`))
+  on(Event.SYNC_PROGRESS, (s) => say('sync', `imported up to #${s.height} of #${s.target}`))
+  on(Event.SYNC_SYNCHRONIZED, (s) => say('sync', `synchronized at #${s.height} ${shortHex(bytesToUnprefixedHex(s.hash))}`))
+  on(Event.CHAIN_UPDATED, (c) => say('chain', `head #${c.height} ${shortHex(bytesToUnprefixedHex(c.hash))}${c.reorged > 0 ? ` (reorg: ${c.reorged} blocks replaced)` : ''}`))
+  const onPooled = (tx: { hash(): Uint8Array }, origin?: string): void =>
+    say('tx', `transaction ${shortHex(bytesToUnprefixedHex(tx.hash()))} entered the pool${origin === undefined ? '' : ` (from ${names.name(origin)})`}`)
+  node.client.service.txPool.on('added', onPooled)
+  offs.push(() => node.client.service.txPool.off('added', onPooled))
   on(Event.PROTOCOL_MESSAGE, (msg, protocol, peer) => {
     const detail = describeMessage(msg)
     say('serve', `${protocol} ${msg.name} from ${names.name(peer.id)}${detail === '' ? '' : `: ${detail}`}`)

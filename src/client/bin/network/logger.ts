@@ -13,6 +13,8 @@ export type LogCategory =
   | 'request'
   | 'serve'
   | 'sync'
+  | 'chain'
+  | 'tx'
   | 'disconnect'
   | 'error'
   | 'check'

@@ -59,6 +59,9 @@ export class LocalNetwork {
       discoveryRefreshMs: o.discoveryRefreshMs,
       ethVersions: o.ethVersions,
       metrics: o.metrics,
+      batch: o.batch,
+      // Only node 1 produces: the network has one chain, the others follow it.
+      devPeriod: index === 0 ? o.devPeriodMs / 1000 : 0,
     })
     this.nodes.push(node)
     this.names.add(node.id, node.label)

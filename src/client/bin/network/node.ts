@@ -28,6 +28,10 @@ export interface NodeSpec {
   ethVersions: number[]
   /** Serve Prometheus metrics on a free loopback port. */
   metrics?: boolean
+  /** Headers, bodies and receipts per sync request. */
+  batch: number
+  /** Seconds between produced blocks; 0: the node produces none. */
+  devPeriod: number
 }
 
 /** Blocks (and their receipts) a node starts with. */
@@ -72,6 +76,10 @@ export class TestNode {
       discoveryRefreshMs: spec.discoveryRefreshMs,
       ethVersions: spec.ethVersions,
       metricsPort: spec.metrics === true ? 0 : undefined,
+      syncHeaderBatch: spec.batch,
+      syncBodyBatch: spec.batch,
+      syncReceiptBatch: spec.batch,
+      devPeriod: spec.devPeriod,
     })
     const client = await EthereumClient.create({ config })
     return new TestNode(spec, config, client)
@@ -110,6 +118,11 @@ export class TestNode {
   get head(): { height: bigint; hash: string } {
     const latest = this.client.chain.headers.latest
     return { height: latest.number, hash: bytesToUnprefixedHex(latest.hash()) }
+  }
+
+  /** Transactions in the node's pool. */
+  get poolSize(): number {
+    return this.client.service.txPool.size
   }
 
   /** Appends blocks (with receipts) before the node starts serving them. */

@@ -8,8 +8,7 @@ import { Event } from '../../types'
 import { InterruptedError, errorMessage } from './errors'
 import { formatDuration, plural, shortHex } from './format'
 import { NETWORK_LABEL } from './network'
-import { PeerSync } from './sync'
-import { busTrigger, waitForCondition, withTimeout } from './waits'
+import { busTrigger, waitForCondition } from './waits'
 
 import type { NetworkOptions } from './args'
 import type { CheckList } from './checks'
@@ -26,7 +25,7 @@ export interface PhaseContext {
 }
 
 /** Rethrows an interruption so the run stops at once; anything else is a failed check. */
-function rethrowInterrupt(err: unknown): void {
+export function rethrowInterrupt(err: unknown): void {
   if (err instanceof InterruptedError) throw err
 }
 
@@ -108,45 +107,64 @@ export async function awaitMesh(ctx: PhaseContext): Promise<void> {
   }
 }
 
-/** Check per non-boot node: every header, body and receipt list fetched from peers, verified and imported. */
-export async function syncAll(ctx: PhaseContext): Promise<void> {
-  const outcomes = await Promise.all(ctx.net.others.map((node) => syncOne(ctx, node)))
+/**
+ * Check per non-boot node: its own synchronizer brought it to node 1's head (node 1 keeps
+ * producing, so "the head" is node 1's at that moment) and it counts itself synchronized.
+ */
+export async function awaitSynced(ctx: PhaseContext): Promise<void> {
+  const boot = ctx.net.bootnode
+  const outcomes = await Promise.allSettled(ctx.net.others.map((node) => syncedOne(ctx, boot, node)))
   // Recorded in node order (not completion order), so runs compare line by line.
-  for (const [i, outcome] of outcomes.entries()) {
+  outcomes.forEach((r, i) => {
     const name = `${(ctx.net.others[i] as TestNode).label} synced`
-    if (outcome.error !== undefined) rethrowInterrupt(outcome.error)
-    ctx.checks.add(name, outcome.error === undefined, outcome.detail)
-  }
+    if (r.status === 'rejected') rethrowInterrupt(r.reason)
+    ctx.checks.add(name, r.status === 'fulfilled', r.status === 'fulfilled' ? r.value : errorMessage(r.reason))
+  })
 }
 
-async function syncOne(ctx: PhaseContext, node: TestNode): Promise<{ detail: string; error?: unknown }> {
-  const { net, options } = ctx
-  // Aborted on the run's signal or this sync's timeout, so a stuck sync stops asking.
-  const abort = new AbortController()
-  const onAbort = (): void => abort.abort()
-  ctx.signal?.addEventListener('abort', onAbort, { once: true })
+async function syncedOne(ctx: PhaseContext, boot: TestNode, node: TestNode): Promise<string> {
   const started = Date.now()
-  try {
-    const sync = new PeerSync(node, { batch: options.batch, timeoutMs: options.timeoutMs, signal: abort.signal, log: ctx.log, names: net.names })
-    const r = await withTimeout(sync.run(), { what: `${node.label} to sync`, timeoutMs: options.timeoutMs, signal: ctx.signal })
-    const what = `${r.headers} headers, ${r.bodies} bodies, ${r.receipts} receipt lists`
-    return { detail: `${what} fetched and verified in ${r.requests} requests from ${r.servedBy.join(', ')} (${formatDuration(Date.now() - started)})` }
-  } catch (err) {
-    abort.abort()
-    return { detail: errorMessage(err), error: err }
-  } finally {
-    ctx.signal?.removeEventListener('abort', onAbort)
-  }
+  await waitForCondition({
+    what: `${node.label} to reach ${boot.label}'s head and count itself synchronized`,
+    timeoutMs: ctx.options.timeoutMs,
+    signal: ctx.signal,
+    condition: () => node.head.hash === boot.head.hash && node.client.synchronizer.synchronized,
+    trigger: busTrigger([node.config.events, boot.config.events], [Event.CHAIN_UPDATED, Event.SYNC_SYNCHRONIZED]),
+  })
+  const stats = [...node.client.synchronizer.stats]
+  const sum = (k: 'headers' | 'bodies' | 'receipts'): number => stats.reduce((n, [, s]) => n + s[k], 0)
+  const from = stats.map(([id]) => ctx.net.names.name(id)).join(', ')
+  return `at ${boot.label}'s head #${node.head.height} in ${formatDuration(Date.now() - started)}: ${sum('headers')} headers, ${sum('bodies')} bodies, ${sum('receipts')} receipt lists fetched, verified and executed, from ${from || 'nobody'}`
 }
 
-/** Check: every node's head is the bootnode's head at height --blocks. */
-export function compareHeads(ctx: PhaseContext): void {
+/**
+ * Check: every node follows node 1: each reaches the head node 1 had when the check began
+ * (at or above --blocks), and a node at that height holds that very block. Node 1 keeps
+ * producing meanwhile, and eth/69+ heads are announced at most once per
+ * blockRangeUpdateIntervalMs, so "every node at node 1's head at the same instant" is not
+ * what following means; reaching where node 1 was, on its chain, is.
+ */
+export async function awaitHeadsEqual(ctx: PhaseContext): Promise<void> {
   const { net, options } = ctx
-  const boot = net.bootnode.head
-  const off = net.nodes.filter((n) => n.head.hash !== boot.hash || n.head.height !== BigInt(options.blocks))
-  const heads = net.nodes.map((n) => `${n.label} #${n.head.height} ${shortHex(n.head.hash)}`).join(', ')
-  ctx.checks.add('final heads equal', off.length === 0, off.length === 0 ? `all at #${boot.height} ${shortHex(boot.hash)}` : heads)
-  ctx.log.log(NETWORK_LABEL, 'check', `heads: ${heads}`)
+  const heads = (): string => net.nodes.map((n) => `${n.label} #${n.head.height} ${shortHex(n.head.hash)}`).join(', ')
+  const target = { ...net.bootnode.head }
+  const reached = (): boolean =>
+    target.height >= BigInt(options.blocks) &&
+    net.nodes.every((n) => n.head.height > target.height || (n.head.height === target.height && n.head.hash === target.hash))
+  try {
+    await waitForCondition({
+      what: `every node at node1's head #${target.height} ${shortHex(target.hash)} or past it`,
+      timeoutMs: options.timeoutMs,
+      signal: ctx.signal,
+      condition: reached,
+      trigger: busTrigger(net.nodes.map((n) => n.config.events), [Event.CHAIN_UPDATED]),
+    })
+    ctx.checks.pass('heads follow node1', `all at node1's #${target.height} ${shortHex(target.hash)} or past it: ${heads()}`)
+  } catch (err) {
+    rethrowInterrupt(err)
+    ctx.checks.fail('heads follow node1', `${errorMessage(err)}: ${heads()}`)
+  }
+  ctx.log.log(NETWORK_LABEL, 'check', `heads: ${heads()}`)
 }
 
 /**
@@ -172,12 +190,16 @@ export function checkVersions(ctx: PhaseContext): void {
   else ctx.checks.pass(name, `${plural(sessions.length, 'session end')}: ${sessions.join(', ')}`)
 }
 
+/** A producing node may be one block ahead of what its last BlockRangeUpdate said. */
+const RANGE_LAG_BLOCKS = 1n
+
 /**
  * Check (eth/69+ only): every node knows each peer's served block range to
- * within `blockRangeUpdateBlocks` of that peer's head. A node announces its
- * range when its head has moved that far (geth's 32 blocks), so after a sync
- * of --blocks 64 the bootnode must have had a BlockRangeUpdate from each
- * synced node; a session opened later carried the range in its Status.
+ * within one block of that peer's head. A node announces its range whenever
+ * its head moves (at most once per `blockRangeUpdateIntervalMs`), so after the
+ * sync the bootnode must have had a BlockRangeUpdate from each synced node,
+ * and a producing node's peers follow it block by block; a session opened
+ * later carried the range in its Status.
  */
 export async function awaitBlockRanges(ctx: PhaseContext): Promise<void> {
   const { net, options } = ctx
@@ -189,7 +211,7 @@ export async function awaitBlockRanges(ctx: PhaseContext): Promise<void> {
         const remote = byId.get(p.id)
         if (remote === undefined) return []
         const known = p.blockRange?.latestBlock ?? -1n
-        if (remote.head.height - known < BigInt(remote.config.blockRangeUpdateBlocks)) return []
+        if (remote.head.height - known <= RANGE_LAG_BLOCKS) return []
         return [`${node.label} sees ${remote.label} at #${known} (head #${remote.head.height})`]
       }),
     )

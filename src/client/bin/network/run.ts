@@ -4,7 +4,8 @@ import { plural } from './format'
 import { NetworkLogger } from './logger'
 import { monitor } from './monitor'
 import { LocalNetwork, NETWORK_LABEL } from './network'
-import { awaitBlockRanges, awaitFirstPeers, awaitMesh, checkVersions, compareHeads, recordShutdown, startNetwork, syncAll } from './phases'
+import { awaitBlockRanges, awaitFirstPeers, awaitHeadsEqual, awaitMesh, awaitSynced, checkVersions, recordShutdown, startNetwork } from './phases'
+import { relayTransaction } from './propagation'
 import { snapshotAll } from './stats'
 import { formatMessagesTable, formatPeerScores, formatStatsTable } from './table'
 
@@ -29,9 +30,11 @@ export interface NetworkResult {
 }
 
 /**
- * One run of the local network: start the nodes, check peers, sync and mesh,
- * compare heads, print the statistics, monitor, shut down, and return the
- * verdict (it never calls process.exit: the CLI does).
+ * One run of the local network: start the nodes, check peers, that the nodes
+ * sync by themselves and form a mesh, that a transaction travels to node 1,
+ * into a block and with it to every node, that all heads follow node 1; print
+ * the statistics, monitor, shut down, and return the verdict (it never calls
+ * process.exit: the CLI does).
  */
 export async function runNetwork(options: NetworkOptions, env: RunEnvironment): Promise<NetworkResult> {
   const log = new NetworkLogger(env.out)
@@ -68,8 +71,9 @@ async function runChecks(ctx: PhaseContext): Promise<boolean> {
   if (!(await startNetwork(ctx))) return false
   if (!(await awaitFirstPeers(ctx))) return false
   // The mesh forms through discovery while the nodes sync; wait for both.
-  await Promise.all([syncAll(ctx), awaitMesh(ctx)])
-  compareHeads(ctx)
+  await Promise.all([awaitSynced(ctx), awaitMesh(ctx)])
+  await relayTransaction(ctx)
+  await awaitHeadsEqual(ctx)
   checkVersions(ctx)
   await awaitBlockRanges(ctx)
   await nextMacrotask()

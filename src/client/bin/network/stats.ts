@@ -32,6 +32,8 @@ export interface NodeSnapshot {
   headHash: string
   /** Each pooled peer's reputation score, by the peer's node label. */
   peerScores: { peer: string; score: number }[]
+  /** Transactions in the node's pool. */
+  pool: number
 }
 
 /**
@@ -165,6 +167,7 @@ export function snapshotAll(all: readonly NodeStats[]): NodeSnapshot[] {
       height: head.height,
       headHash: head.hash,
       peerScores: s.node.peers.map((p) => ({ peer: all.find((o) => o.node.id === p.id)?.node.label ?? p.id.slice(0, 8), score: p.score })),
+      pool: s.node.poolSize,
     }
   })
 }

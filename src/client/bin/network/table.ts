@@ -15,10 +15,10 @@ function total(counts: MessageCounts): number {
   return n
 }
 
-/** Per node: peers, connections, open streams, discovery, bytes, message totals, errors, head. */
+/** Per node: peers, connections, open streams, discovery, bytes, message totals, errors, pool, head. */
 export function formatStatsTable(rows: readonly NodeSnapshot[]): string[] {
-  const header = ['node', 'transport', 'peers', 'conns', 'streams', 'discovered', 'bytes in', 'bytes out', 'msgs in', 'msgs out', 'errors', 'head']
-  const numeric = [false, false, true, true, true, true, true, true, true, true, true, false]
+  const header = ['node', 'transport', 'peers', 'conns', 'streams', 'discovered', 'bytes in', 'bytes out', 'msgs in', 'msgs out', 'errors', 'pool', 'head']
+  const numeric = [false, false, true, true, true, true, true, true, true, true, true, true, false]
   const body = rows.map((r) => [
     r.label,
     r.transport,
@@ -31,6 +31,7 @@ export function formatStatsTable(rows: readonly NodeSnapshot[]): string[] {
     String(total(r.messagesIn)),
     String(total(r.messagesOut)),
     String(r.errors),
+    String(r.pool),
     `#${r.height} ${shortHex(r.headHash)}`,
   ])
   return renderTable(header, body, numeric)
@@ -48,10 +49,10 @@ export function formatMessagesTable(rows: readonly NodeSnapshot[]): string[] {
   return renderTable(header, body, numeric)
 }
 
-/** Compact one-node status for the monitoring line: `node2 2p #64 12.3 KiB/4.5 KiB`. */
+/** Compact one-node status for the monitoring line: `node2 2p 2s #64 1a2b3c4d pool 0 12.3 KiB/4.5 KiB`. */
 export function formatStatusEntry(r: NodeSnapshot): string {
   const streams = r.streams === undefined ? '' : ` ${r.streams}s`
-  return `${r.label} ${r.peers}p${streams} #${r.height} ${formatBytes(r.bytesIn)}/${formatBytes(r.bytesOut)}`
+  return `${r.label} ${r.peers}p${streams} #${r.height} ${shortHex(r.headHash)} pool ${r.pool} ${formatBytes(r.bytesIn)}/${formatBytes(r.bytesOut)}`
 }
 
 /** Per node: every peer with its reputation score, `node1: node2 +3.0, node3 +2.0`. */

@@ -1,3 +1,5 @@
+import { equalsBytes } from '@ethereumjs/util'
+
 import { type BlockRange, hasBlockRange, statusHead } from '../protocol/ethstatus'
 
 import { ReputationEvent } from '../reputation'
@@ -112,6 +114,22 @@ export abstract class Peer {
     return this.announced?.hash ?? (status === undefined ? undefined : statusHead(status).hash)
   }
 
+  /**
+   * Number of the best block the remote told us about, when known: announced (eth/69+ with
+   * every BlockRangeUpdate and in its Status), or learnt from the header we fetched for it.
+   */
+  get bestNumber(): bigint | undefined {
+    if (this.announced?.number !== undefined) return this.announced.number
+    const status = this.eth?.status
+    if (this.announced === undefined && status !== undefined) {
+      const claimed = statusHead(status).number
+      if (claimed !== undefined) return claimed
+    }
+    const header = this.bestHeaderValue
+    const hash = this.bestHash
+    return header !== undefined && hash !== undefined && equalsBytes(header.hash(), hash) ? header.number : undefined
+  }
+
   /** Total difficulty the remote claimed last (announcement, else its Status); eth/69+ peers claim none. */
   get td(): bigint | undefined {
     const status = this.eth?.status
@@ -139,9 +157,9 @@ export abstract class Peer {
    */
   noteAnnouncement(a: { hash: Uint8Array; number?: bigint; td?: bigint; header?: BlockHeader }): void {
     const known = this.announced
-    const better =
-      known === undefined ||
-      (a.td !== undefined && known.td !== undefined ? a.td > known.td : (a.number ?? -1n) > (known.number ?? -1n))
+    // On a PoS chain every total difficulty is equal: then the number decides.
+    const byTd = a.td !== undefined && known?.td !== undefined && a.td !== known.td
+    const better = known === undefined || (byTd ? a.td! > known.td! : (a.number ?? -1n) > (known.number ?? -1n))
     if (!better) return
     this.announced = { hash: a.hash, number: a.number, td: a.td ?? known?.td }
     if (a.header !== undefined) this.bestHeaderValue = a.header

@@ -94,6 +94,9 @@ export class BoundProtocol {
     this.rangeUpdates = new BlockRangeUpdates(opts.config.maxBlockRangeUpdatesPerMinute)
   }
 
+  /** performance.now() of the last timeout that moved the peer's score (see requestSettled). */
+  private lastTimeoutAt = Number.NEGATIVE_INFINITY
+
   /** The remote's Status; available once handshake() resolved. */
   get status(): EthStatus {
     if (this.remoteStatus === undefined) throw new HandshakeError('no Status exchanged yet')
@@ -174,10 +177,23 @@ export class BoundProtocol {
   }
 
   /** Every request of ours ends here: counted (metrics) and scored (reputation). */
+  /**
+   * Counts the request and moves the peer's score. Requests that were in flight together and
+   * time out together are one stall of the peer, not several: a timeout counts only for a
+   * request sent after the last timeout that counted (a sync keeps several requests in flight
+   * per peer, and one stall would otherwise cost as much as that many).
+   */
   private requestSettled(name: EthRequestName, outcome: RequestOutcome, ms: number): void {
     this.config.meter.request(name, outcome, ms / 1000)
     const event = REPUTATION_OF[outcome]
-    if (event !== undefined) this.config.reputation.report(this.peer, event)
+    if (event === undefined) return
+    if (outcome === 'timeout') {
+      // Same clock as the tracker's `ms` (performance.now()), so `now - ms` is when the request was sent.
+      const now = performance.now()
+      if (now - ms < this.lastTimeoutAt) return
+      this.lastTimeoutAt = now
+    }
+    this.config.reputation.report(this.peer, event)
   }
 
   private notReady(): Error {

@@ -10,7 +10,7 @@ import { EthCode, decodeEthPayload, encodeEthPayload } from '../../../../src/cli
 import { decodeTx } from '../../../../src/client/net/protocol/ethitems'
 import { TxPool } from '../../../../src/client/service/txpool'
 import { TX_KINDS, type TxKind, makeTestTx } from '../../../../src/client/testing/testchain'
-import { expectThrowsTyped } from '../../../reliability/table'
+import { expectRejectsTyped } from '../../../reliability/table'
 import { TEST_CHAIN_ID, testCommon } from './fixtures'
 
 import type { TypedTransaction } from '@ethereumjs/tx'
@@ -41,10 +41,10 @@ describe('decodeTx: the chain id is not judged by the decoder', () => {
     expect(ours.chainId()).toBe(BigInt(TEST_CHAIN_ID))
   })
 
-  it('the pool refuses such a transaction with a typed error naming both chains', () => {
+  it('the pool refuses such a transaction with a typed error naming both chains', async () => {
     const pool = new TxPool({ common: testCommon(), maxSize: 16 })
     const decoded = decodeTx(wire(txOn(OTHER_CHAIN_ID, '1559-transfer', 1)), testCommon(), 'broadcast', 'tx')
-    const err = expectThrowsTyped(() => pool.add(decoded), ServiceError, 'ERR_SERVICE_TX_INVALID')
+    const err = await expectRejectsTyped(pool.add(decoded), ServiceError, 'ERR_SERVICE_TX_INVALID')
     expect(err.message).toBe(`transaction is for chain ${OTHER_CHAIN_ID}, not ${TEST_CHAIN_ID}`)
     expect(pool.size).toBe(0)
   })
