@@ -107,14 +107,14 @@ export class Synchronizer implements SyncStatusSource {
 
   /**
    * geth's eth_syncing view: false once synchronized (following the head block by block is
-   * not syncing) or while no round runs, else where the catching-up started, where the chain
-   * is and where it is going.
+   * not syncing) and before the first target, else where the catching-up started, where the
+   * chain is and where it is going (also between two rounds of the catching-up).
    */
   syncing(): false | SyncProgress {
-    const target = this.target
-    if (this.synced || target === undefined) return false
+    const target = this.targetValue
+    if (this.synced || this.startingBlock === undefined || target === undefined) return false
     const currentBlock = this.chain.headers.height
-    return { startingBlock: this.startingBlock ?? currentBlock, currentBlock, highestBlock: target.height }
+    return { startingBlock: this.startingBlock, currentBlock, highestBlock: target.height }
   }
 
   /** What each peer (by id) in the pool has delivered so far (a peer that leaves is forgotten). */
@@ -144,6 +144,7 @@ export class Synchronizer implements SyncStatusSource {
     this.retry = undefined
     this.round?.abort('synchronizer stopped')
     await this.loop
+    this.startingBlock = undefined
     this.probes.clear()
     log('stopped')
   }
