@@ -10,7 +10,7 @@ import type { MessageMeter } from '../../src/client/net/protocol/meter'
 import { StreamSender } from '../../src/client/net/protocol/streamsender'
 import {
   type Connection,
-  type MplexStream,
+  type MuxedStream,
   Registrar,
   Transport,
   type TransportListener,
@@ -67,7 +67,7 @@ export function exchangeStatus(sender: StreamSender, source: StatusSource): Prom
 }
 
 /** `meter`: what the sender reports its messages to (the metrics bench); none by default. */
-export function ethSender(stream: MplexStream, meter?: MessageMeter): StreamSender {
+export function ethSender(stream: MuxedStream, meter?: MessageMeter): StreamSender {
   return new StreamSender(stream, { version: 68, meter })
 }
 
@@ -78,7 +78,7 @@ export async function dialEth(
   remoteId: Uint8Array,
   source: StatusSource,
   meter?: MessageMeter,
-): Promise<{ conn: Connection; sender: StreamSender; stream: MplexStream }> {
+): Promise<{ conn: Connection; sender: StreamSender; stream: MuxedStream }> {
   const conn = await node.transport.dial({ host: HOST, port }, { remoteId })
   try {
     const stream = await conn.newStream([ETH68])
@@ -99,17 +99,17 @@ export async function closeConnection(conn: Connection): Promise<void> {
 
 /** Both ends of one P2P ETH session over loopback, Status done; `close` shuts both nodes down. */
 export interface EthPair {
-  dialer: { conn: Connection; sender: StreamSender; stream: MplexStream }
-  listener: { sender: StreamSender; stream: MplexStream }
+  dialer: { conn: Connection; sender: StreamSender; stream: MuxedStream }
+  listener: { sender: StreamSender; stream: MuxedStream }
   close(): Promise<void>
 }
 
 /** `meters`: one per end, for the metrics bench; none by default. */
 export async function p2pEthPair(source: StatusSource, meters?: { dialer: MessageMeter; listener: MessageMeter }): Promise<EthPair> {
   const server = stackNode()
-  let accepted!: (v: { sender: StreamSender; stream: MplexStream }) => void
+  let accepted!: (v: { sender: StreamSender; stream: MuxedStream }) => void
   let failed!: (err: unknown) => void
-  const inbound = new Promise<{ sender: StreamSender; stream: MplexStream }>((resolve, reject) => {
+  const inbound = new Promise<{ sender: StreamSender; stream: MuxedStream }>((resolve, reject) => {
     accepted = resolve
     failed = reject
   })

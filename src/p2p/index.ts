@@ -32,6 +32,8 @@ export * from './muxer'
 export * from './stack-errors'
 export * from './registrar'
 export * from './connection'
+export type { MuxedStream } from './muxed-stream'
+export { type ConnectionMuxer, MplexConnectionMuxer, RlpxConnectionMuxer } from './connection-muxer'
 export * from './upgrader'
 export * from './transport'
 
