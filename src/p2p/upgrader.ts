@@ -132,6 +132,11 @@ export class Upgrader {
     return this.rlpxPeers.has(remoteId)
   }
 
+  /** Dial `remoteId` as RLPx from now on (a node known from elsewhere to speak RLPx only), within the memory's bound. */
+  rememberRlpx(remoteId: Uint8Array): void {
+    this.rlpxPeers.add(remoteId)
+  }
+
   upgradeOutbound(socket: Duplex, opts: UpgradeOptions & { remoteId: Uint8Array }): Promise<Connection> {
     return this.upgrade(socket, 'outbound', opts.remoteId, opts)
   }
