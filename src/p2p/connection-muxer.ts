@@ -28,6 +28,8 @@ export interface ConnectionMuxer {
   readonly endsChannel: boolean
   /** The remote's client id, when the carrier has one (RLPx Hello). */
   readonly remoteClientId: string | undefined
+  /** Why the muxer is ending, as soon as it knows (RLPx: the Disconnect sent or received); mplex reports through 'close' only. */
+  readonly failure: Error | undefined
   /**
    * Opens an outbound stream for the first of `proposals` the remote takes;
    * `onOpened` sees it before any negotiation. On failure the stream is reset.
@@ -49,6 +51,7 @@ export class MplexConnectionMuxer implements ConnectionMuxer {
   readonly multiplexer = MPLEX_PROTOCOL_ID
   readonly endsChannel = false
   readonly remoteClientId = undefined
+  readonly failure = undefined
   readonly #muxer: MplexMuxer
 
   constructor(channel: Duplex, opts: MuxerOptions, onStream: (s: MuxedStream) => void) {
@@ -131,6 +134,10 @@ export class RlpxConnectionMuxer implements ConnectionMuxer {
 
   get remoteClientId(): string | undefined {
     return this.#session.remoteHello?.clientId
+  }
+
+  get failure(): Error | undefined {
+    return this.#session.closeReason
   }
 
   async openStream(proposals: readonly string[], signal: AbortSignal, onOpened: (s: MuxedStream) => void): Promise<{ stream: MuxedStream; protocol: string }> {

@@ -73,10 +73,9 @@ export class Connection extends EventEmitter {
   readonly remoteId: Uint8Array
   readonly remoteAddr: HostPort
   readonly direction: Direction
-  /** Set when the connection ended for another reason than a clean close. */
-  closeReason: Error | undefined
 
   private _status: ConnectionStatus = 'open'
+  private failure: Error | undefined
   private readonly socket: Duplex
   private readonly stream: Duplex
   private readonly muxer: ConnectionMuxer
@@ -124,6 +123,15 @@ export class Connection extends EventEmitter {
 
   get status(): ConnectionStatus {
     return this._status
+  }
+
+  /**
+   * Set when the connection ended (or is ending) for another reason than our
+   * clean close: an RLPx session knows its reason as soon as it starts to end
+   * (a Disconnect received or sent), before the socket has closed.
+   */
+  get closeReason(): Error | undefined {
+    return this.failure ?? this.muxer.failure
   }
 
   get streams(): MuxedStream[] {
@@ -288,8 +296,8 @@ export class Connection extends EventEmitter {
 
   /** Records the first failure as the close reason (socket errors are wrapped, typed ones kept). */
   private noteFailure(err: Error): void {
-    if (this.closeReason !== undefined || this._status === 'closed') return
-    this.closeReason = err instanceof P2PError ? err : new ConnectionLostError(err)
+    if (this.failure !== undefined || this._status === 'closed') return
+    this.failure = err instanceof P2PError ? err : new ConnectionLostError(err)
     if (this._status === 'open') this._status = 'closing'
   }
 

@@ -196,7 +196,9 @@ export class P2PPeer extends Peer {
    * connection. Our logs and events carry its text either way.
    */
   disconnect(reason: DisconnectReason = DisconnectReason.DISCONNECT_REQUESTED, detail?: string): Promise<void> {
-    this.reason ??= describeDisconnect(reason, detail)
+    // A connection already ending for its own reason (an RLPx Disconnect either way, a lost socket) keeps that reason.
+    const ended = this.connection.closeReason
+    this.reason ??= ended !== undefined ? describeConnectionEnd(ended) : describeDisconnect(reason, detail)
     if (this.closing !== undefined) return this.closing
     log('disconnecting %s: %s', this.toString(), this.reason)
     // Callers fire and forget (bans, refusals, stop). A close that fails has aborted the
