@@ -4,7 +4,7 @@ import { plural } from './format'
 import { NetworkLogger } from './logger'
 import { monitor } from './monitor'
 import { LocalNetwork, NETWORK_LABEL } from './network'
-import { awaitBlockRanges, awaitFirstPeers, awaitMesh, checkVersions, compareHeads, recordShutdown, startNetwork, syncAll } from './phases'
+import { awaitBlockRanges, awaitFirstPeers, awaitMesh, checkCarriers, checkVersions, compareHeads, recordShutdown, startNetwork, syncAll } from './phases'
 import { snapshotAll } from './stats'
 import { formatMessagesTable, formatPeerScores, formatStatsTable } from './table'
 
@@ -40,7 +40,11 @@ export async function runNetwork(options: NetworkOptions, env: RunEnvironment): 
   const net = new LocalNetwork(options, log)
   const ctx: PhaseContext = { net, options, checks, log, signal: env.signal }
   let snapshots: NodeSnapshot[] = []
-  const transport = options.rlpx ? 'legacy RLPx (devp2p)' : 'P2P stack (ECIES + mplex + multistream-select)'
+  const transport = options.rlpx
+    ? 'legacy RLPx (devp2p)'
+    : options.mixed
+      ? 'P2P stack, node2 on the legacy RlpxServer (RLPx between it and the others)'
+      : 'P2P stack (ECIES + mplex + multistream-select)'
   log.log(NETWORK_LABEL, 'setup', `starting ${options.nodes} nodes over the ${transport} on 127.0.0.1`)
   try {
     if (await runChecks(ctx)) {
@@ -71,6 +75,7 @@ async function runChecks(ctx: PhaseContext): Promise<boolean> {
   await Promise.all([syncAll(ctx), awaitMesh(ctx)])
   compareHeads(ctx)
   checkVersions(ctx)
+  checkCarriers(ctx)
   await awaitBlockRanges(ctx)
   await nextMacrotask()
   return true

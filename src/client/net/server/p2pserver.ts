@@ -239,6 +239,7 @@ export class P2PServer extends Server {
       peerId: id,
       address: `${conn.remoteAddr.host}:${conn.remoteAddr.port}`,
       direction: conn.direction,
+      multiplexer: conn.multiplexer,
     }
     this.config.events.emit(Event.CONNECTION_OPENED, info)
     const admission = this.sessions.admit(this.config.nodeId, id, conn)
