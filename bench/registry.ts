@@ -6,8 +6,9 @@ import { metrics } from './metrics'
 import { muxer } from './muxer'
 import { network } from './network'
 import { reqresp } from './reqresp'
+import { rlpx } from './rlpx'
 import { snappy } from './snappy'
 import type { Bench } from './lib/bench'
 
 /** Every benchmark, in the order `npm run bench` runs them. */
-export const BENCHES: Bench[] = [connect, bulk, muxer, reqresp, metrics, memory, network, importBench, snappy]
+export const BENCHES: Bench[] = [connect, bulk, muxer, reqresp, metrics, memory, network, importBench, snappy, rlpx]

@@ -37,6 +37,17 @@ export function stackNode(opts: Partial<Omit<UpgraderOptions, 'registrar'>> = {}
   return { privateKey, id: upgrader.localId, registrar, upgrader, transport: new Transport({ upgrader }) }
 }
 
+/**
+ * A node that only dials eth: its Registrar still lists /eth/68/1.0.0 (an
+ * RLPx Hello offers the Registrar's protocols, and either side of an RLPx
+ * session may use a capability); a stream the remote opens is refused.
+ */
+export function ethDialerNode(): StackNode {
+  const node = stackNode()
+  node.registrar.handle(ETH68, (stream) => stream.reset())
+  return node
+}
+
 export async function stackListener(node: StackNode): Promise<{ listener: TransportListener; port: number }> {
   const listener = node.transport.createListener()
   await listener.listen({ host: HOST, port: 0 })
@@ -104,8 +115,12 @@ export interface EthPair {
   close(): Promise<void>
 }
 
-/** `meters`: one per end, for the metrics bench; none by default. */
-export async function p2pEthPair(source: StatusSource, meters?: { dialer: MessageMeter; listener: MessageMeter }): Promise<EthPair> {
+/** `meters`: one per end, for the metrics bench; none by default. `carrier: 'rlpx'`: the dialer dials the server as an RLPx node. */
+export async function p2pEthPair(
+  source: StatusSource,
+  meters?: { dialer: MessageMeter; listener: MessageMeter },
+  carrier: 'mplex' | 'rlpx' = 'mplex',
+): Promise<EthPair> {
   const server = stackNode()
   let accepted!: (v: { sender: StreamSender; stream: MuxedStream }) => void
   let failed!: (err: unknown) => void
@@ -119,7 +134,8 @@ export async function p2pEthPair(source: StatusSource, meters?: { dialer: Messag
   })
   const { listener, port } = await stackListener(server)
   try {
-    const client = stackNode()
+    const client = ethDialerNode()
+    if (carrier === 'rlpx') client.upgrader.rememberRlpx(server.id)
     const { conn, sender, stream } = await dialEth(client, port, server.id, source, meters?.dialer)
     return {
       dialer: { conn, sender, stream },
