@@ -19,25 +19,28 @@ import { row } from './lib/report'
 import { alternate } from './lib/rounds'
 import { median, p99 } from './lib/stats'
 import { MESSAGE_BYTES, MiB, type Sizes as BulkSizes, type Transfer, oursSession, rate, rlpxSession } from './bulk'
-import { CONCURRENCY, QUICK_CONCURRENCY, type RoundResult as SetupResult, type Sizes as SetupSizes, measure as measureSetup, oursSide, rlpxSide } from './connect'
+import { CONCURRENCY, QUICK_CONCURRENCY, type Side, type RoundResult as SetupResult, type Sizes as SetupSizes, measure as measureSetup, oursSide, rlpxSide } from './connect'
 import { CHAIN, type RoundResult as RoundTrips, type Sizes as RoundTripSizes, measure as measureRoundTrips, session } from './reqresp'
 
 const ANCHOR = 'devp2p RLPx'
 
+/** One part of the bench: `measure` run on ours and the anchor alternately, after a warm-up with `warm`. */
+function compare<S, Z, T>(ctx: BenchContext, rounds: number, label: string, sides: { ours: S; anchor: S }, measure: (side: S, sizes: Z) => Promise<T>, sizes: Z, warm: Z) {
+  return alternate<T>({
+    rounds,
+    label,
+    log: ctx.log,
+    warmup: { ours: () => measure(sides.ours, warm), anchor: () => measure(sides.anchor, warm) },
+    ours: () => measure(sides.ours, sizes),
+    anchor: () => measure(sides.anchor, sizes),
+  })
+}
+
 async function setup(ctx: BenchContext, rounds: number, closer: Closer) {
   const sizes: SetupSizes = ctx.quick ? { sequential: 3, batches: 1, concurrency: QUICK_CONCURRENCY } : { sequential: 40, batches: 3, concurrency: CONCURRENCY }
   const source = await statusSource()
-  const ours = await oursSide(source, closer, 'rlpx')
-  const anchor = await rlpxSide(source, closer)
-  const warm: SetupSizes = { sequential: 2, batches: 0, concurrency: 0 }
-  const res = await alternate<SetupResult>({
-    rounds,
-    label: 'rlpx set-up',
-    log: ctx.log,
-    warmup: { ours: () => measureSetup(ours, warm), anchor: () => measureSetup(anchor, warm) },
-    ours: () => measureSetup(ours, sizes),
-    anchor: () => measureSetup(anchor, sizes),
-  })
+  const sides = { ours: await oursSide(source, closer, 'rlpx'), anchor: await rlpxSide(source, closer) }
+  const res = await compare<Side, SetupSizes, SetupResult>(ctx, rounds, 'rlpx set-up', sides, measureSetup, sizes, { sequential: 2, batches: 0, concurrency: 0 })
   const rate = (rs: SetupResult[], k: 'seqRate' | 'concRate'): number => median(rs.map((r) => r[k]))
   const lat = (rs: SetupResult[]): number[] => rs.flatMap((r) => r.seqLatency)
   const note = `${sizes.sequential} seq + ${sizes.batches}×${sizes.concurrency} per round`
@@ -52,17 +55,9 @@ async function roundTrips(ctx: BenchContext, rounds: number, closer: Closer) {
   const chain = ctx.quick ? CHAIN.quick : CHAIN.full
   const sizes: RoundTripSizes = ctx.quick ? { sequential: 10, parallel: 64, blocks: chain.blocks } : { sequential: 100, parallel: 320, blocks: chain.blocks }
   ctx.log('rlpx round trips: building the chain and starting clients')
-  const ours = await session('p2p', chain, closer, {}, 'rlpx')
-  const anchor = await session('rlpx', chain, closer)
+  const sides = { ours: await session('p2p', chain, closer, {}, 'rlpx'), anchor: await session('rlpx', chain, closer) }
   const warm: RoundTripSizes = { sequential: 5, parallel: 32, blocks: chain.blocks }
-  const res = await alternate<RoundTrips>({
-    rounds,
-    label: 'rlpx round trips',
-    log: ctx.log,
-    warmup: { ours: () => measureRoundTrips(ours, warm), anchor: () => measureRoundTrips(anchor, warm) },
-    ours: () => measureRoundTrips(ours, sizes),
-    anchor: () => measureRoundTrips(anchor, sizes),
-  })
+  const res = await compare(ctx, rounds, 'rlpx round trips', sides, measureRoundTrips, sizes, warm)
   const m = (rs: RoundTrips[], k: 'seqRate' | 'parRate'): number => median(rs.map((r) => r[k]))
   const lat = (rs: RoundTrips[]): number[] => rs.flatMap((r) => r.seqLatency)
   return [
@@ -75,17 +70,8 @@ async function roundTrips(ctx: BenchContext, rounds: number, closer: Closer) {
 async function bulk(ctx: BenchContext, rounds: number, closer: Closer) {
   const sizes: BulkSizes = ctx.quick ? { totalBytes: 16 * MiB, capMs: 1_500 } : { totalBytes: 256 * MiB, capMs: 20_000 }
   const payload = noise(MESSAGE_BYTES, 11)
-  const ours = await oursSession(payload, closer, undefined, 'rlpx')
-  const anchor = await rlpxSession(payload, closer)
-  const warm: BulkSizes = { totalBytes: 4 * MiB, capMs: 1_000 }
-  const res = await alternate<Transfer>({
-    rounds,
-    label: 'rlpx bulk',
-    log: ctx.log,
-    warmup: { ours: () => ours(warm), anchor: () => anchor(warm) },
-    ours: () => ours(sizes),
-    anchor: () => anchor(sizes),
-  })
+  const sides = { ours: await oursSession(payload, closer, undefined, 'rlpx'), anchor: await rlpxSession(payload, closer) }
+  const res = await compare(ctx, rounds, 'rlpx bulk', sides, (send, z: BulkSizes) => send(z), sizes, { totalBytes: 4 * MiB, capMs: 1_000 })
   const mib = (ts: Transfer[]): string => `${Math.round(median(ts.map((t) => t.bytes)) / MiB)} MiB`
   return [
     row({ metric: '1 MiB eth messages', unit: 'MB/s', better: 'higher', ours: median(res.ours.map(rate)), anchor: median(res.anchor.map(rate)), anchorName: `${ANCHOR} ETH`, target: 10, note: `ours ${mib(res.ours)}, devp2p ${mib(res.anchor)} per round` }),

@@ -35,16 +35,7 @@ import { assertTimeout, withDeadline } from './util/timeout'
 
 const log = debug('p2p:connection')
 
-export {
-  type ConnectionInit,
-  type ConnectionStats,
-  type ConnectionStatus,
-  DEFAULT_CONNECTION_CLOSE_TIMEOUT_MS,
-  DEFAULT_STREAM_NEGOTIATION_TIMEOUT_MS,
-  type Direction,
-  type HostPort,
-  type NewStreamOptions,
-} from './connection-types'
+export * from './connection-types'
 export type { MuxerOptions } from './connection-muxer'
 
 let nextConnectionId = 1

@@ -9,11 +9,12 @@ import { Common } from '../../src/chain-config'
 import { sendDisconnect, withClientEth } from '../../src/client/net/server/rlpx/devp2p'
 import { StreamSender } from '../../src/client/net/protocol/streamsender'
 import { EthCode, type EthStatus } from '../../src/client/net/protocol/ethmessages'
-import { type Connection, DisconnectReason, type MuxedStream, RLPX_MULTIPLEXER, Registrar, RlpxRemoteDisconnectError, Upgrader } from '../../src/p2p'
+import { type Connection, type MuxedStream, RLPX_MULTIPLEXER, Registrar, RlpxRemoteDisconnectError, Upgrader } from '../../src/p2p'
 import type { RlpxUpgradeOptions } from '../../src/p2p/upgrader-rlpx'
 import { waitForEvent } from '../../src/p2p/util/events'
 import { tcpPair } from '../p2p/crypto/helpers'
 import { within } from '../utils/sockets'
+import { DEVP2P_TIMEOUT_MS, ObservedPeer, REASON_CASES, devp2pClose, devp2pConnected } from './devp2p-peer'
 
 // Interop of RLPx peers through the whole modular stack (Upgrader, Connection,
 // Registrar, capability streams, the client's StreamSender framing) with
@@ -21,26 +22,10 @@ import { within } from '../utils/sockets'
 // capability negotiation, snappy both ways, Ping/Pong, eth Status and
 // request/response, every Disconnect reason delivered and reported.
 
-/** devp2p's Peer, observed: Pings and Pongs it receives are announced. Named Peer: devp2p decodes base messages only for that name. */
-const ObservedPeer = class Peer extends Devp2pPeer {
-  override _handlePing(): void {
-    super._handlePing()
-    this.events.emit('ping')
-  }
-
-  override _handlePong(): void {
-    super._handlePong()
-    this.events.emit('pong')
-  }
-}
-type ObservedPeer = InstanceType<typeof ObservedPeer>
-
 const common = Common.custom({ chainId: 1234, name: 'rlpx-connection-interop' })
 const DEVP2P_CLIENT_ID = 'devp2p-interop'
 const ETH68 = '/eth/68/1.0.0'
 const ETH67 = '/eth/67/1.0.0'
-/** devp2p's ping timeout; its own pings come every 15 s, so only _sendPing() triggers one here. */
-const DEVP2P_TIMEOUT_MS = 10_000
 
 type Role = 'we dial' | 'they dial'
 
@@ -83,10 +68,7 @@ async function session(role: Role, rlpx: RlpxUpgradeOptions = {}): Promise<Sessi
   })
   const errors: Error[] = []
   theirs.events.on('error', (e: Error) => errors.push(e))
-  const connected = new Promise<void>((resolve, reject) => {
-    theirs.events.once('connect', () => resolve())
-    theirs.events.once('close', (reason: number) => reject(new Error(`devp2p session closed before Hello (reason ${reason})`)))
-  })
+  const connected = devp2pConnected(theirs)
   connected.catch(() => {})
   if (role === 'we dial') upgrader.rememberRlpx(theirId)
   const conn = await within(
@@ -185,18 +167,16 @@ describe.each(['we dial', 'they dial'] as const)('RLPx through the Upgrader and 
   })
 })
 
-const REASONS = Object.values(DisconnectReason).filter((v): v is DisconnectReason => typeof v === 'number')
-
 describe('RLPx through the Connection with @ethereumjs/devp2p: every Disconnect reason', () => {
-  it.each(REASONS.map((r) => [DisconnectReason[r], r] as const))('%s from Connection.close(reason) is reported by devp2p', async (_name, reason) => {
+  it.each(REASON_CASES)('%s from Connection.close(reason) is reported by devp2p', async (_name, reason) => {
     const s = await session(reason % 2 === 0 ? 'we dial' : 'they dial')
-    const reported = new Promise<[number, boolean]>((resolve) => s.theirs.events.once('close', (r: number, we: boolean) => resolve([r, we])))
+    const reported = devp2pClose(s.theirs)
     await within(s.conn.close(reason), 'our close')
     expect(await within(reported, 'devp2p close')).toEqual([reason, false])
     expect(s.conn.status).toBe('closed')
   })
 
-  it.each(REASONS.map((r) => [DisconnectReason[r], r] as const))('%s from devp2p closes the Connection with that reason', async (_name, reason) => {
+  it.each(REASON_CASES)('%s from devp2p closes the Connection with that reason', async (_name, reason) => {
     const s = await session(reason % 2 === 0 ? 'they dial' : 'we dial')
     const ended = closeOf(s.conn)
     sendDisconnect(s.theirs, s.socket, reason as unknown as DISCONNECT_REASON)
