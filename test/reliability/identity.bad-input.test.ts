@@ -12,7 +12,7 @@ import { DisconnectReason } from '../../src/p2p'
 import { chainWith, enodeId, nextPeer, startNode, testCommon } from '../client/helpers/nodes'
 import { type ForgedHelloOutcome, dialWithForgedHello, listenWithForgedHello } from '../client/helpers/raw-peers'
 import { WAIT_MS, collect } from '../client/helpers/waits'
-import { badInput, badInputTable, expectTypedError } from './table'
+import { badInputTable, expectTypedError } from './table'
 
 import type { ETH } from '@ethereumjs/devp2p'
 

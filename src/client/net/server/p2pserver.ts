@@ -190,9 +190,9 @@ export class P2PServer extends Server {
     if (refusal !== undefined && err instanceof InboundUpgradeError) {
       this.stats.inboundRefused++
       this.refuseRlpx(refusal, `${err.remoteAddr.host}:${err.remoteAddr.port}`, true)
-      return
+    } else {
+      log('inbound upgrade failed: %s', describeError(err))
     }
-    log('inbound upgrade failed: %s', describeError(err))
     // The failed handshake held a slot for dialing: a queued node may go now.
     this.scheduler.refill()
   }
@@ -229,7 +229,6 @@ export class P2PServer extends Server {
     const remote = { id: refusal.remoteId, address, inbound }
     if (refusal.error instanceof NoSharedVersionError) this.refuseIncompatible(refusal.error, remote)
     else this.reportRefusedRemote(refusal.error, remote)
-    this.scheduler.refill()
   }
 
   private onConnection(conn: Connection): void {
