@@ -36,7 +36,7 @@ export function snappyCompress(data: Uint8Array): Uint8Array {
   for (let start = 0; start < data.length; start += BLOCK_SIZE) {
     op = compressBlock(data, start, Math.min(start + BLOCK_SIZE, data.length), out, op, HASH_TABLE)
   }
-  return out.subarray(0, op)
+  return new Uint8Array(out.buffer, out.byteOffset, op)
 }
 
 /**
@@ -115,7 +115,7 @@ function decodeElements(src: Uint8Array, start: number, expected: number): Uint8
     produced += length
   }
   if (produced !== expected) throw new RlpxSnappyError(`decodes to ${produced} bytes, header announced ${expected}`)
-  return out
+  return new Uint8Array(out.buffer, out.byteOffset, expected)
 }
 
 /**
