@@ -32,7 +32,7 @@ import { alternate, withTimeout } from './lib/rounds'
 import { devp2pPair } from './lib/rlpx'
 import { mbPerSec, median, now } from './lib/stats'
 
-const MiB = 1024 * 1024
+export const MiB = 1024 * 1024
 export const MESSAGE_BYTES = MiB
 /** eth Transactions: any ETH message code does; the payload is one 1 MiB byte string. */
 const CODE = 0x02
@@ -87,9 +87,13 @@ class Counter {
   }
 }
 
-/** Our side of the bulk transfer; `meters` (one per end) make the senders count what they move. */
-export async function oursSession(payload: Uint8Array, closer: Closer, meters?: Parameters<typeof p2pEthPair>[1]) {
-  const pair = await p2pEthPair(await statusSource(), meters)
+/**
+ * Our side of the bulk transfer; `meters` (one per end) make the senders
+ * count what they move; `carrier: 'rlpx'` runs the session over the stack's
+ * RLPx (snappy, one frame per message) instead of mplex.
+ */
+export async function oursSession(payload: Uint8Array, closer: Closer, meters?: Parameters<typeof p2pEthPair>[1], carrier: 'mplex' | 'rlpx' = 'mplex') {
+  const pair = await p2pEthPair(await statusSource(), meters, carrier)
   closer.add(() => pair.close())
   const counter = new Counter()
   pair.listener.sender.on('message', (m) => {
@@ -104,7 +108,7 @@ export async function oursSession(payload: Uint8Array, closer: Closer, meters?: 
   return (sizes: Sizes) => transfer(send, counter, sizes)
 }
 
-async function rlpxSession(payload: Uint8Array, closer: Closer) {
+export async function rlpxSession(payload: Uint8Array, closer: Closer) {
   const pair = await devp2pPair(await statusSource())
   closer.add(() => pair.close())
   const counter = new Counter()

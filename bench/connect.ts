@@ -18,25 +18,25 @@ import type { Connection } from '../src/p2p'
 import { type Bench, type BenchContext, Waiters, hex, roundsFor } from './lib/bench'
 import { type StatusSource, statusSource } from './lib/chain'
 import { Closer, HOST } from './lib/net'
-import { ETH68, type StackNode, closeConnection, dialEth, ethSender, exchangeStatus, stackListener, stackNode } from './lib/p2p'
+import { ETH68, type StackNode, closeConnection, dialEth, ethDialerNode, ethSender, exchangeStatus, stackListener, stackNode } from './lib/p2p'
 import { row } from './lib/report'
 import { alternate, withTimeout } from './lib/rounds'
 import { type RlpxNode, listenRlpx, rlpxNode, rlpxStatus } from './lib/rlpx'
 import { median, now, p99 } from './lib/stats'
 
 /** Dials at once in the concurrent part (the issue's 20; fewer in quick mode to stay within seconds). */
-const CONCURRENCY = 20
-const QUICK_CONCURRENCY = 10
+export const CONCURRENCY = 20
+export const QUICK_CONCURRENCY = 10
 /** Bound on one connection's set-up or tear-down; only hit when something is broken. */
 const STEP_TIMEOUT_MS = 20_000
 
-interface Sizes {
+export interface Sizes {
   sequential: number
   batches: number
   concurrency: number
 }
 
-interface RoundResult {
+export interface RoundResult {
   seqLatency: number[]
   seqRate: number
   concLatency: number[]
@@ -44,12 +44,12 @@ interface RoundResult {
 }
 
 /** One side of the bench: connect dialer `d` once, returning when both ends hold a Status. */
-interface Side {
+export interface Side {
   connect(d: number): Promise<number>
   teardown(d: number): Promise<void>
 }
 
-async function measure(side: Side, sizes: Sizes): Promise<RoundResult> {
+export async function measure(side: Side, sizes: Sizes): Promise<RoundResult> {
   const seqLatency: number[] = []
   for (let i = 0; i < sizes.sequential; i++) {
     seqLatency.push(await side.connect(0))
@@ -73,7 +73,8 @@ async function measure(side: Side, sizes: Sizes): Promise<RoundResult> {
   }
 }
 
-async function oursSide(source: StatusSource, closer: Closer): Promise<Side> {
+/** `carrier: 'rlpx'`: every dialer remembers the server as an RLPx node, so the stack runs the devp2p base protocol instead of mplex. */
+export async function oursSide(source: StatusSource, closer: Closer, carrier: 'mplex' | 'rlpx' = 'mplex'): Promise<Side> {
   const server = stackNode()
   const ready = new Waiters()
   server.registrar.handle(ETH68, (stream, conn) => {
@@ -85,7 +86,8 @@ async function oursSide(source: StatusSource, closer: Closer): Promise<Side> {
   })
   const { listener, port } = await stackListener(server)
   closer.add(() => listener.close())
-  const dialers: StackNode[] = Array.from({ length: CONCURRENCY }, () => stackNode())
+  const dialers: StackNode[] = Array.from({ length: CONCURRENCY }, () => ethDialerNode())
+  if (carrier === 'rlpx') for (const d of dialers) d.upgrader.rememberRlpx(server.id)
   const conns = new Map<number, Connection>()
   return {
     async connect(d) {
@@ -105,7 +107,7 @@ async function oursSide(source: StatusSource, closer: Closer): Promise<Side> {
   }
 }
 
-async function rlpxSide(source: StatusSource, closer: Closer): Promise<Side> {
+export async function rlpxSide(source: StatusSource, closer: Closer): Promise<Side> {
   const server = rlpxNode(4 * CONCURRENCY)
   const port = await listenRlpx(server)
   closer.add(() => server.rlpx.destroy())

@@ -6,9 +6,10 @@ import { metrics } from './metrics'
 import { muxer } from './muxer'
 import { network } from './network'
 import { reqresp } from './reqresp'
+import { rlpx } from './rlpx'
 import { snappy } from './snappy'
 import { sync } from './sync'
 import type { Bench } from './lib/bench'
 
 /** Every benchmark, in the order `npm run bench` runs them. */
-export const BENCHES: Bench[] = [connect, bulk, muxer, reqresp, metrics, memory, network, sync, importBench, snappy]
+export const BENCHES: Bench[] = [connect, bulk, muxer, reqresp, metrics, memory, network, sync, importBench, snappy, rlpx]

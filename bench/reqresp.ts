@@ -61,11 +61,21 @@ export async function measure(peer: Peer, sizes: Sizes): Promise<RoundResult> {
   return { seqRate, seqLatency, parRate, parLatency }
 }
 
-/** A serving client and a requesting one, connected; `opts` go to both configs (the metrics bench turns metrics on). */
-export async function session(path: Path, chain: { blocks: number; txsPerBlock: number }, closer: Closer, opts: ConfigOptions = {}): Promise<Peer> {
+/**
+ * A serving client and a requesting one, connected; `opts` go to both
+ * configs (the metrics bench turns metrics on); `carrier: 'rlpx'` makes two
+ * P2P clients talk RLPx (the rlpx bench).
+ */
+export async function session(
+  path: Path,
+  chain: { blocks: number; txsPerBlock: number },
+  closer: Closer,
+  opts: ConfigOptions = {},
+  carrier: 'mplex' | 'rlpx' = 'mplex',
+): Promise<Peer> {
   const server = await startClient(path, { chain: await filledChain(chain.blocks, chain.txsPerBlock), maxPeers: 4, ...opts })
   closer.add(() => server.stop())
-  const { dialer, peer } = await connectClients(path, server, { maxPeers: 4, ...opts })
+  const { dialer, peer } = await connectClients(path, server, { maxPeers: 4, ...opts }, carrier)
   closer.add(() => dialer.stop())
   return peer
 }

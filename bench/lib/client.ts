@@ -4,10 +4,13 @@
  * client runs them: `useP2PServer` true (P2PServer, StreamEthProtocol) or
  * false (RlpxServer, devp2p).
  */
+import { hexToBytes } from '@ethereumjs/util'
+
 import type { Chain } from '../../src/client/blockchain/chain'
 import { EthereumClient } from '../../src/client/client'
 import type { ConfigOptions } from '../../src/client/config'
 import type { Peer } from '../../src/client/net/peer/peer'
+import { P2PServer } from '../../src/client/net/server/p2pserver'
 import { Event } from '../../src/client/types'
 import { benchConfig } from './chain'
 
@@ -37,15 +40,21 @@ export async function startClient(path: Path, opts: ConfigOptions & { chain?: Ch
   return { client, url, stop: () => client.stop() }
 }
 
-/** A connected pair: `dialer` bootstraps from `server`; resolves with the dialer's view of the server. */
+/**
+ * A connected pair: `dialer` bootstraps from `server`; resolves with the
+ * dialer's view of the server. `carrier: 'rlpx'` (P2P path): the dialer
+ * knows the server as an RLPx node, so two P2PServers talk RLPx.
+ */
 export async function connectClients(
   path: Path,
   server: BenchClient,
   dialerOpts: ConfigOptions = {},
+  carrier: 'mplex' | 'rlpx' = 'mplex',
 ): Promise<{ dialer: BenchClient; peer: Peer }> {
   const serverId = server.url.slice('enode://'.length, server.url.indexOf('@'))
   const config = benchConfig({ useP2PServer: path === 'p2p', bootnodes: [server.url], ...dialerOpts })
   const client = await EthereumClient.create({ config })
+  if (carrier === 'rlpx' && config.server instanceof P2PServer) config.server.upgrader.rememberRlpx(hexToBytes(`0x${serverId}`))
   const connected = config.events.waitFor(Event.PEER_CONNECTED, { timeoutMs: CLIENT_WAIT_MS, filter: (p) => p.id === serverId })
   const listening = config.events.waitFor(Event.SERVER_LISTENING, { timeoutMs: CLIENT_WAIT_MS })
   try {

@@ -10,7 +10,7 @@ import type { MessageMeter } from '../../src/client/net/protocol/meter'
 import { StreamSender } from '../../src/client/net/protocol/streamsender'
 import {
   type Connection,
-  type MplexStream,
+  type MuxedStream,
   Registrar,
   Transport,
   type TransportListener,
@@ -35,6 +35,17 @@ export function stackNode(opts: Partial<Omit<UpgraderOptions, 'registrar'>> = {}
   const registrar = new Registrar()
   const upgrader = new Upgrader({ ...opts, privateKey, registrar })
   return { privateKey, id: upgrader.localId, registrar, upgrader, transport: new Transport({ upgrader }) }
+}
+
+/**
+ * A node that only dials eth: its Registrar still lists /eth/68/1.0.0 (an
+ * RLPx Hello offers the Registrar's protocols, and either side of an RLPx
+ * session may use a capability); a stream the remote opens is refused.
+ */
+export function ethDialerNode(): StackNode {
+  const node = stackNode()
+  node.registrar.handle(ETH68, (stream) => stream.reset())
+  return node
 }
 
 export async function stackListener(node: StackNode): Promise<{ listener: TransportListener; port: number }> {
@@ -67,7 +78,7 @@ export function exchangeStatus(sender: StreamSender, source: StatusSource): Prom
 }
 
 /** `meter`: what the sender reports its messages to (the metrics bench); none by default. */
-export function ethSender(stream: MplexStream, meter?: MessageMeter): StreamSender {
+export function ethSender(stream: MuxedStream, meter?: MessageMeter): StreamSender {
   return new StreamSender(stream, { version: 68, meter })
 }
 
@@ -78,7 +89,7 @@ export async function dialEth(
   remoteId: Uint8Array,
   source: StatusSource,
   meter?: MessageMeter,
-): Promise<{ conn: Connection; sender: StreamSender; stream: MplexStream }> {
+): Promise<{ conn: Connection; sender: StreamSender; stream: MuxedStream }> {
   const conn = await node.transport.dial({ host: HOST, port }, { remoteId })
   try {
     const stream = await conn.newStream([ETH68])
@@ -99,17 +110,21 @@ export async function closeConnection(conn: Connection): Promise<void> {
 
 /** Both ends of one P2P ETH session over loopback, Status done; `close` shuts both nodes down. */
 export interface EthPair {
-  dialer: { conn: Connection; sender: StreamSender; stream: MplexStream }
-  listener: { sender: StreamSender; stream: MplexStream }
+  dialer: { conn: Connection; sender: StreamSender; stream: MuxedStream }
+  listener: { sender: StreamSender; stream: MuxedStream }
   close(): Promise<void>
 }
 
-/** `meters`: one per end, for the metrics bench; none by default. */
-export async function p2pEthPair(source: StatusSource, meters?: { dialer: MessageMeter; listener: MessageMeter }): Promise<EthPair> {
+/** `meters`: one per end, for the metrics bench; none by default. `carrier: 'rlpx'`: the dialer dials the server as an RLPx node. */
+export async function p2pEthPair(
+  source: StatusSource,
+  meters?: { dialer: MessageMeter; listener: MessageMeter },
+  carrier: 'mplex' | 'rlpx' = 'mplex',
+): Promise<EthPair> {
   const server = stackNode()
-  let accepted!: (v: { sender: StreamSender; stream: MplexStream }) => void
+  let accepted!: (v: { sender: StreamSender; stream: MuxedStream }) => void
   let failed!: (err: unknown) => void
-  const inbound = new Promise<{ sender: StreamSender; stream: MplexStream }>((resolve, reject) => {
+  const inbound = new Promise<{ sender: StreamSender; stream: MuxedStream }>((resolve, reject) => {
     accepted = resolve
     failed = reject
   })
@@ -119,7 +134,8 @@ export async function p2pEthPair(source: StatusSource, meters?: { dialer: Messag
   })
   const { listener, port } = await stackListener(server)
   try {
-    const client = stackNode()
+    const client = ethDialerNode()
+    if (carrier === 'rlpx') client.upgrader.rememberRlpx(server.id)
     const { conn, sender, stream } = await dialEth(client, port, server.id, source, meters?.dialer)
     return {
       dialer: { conn, sender, stream },

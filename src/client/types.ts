@@ -51,6 +51,8 @@ export interface ConnectionInfo {
   peerId: string
   address: string
   direction: 'inbound' | 'outbound'
+  /** What carries its streams: `'/mplex/6.7.0'` or `'rlpx'` (Connection.multiplexer). */
+  multiplexer: string
 }
 
 /** One stream on a connection (`protocol` is '' while none is negotiated). */

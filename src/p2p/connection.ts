@@ -2,11 +2,21 @@ import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import debug from 'debug'
 import { P2PError, describeError } from './errors'
+import { type ConnectionMuxer, MplexConnectionMuxer, RlpxConnectionMuxer } from './connection-muxer'
+import {
+  type ConnectionInit,
+  type ConnectionStats,
+  type ConnectionStatus,
+  DEFAULT_CONNECTION_CLOSE_TIMEOUT_MS,
+  DEFAULT_STREAM_NEGOTIATION_TIMEOUT_MS,
+  type Direction,
+  type HostPort,
+  type NewStreamOptions,
+} from './connection-types'
 import { MssUnsupportedProtocolError } from './multistream'
-import { handleProtocol } from './multistream/handle'
-import { selectProtocol } from './multistream/select'
-import { MplexMuxer, type MplexMuxerOptions, type MplexStream } from './muxer'
+import type { MuxedStream } from './muxed-stream'
 import { type Registrar, validateProtocolId } from './registrar'
+import { DisconnectReason, RlpxCapabilityNotSharedError } from './rlpx'
 import {
   ConnectionClosedError,
   type ConnectionError,
@@ -25,70 +35,26 @@ import { assertTimeout, withDeadline } from './util/timeout'
 
 const log = debug('p2p:connection')
 
-/** A stream whose protocol is not agreed on after this long is reset (slow-loris guard). */
-export const DEFAULT_STREAM_NEGOTIATION_TIMEOUT_MS = 10_000
-/**
- * How long a graceful close may wait for the remote to finish (flush, FIN)
- * before the socket is destroyed; a peer that never reads must not pin it.
- */
-export const DEFAULT_CONNECTION_CLOSE_TIMEOUT_MS = 5_000
-
-export type ConnectionStatus = 'open' | 'closing' | 'closed'
-export type Direction = 'inbound' | 'outbound'
-
-export interface HostPort {
-  host: string
-  port: number
-}
-
-/** Options passed through to the MplexMuxer of every connection (the Connection supplies `onStream`). */
-export type MuxerOptions = Omit<MplexMuxerOptions, 'onStream'>
-
-export interface ConnectionInit {
-  remoteId: Uint8Array
-  remoteAddr: HostPort
-  direction: Direction
-  /** The raw transport socket: its byte counters feed `stats`; it is destroyed last. */
-  socket: Duplex
-  /** The secured, muxer-negotiated Duplex the mplex muxer runs over. */
-  stream: Duplex
-  registrar: Registrar
-  streamNegotiationTimeoutMs?: number
-  closeTimeoutMs?: number
-  muxer?: MuxerOptions
-}
-
-export interface NewStreamOptions {
-  signal?: AbortSignal
-  /** Overrides the connection's stream negotiation timeout for this stream. */
-  negotiationTimeoutMs?: number
-}
-
-export interface ConnectionStats {
-  /** Bytes read from / written to the TCP socket (ciphertext, framing included). */
-  readonly bytesIn: number
-  readonly bytesOut: number
-  /** Streams that finished protocol negotiation, both directions. */
-  readonly streamsOpened: number
-  /** `Date.now()` when the upgrade finished. */
-  readonly openedAt: number
-}
+export * from './connection-types'
+export type { MuxerOptions } from './connection-muxer'
 
 let nextConnectionId = 1
 
 /**
- * One upgraded connection: an mplex muxer over the secure channel. Inbound
- * streams are negotiated against the Registrar and handed to their handler;
- * `newStream` opens and negotiates outbound ones.
+ * One upgraded connection: a muxer over the secure channel, mplex or an RLPx
+ * session (`multiplexer`). Inbound streams are matched against the Registrar
+ * (negotiated with multistream-select on mplex; an RLPx capability stream
+ * comes with its protocol) and handed to their handler; `newStream` opens
+ * outbound ones.
  *
  * State machine: 'open' → 'closing' (close()/abort() called, or the socket
  * is going away) → 'closed' (the socket emitted 'close'). 'close' is emitted
  * exactly once, on entering 'closed', with the reason when the end was not
  * a clean one.
  *
- * Events: 'stream' (stream: MplexStream) — an inbound stream after
+ * Events: 'stream' (stream: MuxedStream) — an inbound stream after
  * negotiation, before its handler runs; 'streamError' (err: ConnectionError,
- * stream: MplexStream) — an inbound stream that failed and was reset: its
+ * stream: MuxedStream) — an inbound stream that failed and was reset: its
  * negotiation (StreamNegotiationError, StreamNegotiationTimeoutError), its
  * protocol's inbound limit (TooManyStreamsError) or its handler
  * (StreamHandlerError); 'close' (reason?: Error).
@@ -98,13 +64,12 @@ export class Connection extends EventEmitter {
   readonly remoteId: Uint8Array
   readonly remoteAddr: HostPort
   readonly direction: Direction
-  /** Set when the connection ended for another reason than a clean close. */
-  closeReason: Error | undefined
 
   private _status: ConnectionStatus = 'open'
+  private failure: Error | undefined
   private readonly socket: Duplex
   private readonly stream: Duplex
-  private readonly muxer: MplexMuxer
+  private readonly muxer: ConnectionMuxer
   private readonly registrar: Registrar
   private readonly negotiationTimeoutMs: number
   private readonly closeTimeoutMs: number
@@ -139,9 +104,10 @@ export class Connection extends EventEmitter {
     if (this.stream.closed) this.streamClosed.open()
     else this.stream.on('close', this.onStreamClose)
 
-    this.muxer = new MplexMuxer(this.stream, { ...init.muxer, onStream: (s) => this.onInboundStream(s) })
-    // A protocol violation or the muxer's own close timeout ends up here with its typed error.
-    this.muxer.on('close', this.onMuxerClose)
+    const onStream = (s: MuxedStream): void => this.onInboundStream(s)
+    this.muxer = init.rlpx === undefined ? new MplexConnectionMuxer(this.stream, init.muxer ?? {}, onStream) : new RlpxConnectionMuxer(init.rlpx, onStream)
+    // A protocol violation, a Disconnect or the muxer's own close timeout ends up here with its typed error.
+    this.muxer.onClose(this.onMuxerClose)
     this.finalizeOnceBothClosed()
     log('%s open %s %s:%d peer %s', this.id, this.direction, this.remoteAddr.host, this.remoteAddr.port, shortId(this.remoteId))
   }
@@ -150,8 +116,27 @@ export class Connection extends EventEmitter {
     return this._status
   }
 
-  get streams(): MplexStream[] {
+  /**
+   * Set when the connection ended (or is ending) for another reason than our
+   * clean close: an RLPx session knows its reason as soon as it starts to end
+   * (a Disconnect received or sent), before the socket has closed.
+   */
+  get closeReason(): Error | undefined {
+    return this.failure ?? this.muxer.failure
+  }
+
+  get streams(): MuxedStream[] {
     return this.muxer.streams
+  }
+
+  /** What carries the streams: `'/mplex/6.7.0'` (MPLEX_PROTOCOL_ID) or `'rlpx'` (RLPX_MULTIPLEXER). */
+  get multiplexer(): string {
+    return this.muxer.multiplexer
+  }
+
+  /** The remote's client id from its RLPx Hello ("Geth/v1.14.0/..."); undefined on mplex. */
+  get remoteClientId(): string | undefined {
+    return this.muxer.remoteClientId
   }
 
   get stats(): ConnectionStats {
@@ -165,12 +150,14 @@ export class Connection extends EventEmitter {
   }
 
   /**
-   * Opens an mplex stream and negotiates the first protocol of `protocols`
-   * the remote supports (in order). Protocols already at their
+   * Opens a stream for the first protocol of `protocols` the remote supports
+   * (in order): an mplex stream negotiated with multistream-select, or the
+   * RLPx session's stream of that capability. Protocols already at their
    * `maxOutboundStreams` on this connection are not proposed; when none is
-   * left this throws TooManyStreamsError without opening a stream.
+   * left this throws TooManyStreamsError without opening a stream. None
+   * supported: ProtocolNotSupportedError.
    */
-  async newStream(protocols: string | string[], opts: NewStreamOptions = {}): Promise<MplexStream> {
+  async newStream(protocols: string | string[], opts: NewStreamOptions = {}): Promise<MuxedStream> {
     const wanted = typeof protocols === 'string' ? [protocols] : [...protocols]
     if (wanted.length === 0) throw new TypeError('newStream needs at least one protocol')
     wanted.forEach(validateProtocolId)
@@ -182,19 +169,17 @@ export class Connection extends EventEmitter {
       throw new TooManyStreamsError(first, 'outbound', this.registrar.getLimits(first).maxOutboundStreams)
     }
 
-    const stream = this.muxer.newStream()
-    this.watchStream(stream)
     const timeoutMs = opts.negotiationTimeoutMs ?? this.negotiationTimeoutMs
-    let protocol: string
+    let opened: { stream: MuxedStream; protocol: string }
     try {
-      protocol = await this.negotiate(stream, timeoutMs, opts.signal, (signal) => selectProtocol(stream, proposals, signal))
+      opened = await this.negotiate(timeoutMs, opts.signal, (signal) => this.muxer.openStream(proposals, signal, (s) => this.watchStream(s)))
     } catch (err) {
-      resetStream(stream)
       throw this.negotiationFailure(err, proposals, opts.signal)
     }
+    const { stream, protocol } = opened
     const limit = this.registrar.getLimits(protocol).maxOutboundStreams
     // Concurrent newStream calls may have filled the limit while this one negotiated.
-    if (this.countStreams(protocol, 'outbound') >= limit) {
+    if (this.countStreams(protocol, 'outbound', stream) >= limit) {
       resetStream(stream)
       throw new TooManyStreamsError(protocol, 'outbound', limit)
     }
@@ -204,18 +189,27 @@ export class Connection extends EventEmitter {
     return stream
   }
 
-  /** Graceful close: close the muxer, end the secure channel, wait for the socket. Bounded by the close timeout. */
-  close(): Promise<void> {
+  /**
+   * Graceful close: close the muxer, end the secure channel, wait for the
+   * socket. Bounded by the close timeout. `reason` is the Disconnect an RLPx
+   * remote gets (default DISCONNECT_REQUESTED); mplex has no such message.
+   */
+  close(reason: DisconnectReason = DisconnectReason.DISCONNECT_REQUESTED): Promise<void> {
     if (this._status === 'closed') return Promise.resolve()
     if (this.closing !== undefined) return this.closing
     this._status = 'closing'
     this.lifetime.end(new ConnectionClosedError(`connection ${this.id} is closing`))
     log('%s closing', this.id)
-    this.closing = this.closeGracefully()
+    this.closing = this.closeGracefully(reason)
     return this.closing
   }
 
-  /** Immediate teardown: every stream and the socket are destroyed; 'close' carries `err`. */
+  /**
+   * Immediate teardown: every stream is destroyed; 'close' carries `err`. On
+   * mplex the socket is destroyed at once; an RLPx session first writes its
+   * Disconnect (reason from `err`), then destroys the channel within its
+   * disconnectTimeoutMs.
+   */
   abort(err: Error): void {
     if (this._status === 'closed') return
     this._status = 'closing'
@@ -223,10 +217,10 @@ export class Connection extends EventEmitter {
     this.lifetime.end(err)
     log('%s abort: %s', this.id, describeError(err))
     this.muxer.abort(err)
-    this.socket.destroy()
+    if (!this.muxer.endsChannel) this.socket.destroy()
   }
 
-  private async closeGracefully(): Promise<void> {
+  private async closeGracefully(reason: DisconnectReason): Promise<void> {
     const timer = setTimeout(() => {
       const err = new ConnectionCloseTimeoutError(this.closeTimeoutMs)
       this.noteFailure(err)
@@ -234,7 +228,7 @@ export class Connection extends EventEmitter {
       this.socket.destroy()
     }, this.closeTimeoutMs)
     try {
-      const muxerClosed = this.muxer.close().catch((err: unknown) => {
+      const muxerClosed = this.muxer.close(reason).catch((err: unknown) => {
         log('%s muxer close failed: %s', this.id, describeError(err))
       })
       await Promise.race([muxerClosed, this.socketClosed.wait()])
@@ -250,7 +244,7 @@ export class Connection extends EventEmitter {
     this._status = 'closed'
     this.lifetime.end(new ConnectionClosedError(`connection ${this.id} closed`))
     // Safety net: the muxer normally finished when the channel closed; streams cannot outlive the socket.
-    if (this.muxer.status !== 'closed') {
+    if (!this.muxer.closed) {
       this.muxer.abort(this.closeReason ?? new ConnectionClosedError(`connection ${this.id} closed`))
     }
     log('%s closed%s', this.id, this.closeReason === undefined ? '' : `: ${describeError(this.closeReason)}`)
@@ -293,12 +287,12 @@ export class Connection extends EventEmitter {
 
   /** Records the first failure as the close reason (socket errors are wrapped, typed ones kept). */
   private noteFailure(err: Error): void {
-    if (this.closeReason !== undefined || this._status === 'closed') return
-    this.closeReason = err instanceof P2PError ? err : new ConnectionLostError(err)
+    if (this.failure !== undefined || this._status === 'closed') return
+    this.failure = err instanceof P2PError ? err : new ConnectionLostError(err)
     if (this._status === 'open') this._status = 'closing'
   }
 
-  private onInboundStream(stream: MplexStream): void {
+  private onInboundStream(stream: MuxedStream): void {
     this.watchStream(stream)
     if (this._status !== 'open') {
       resetStream(stream)
@@ -307,14 +301,14 @@ export class Connection extends EventEmitter {
     void this.acceptStream(stream)
   }
 
-  private async acceptStream(stream: MplexStream): Promise<void> {
+  private async acceptStream(stream: MuxedStream): Promise<void> {
     // Protocols at their inbound limit are not offered: the remote gets `na`.
     const offered = this.registrar
       .getProtocols()
-      .filter((p) => this.countStreams(p, 'inbound') < this.registrar.getLimits(p).maxInboundStreams)
+      .filter((p) => this.countStreams(p, 'inbound', stream) < this.registrar.getLimits(p).maxInboundStreams)
     let protocol: string
     try {
-      protocol = await this.negotiate(stream, this.negotiationTimeoutMs, undefined, (signal) => handleProtocol(stream, offered, signal))
+      protocol = await this.negotiate(this.negotiationTimeoutMs, undefined, (signal) => this.muxer.acceptStream(stream, offered, signal))
     } catch (err) {
       // A connection going away ends its negotiations: that is its close, not a stream failure.
       if (this.lifetime.ended || this._status !== 'open') {
@@ -333,7 +327,7 @@ export class Connection extends EventEmitter {
     }
     const limit = record.limits.maxInboundStreams
     // Concurrent negotiations may have filled the limit since this one was offered the protocol.
-    if (this.countStreams(protocol, 'inbound') >= limit) {
+    if (this.countStreams(protocol, 'inbound', stream) >= limit) {
       this.streamFailed(stream, new TooManyStreamsError(protocol, 'inbound', limit))
       return
     }
@@ -349,12 +343,12 @@ export class Connection extends EventEmitter {
     }
   }
 
-  private onHandlerError(stream: MplexStream, protocol: string, cause: unknown): void {
+  private onHandlerError(stream: MuxedStream, protocol: string, cause: unknown): void {
     this.streamFailed(stream, new StreamHandlerError(protocol, cause))
   }
 
   /** Resets an inbound stream that failed and reports it ('streamError'), so it can be counted. */
-  private streamFailed(stream: MplexStream, err: ConnectionError): void {
+  private streamFailed(stream: MuxedStream, err: ConnectionError): void {
     log('%s inbound stream %s: %s', this.id, String(stream.id), describeError(err))
     resetStream(stream)
     this.emit('streamError', err, stream)
@@ -365,19 +359,10 @@ export class Connection extends EventEmitter {
    * the connection's lifetime. The negotiation fails with whichever fired
    * first's reason (and destroys the stream).
    */
-  private async negotiate(
-    stream: MplexStream,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-    run: (signal: AbortSignal) => Promise<{ stream: Duplex; protocol: string }>,
-  ): Promise<string> {
+  private async negotiate<T>(timeoutMs: number, signal: AbortSignal | undefined, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
     try {
       const deadlineError = (): Error => new StreamNegotiationTimeoutError(timeoutMs)
-      const result = await withDeadline(timeoutMs, deadlineError, [signal, this.lifetime.acquire()], run)
-      if (result.stream !== stream) {
-        throw new StreamNegotiationError(new Error('multistream-select returned a wrapper instead of the mplex stream'))
-      }
-      return result.protocol
+      return await withDeadline(timeoutMs, deadlineError, [signal, this.lifetime.acquire()], run)
     } finally {
       this.lifetime.release()
     }
@@ -393,13 +378,14 @@ export class Connection extends EventEmitter {
         : new ConnectionClosedError(`connection ${this.id} closed during negotiation`, { cause: err })
     }
     if (err instanceof StreamNegotiationError) return err
-    if (err instanceof MssUnsupportedProtocolError) return new ProtocolNotSupportedError(proposals, err)
+    if (err instanceof MssUnsupportedProtocolError || err instanceof RlpxCapabilityNotSharedError) return new ProtocolNotSupportedError(proposals, err)
     return new StreamNegotiationError(err)
   }
 
-  private countStreams(protocol: string, direction: Direction): number {
+  /** Streams of `protocol` in `direction`, not counting `except` (the stream being admitted). */
+  private countStreams(protocol: string, direction: Direction, except?: MuxedStream): number {
     let n = 0
-    for (const s of this.muxer.streams) if (s.protocol === protocol && s.direction === direction) n++
+    for (const s of this.muxer.streams) if (s !== except && s.protocol === protocol && s.direction === direction) n++
     return n
   }
 
@@ -408,12 +394,12 @@ export class Connection extends EventEmitter {
    * throw out of the event loop. Users add their own listeners; this one
    * only logs, so a misbehaving peer can never crash the process.
    */
-  private watchStream(stream: MplexStream): void {
+  private watchStream(stream: MuxedStream): void {
     stream.on('error', (err: Error) => log('%s stream %s error: %s', this.id, String(stream.id), describeError(err)))
   }
 }
 
-function resetStream(stream: MplexStream): void {
+function resetStream(stream: MuxedStream): void {
   if (!stream.destroyed) stream.reset()
 }
 

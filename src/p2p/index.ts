@@ -3,15 +3,18 @@
  * The client reaches the stack only through this file.
  *
  * Layers, bottom up: TCP `Transport` / `TransportListener` → `Upgrader`
- * (ECIES secure channel, then `/mplex/6.7.0` chosen with multistream-select)
- * → `Connection` (mplex streams, each negotiated with multistream-select)
- * → `Registrar` (protocol handlers). Every error is a `P2PError` subclass
- * with a stable `code`.
+ * (ECIES secure channel, then `/mplex/6.7.0` chosen with multistream-select,
+ * or the devp2p base protocol with an RLPx peer) → `Connection` (mplex
+ * streams, each negotiated with multistream-select, or one stream per shared
+ * RLPx capability; `MuxedStream` either way) → `Registrar` (protocol
+ * handlers). Every error is a `P2PError` subclass with a stable `code`.
  *
  * `rlpx/` is the devp2p base protocol over the same secure channel, for
  * peers that speak RLPx (geth, @ethereumjs/devp2p): `RlpxMuxer` runs Hello,
  * snappy, Ping/Pong and Disconnect and offers each shared capability as an
- * `RlpxStream` with the stream id above (`/eth/69/1.0.0`).
+ * `RlpxStream` with the stream id above (`/eth/69/1.0.0`). The Upgrader
+ * tells the two kinds of peer apart (docs/ARCHITECTURE.md, "RLPx peers on
+ * the modular stack").
  */
 
 export { P2PError, AbortError, TimeoutError, describeError } from './errors'
@@ -32,7 +35,10 @@ export * from './muxer'
 export * from './stack-errors'
 export * from './registrar'
 export * from './connection'
+export type { MuxedStream } from './muxed-stream'
+export { type ConnectionMuxer, MplexConnectionMuxer, RlpxConnectionMuxer } from './connection-muxer'
 export * from './upgrader'
+export { DEFAULT_MAX_REMEMBERED_RLPX_PEERS, type RlpxUpgradeOptions, RlpxPeerMemory } from './upgrader-rlpx'
 export * from './transport'
 
 // devp2p base protocol (RLPx): Hello, snappy, Ping/Pong, Disconnect, capability streams, first-frame test

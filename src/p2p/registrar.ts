@@ -1,7 +1,7 @@
 import debug from 'debug'
 import type { Connection } from './connection'
 import { protocolIdProblem } from './multistream/messages'
-import type { MplexStream } from './muxer'
+import type { MuxedStream } from './muxed-stream'
 import { DuplicateProtocolError, InvalidProtocolIdError } from './stack-errors'
 import { assertLimit } from './util/timeout'
 
@@ -22,7 +22,8 @@ export const DEFAULT_MAX_OUTBOUND_STREAMS_PER_PROTOCOL = 64
  */
 export const MAX_PROTOCOL_ID_BYTES = 1023
 
-export type StreamHandler = (stream: MplexStream, conn: Connection) => void | Promise<void>
+/** Serves one inbound stream: an MplexStream or an RLPx capability stream (see MuxedStream). */
+export type StreamHandler = (stream: MuxedStream, conn: Connection) => void | Promise<void>
 
 export interface StreamHandlerOptions {
   /** Inbound streams of this protocol one connection may hold open; excess ones are reset. */

@@ -1,4 +1,5 @@
 import { P2PError, describeError, markTimeout } from './errors'
+import type { RlpxError } from './rlpx/errors'
 import { toHex } from './util/bytes'
 
 /**
@@ -23,8 +24,12 @@ export class InvalidProtocolIdError extends RegistrarError {
   }
 }
 
-/** The phases of a connection upgrade, in order. */
-export type UpgradePhase = 'encryption' | 'muxer'
+/**
+ * The phases of a connection upgrade, in order: the ECIES handshake, then
+ * 'muxer' (the first frame, and multistream-select choosing mplex) or, with
+ * an RLPx peer, 'hello' (the devp2p Hello exchange).
+ */
+export type UpgradePhase = 'encryption' | 'muxer' | 'hello'
 
 /**
  * A connection upgrade failed. `remoteId` is the remote's node id once the
@@ -71,18 +76,35 @@ export class MuxerNegotiationError extends UpgradeError {
 }
 
 /**
- * The remote finished the ECIES handshake but its first bytes were not
- * multistream-select framing (a devp2p Hello frame starts with 0x80, which
- * reads as an oversized length): a legacy RLPx node, not a P2P-stack node.
- * Callers should not redial it in a loop.
+ * A dial to a node not known to speak RLPx answered our multistream-select
+ * proposal with something that is not multistream framing (a devp2p Hello
+ * frame starts with 0x80, which reads as an oversized length): an RLPx-only
+ * node. The Upgrader has remembered it as RLPx by now, and
+ * `Transport.dial` redials it as RLPx at once; this error reaches a caller
+ * only from `upgradeOutbound` itself.
  */
 export class LegacyRlpxPeerError extends UpgradeError {
   constructor(cause: unknown, remoteId?: Uint8Array) {
     super(
       'ERR_UPGRADE_LEGACY_RLPX',
-      `remote speaks legacy RLPx (devp2p), not multistream-select: ${describeError(cause)}`,
+      `remote speaks RLPx (devp2p), not multistream-select: ${describeError(cause)}`,
       { cause, remoteId },
     )
+  }
+}
+
+/**
+ * The RLPx Hello exchange with an RLPx peer failed. `cause` is the RlpxError
+ * (its `reason` the Disconnect sent, or for RlpxRemoteDisconnectError the
+ * one received): a Hello naming another id, no shared capability, a
+ * Disconnect instead of a Hello, the connection lost.
+ */
+export class RlpxHandshakeFailedError extends UpgradeError {
+  constructor(
+    override readonly cause: RlpxError,
+    remoteId: Uint8Array,
+  ) {
+    super('ERR_UPGRADE_RLPX_HANDSHAKE_FAILED', `RLPx Hello exchange failed: ${describeError(cause)}`, { cause, remoteId })
   }
 }
 

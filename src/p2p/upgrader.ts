@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream'
 import debug from 'debug'
 import { Connection, type Direction, type HostPort, type MuxerOptions } from './connection'
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from './crypto'
-import { handshakeInbound, handshakeOutbound } from './crypto/handshake'
+import { type SecureConnection, handshakeInbound, handshakeOutbound } from './crypto/handshake'
 import { nodeIdFromPrivateKey } from './crypto/secp256k1'
 import { describeError } from './errors'
 import { MssInvalidHeaderError, MssMissingNewlineError, MssProtocolIdTooLongError } from './multistream'
@@ -11,11 +11,14 @@ import { selectProtocol } from './multistream/select'
 import { MPLEX_PROTOCOL_ID } from './muxer'
 import { resolveOptions } from './muxer/options'
 import type { Registrar } from './registrar'
+import { type Capability, RlpxError, RlpxMuxer, RlpxNoSharedCapabilityError, capabilitiesForProtocols, classifyFirstFrame, readFirstFrame } from './rlpx'
+import { RlpxPeerMemory, type RlpxUpgradeOptions, type ResolvedRlpxUpgradeOptions, resolveRlpxUpgradeOptions } from './upgrader-rlpx'
 import {
   EncryptionFailedError,
   LegacyRlpxPeerError,
   MuxerNegotiationError,
   PeerDeniedError,
+  RlpxHandshakeFailedError,
   SelfConnectionError,
   UpgradeError,
   type UpgradePhase,
@@ -57,6 +60,8 @@ export interface UpgraderOptions {
   maxStreamBufferSize?: number
   /** Every other mplex option (high-water mark, stall timeout, frame size, ...); defaults are the muxer's. */
   muxer?: MuxerOptions
+  /** RLPx peers: what our Hello says, the session's timers and limits, how many RLPx nodes are remembered. */
+  rlpx?: RlpxUpgradeOptions
   gater?: ConnectionGater
 }
 
@@ -67,11 +72,25 @@ export interface UpgradeOptions {
 }
 
 /**
- * Turns a raw socket into a Connection: ECIES secure channel, then
- * `/mplex/6.7.0` agreed with multistream-select (the initiator proposes),
- * then the mplex muxer. The whole upgrade is bounded by `handshakeTimeoutMs`
- * and the caller's signal; on any failure the socket is destroyed and a typed
- * UpgradeError (or the abort reason) is thrown.
+ * Turns a raw socket into a Connection: ECIES secure channel, then either
+ * `/mplex/6.7.0` agreed with multistream-select (the initiator proposes) and
+ * the mplex muxer, or, with an RLPx peer, the devp2p base protocol
+ * (RlpxMuxer: Hello, snappy, Ping/Pong, Disconnect) carrying each shared
+ * capability as a stream. Which one:
+ *
+ * - inbound, the first frame after ECIES decides (`classifyFirstFrame`: an
+ *   RLPx Hello or Disconnect, else multistream-select);
+ * - outbound, a node remembered as RLPx (`speaksRlpx`) is dialed as RLPx;
+ *   any other gets multistream-select, and one that answers with a Hello
+ *   fails with LegacyRlpxPeerError and is remembered as RLPx, for
+ *   `Transport.dial` to redial at once (docs/ARCHITECTURE.md says why it
+ *   cannot go on on the same connection).
+ *
+ * The whole upgrade is bounded by `handshakeTimeoutMs` and the caller's
+ * signal, the Hello exchange included; on any failure the socket is
+ * destroyed (an RLPx session first sends its Disconnect and destroys it
+ * within its disconnectTimeoutMs) and a typed UpgradeError (or the abort
+ * reason) is thrown.
  */
 export class Upgrader {
   /** Our node id: the 64-byte uncompressed public key without the 0x04 prefix. */
@@ -83,6 +102,9 @@ export class Upgrader {
   private readonly streamNegotiationTimeoutMs: number | undefined
   private readonly connectionCloseTimeoutMs: number | undefined
   private readonly muxerOptions: MuxerOptions
+  private readonly rlpxOptions: ResolvedRlpxUpgradeOptions
+  /** Node ids known to speak RLPx only (bounded, least recently used dropped). */
+  private readonly rlpxPeers: RlpxPeerMemory
 
   constructor(opts: UpgraderOptions) {
     this.privateKey = opts.privateKey
@@ -101,6 +123,18 @@ export class Upgrader {
     }
     // Fail at construction, not on every connection, when a muxer option is out of range.
     resolveOptions(this.muxerOptions)
+    this.rlpxOptions = resolveRlpxUpgradeOptions(opts.rlpx ?? {}, this.localId)
+    this.rlpxPeers = new RlpxPeerMemory(this.rlpxOptions.maxRememberedPeers)
+  }
+
+  /** True when `remoteId` is remembered as an RLPx node: a dial to it runs RLPx straight after ECIES. */
+  speaksRlpx(remoteId: Uint8Array): boolean {
+    return this.rlpxPeers.has(remoteId)
+  }
+
+  /** Dial `remoteId` as RLPx from now on (a node known from elsewhere to speak RLPx only), within the memory's bound. */
+  rememberRlpx(remoteId: Uint8Array): void {
+    this.rlpxPeers.add(remoteId)
   }
 
   upgradeOutbound(socket: Duplex, opts: UpgradeOptions & { remoteId: Uint8Array }): Promise<Connection> {
@@ -133,6 +167,8 @@ export class Upgrader {
     socket.on('error', onSocketError)
     let channel: Duplex | undefined
     let upgraded = false
+    /** Set once an RLPx session runs on the channel: from then on it owns the teardown (Disconnect first). */
+    let rlpxStarted = false
     log('%s upgrade %s:%d', direction, remoteAddr.host, remoteAddr.port)
     try {
       if (expectedId !== undefined && equalBytes(expectedId, this.localId)) throw new SelfConnectionError()
@@ -145,7 +181,15 @@ export class Upgrader {
         this.checkRemote(secured.remoteId, expectedId, remoteAddr)
         authenticated = secured.remoteId
         phase = 'muxer'
-        const muxed = await this.selectMuxer(secured.stream, direction, signal, secured.remoteId)
+        const carrier = await this.chooseCarrier(secured, direction, signal)
+        let rlpx: RlpxMuxer | undefined
+        if (carrier.rlpx) {
+          phase = 'hello'
+          const capabilities = this.rlpxCapabilities(secured.remoteId)
+          rlpxStarted = true
+          rlpx = await this.rlpxHandshake(secured, direction, signal, capabilities, carrier.firstFrame)
+        }
+        const muxed = rlpx !== undefined ? secured.stream : await this.selectMuxer(secured.stream, direction, signal, secured.remoteId)
         return new Connection({
           remoteId: secured.remoteId,
           remoteAddr,
@@ -156,13 +200,15 @@ export class Upgrader {
           streamNegotiationTimeoutMs: this.streamNegotiationTimeoutMs,
           closeTimeoutMs: this.connectionCloseTimeoutMs,
           muxer: this.muxerOptions,
+          rlpx,
         })
       })
       upgraded = true
-      log('%s upgraded %s:%d → %s (%s)', direction, remoteAddr.host, remoteAddr.port, conn.id, shortId(conn.remoteId))
+      log('%s upgraded %s:%d → %s (%s, %s)', direction, remoteAddr.host, remoteAddr.port, conn.id, shortId(conn.remoteId), conn.multiplexer)
       return conn
     } catch (err) {
-      socket.destroy()
+      // A failed RLPx session has sent its Disconnect and destroys the channel itself once it went out.
+      if (!rlpxStarted) socket.destroy()
       log('%s upgrade %s:%d failed: %s', direction, remoteAddr.host, remoteAddr.port, describeError(err))
       throw err
     } finally {
@@ -174,12 +220,60 @@ export class Upgrader {
     }
   }
 
-  private async secure(socket: Duplex, remoteId: Uint8Array | undefined, signal: AbortSignal): Promise<{ stream: Duplex; remoteId: Uint8Array }> {
+  private async secure(socket: Duplex, remoteId: Uint8Array | undefined, signal: AbortSignal): Promise<SecureConnection> {
     const opts = { privateKey: this.privateKey }
     try {
       return remoteId === undefined ? await handshakeInbound(socket, opts, signal) : await handshakeOutbound(socket, { ...opts, remoteId }, signal)
     } catch (err) {
       throw upgradeFailure(err, signal, (cause) => new EncryptionFailedError(cause))
+    }
+  }
+
+  /**
+   * RLPx or multistream-select. Inbound: the first frame says, and is handed
+   * back to whichever runs. Outbound: what we remember of the node. A node
+   * that dialed us with either is remembered that way.
+   */
+  private async chooseCarrier(secured: SecureConnection, direction: Direction, signal: AbortSignal): Promise<{ rlpx: boolean; firstFrame?: Buffer }> {
+    const { stream, remoteId } = secured
+    if (direction === 'outbound') return { rlpx: this.rlpxPeers.has(remoteId) }
+    let first: Buffer
+    try {
+      first = await readFirstFrame(stream, { signal })
+    } catch (err) {
+      throw upgradeFailure(err, signal, (cause) => new MuxerNegotiationError(cause, remoteId))
+    }
+    if (classifyFirstFrame(first) === 'rlpx') {
+      this.rlpxPeers.add(remoteId)
+      return { rlpx: true, firstFrame: first }
+    }
+    this.rlpxPeers.delete(remoteId)
+    stream.readBytes([first])
+    return { rlpx: false }
+  }
+
+  /** Our capabilities: the Registrar's protocols that are RLPx capabilities (`/eth/69/1.0.0` is eth/69). */
+  private rlpxCapabilities(remoteId: Uint8Array): Capability[] {
+    const capabilities = capabilitiesForProtocols(this.registrar.getProtocols())
+    if (capabilities.length > 0) return capabilities
+    throw new RlpxHandshakeFailedError(new RlpxNoSharedCapabilityError('no RLPx capability registered (no /eth/N/1.0.0 handler)'), remoteId)
+  }
+
+  /** The devp2p Hello exchange. */
+  private async rlpxHandshake(
+    secured: SecureConnection,
+    direction: Direction,
+    signal: AbortSignal,
+    capabilities: Capability[],
+    firstFrame: Buffer | undefined,
+  ): Promise<RlpxMuxer> {
+    const { stream, remoteId } = secured
+    try {
+      return await RlpxMuxer.handshake(stream, { ...this.rlpxOptions.session(), localId: this.localId, remoteId, direction, capabilities, firstFrame, signal })
+    } catch (err) {
+      throw upgradeFailure(err, signal, (cause) =>
+        cause instanceof RlpxError ? new RlpxHandshakeFailedError(cause, remoteId) : new MuxerNegotiationError(cause, remoteId),
+      )
     }
   }
 
@@ -189,9 +283,12 @@ export class Upgrader {
       const negotiated = direction === 'outbound' ? selectProtocol(stream, protocols, signal) : handleProtocol(stream, protocols, signal)
       return (await negotiated).stream
     } catch (err) {
-      throw upgradeFailure(err, signal, (cause) =>
-        isNotMultistream(cause) ? new LegacyRlpxPeerError(cause, remoteId) : new MuxerNegotiationError(cause, remoteId),
-      )
+      throw upgradeFailure(err, signal, (cause) => {
+        if (!isNotMultistream(cause) || direction !== 'outbound') return new MuxerNegotiationError(cause, remoteId)
+        // The answer to our proposal was an RLPx Hello: an RLPx-only node (Transport.dial redials it as RLPx).
+        this.rlpxPeers.add(remoteId)
+        return new LegacyRlpxPeerError(cause, remoteId)
+      })
     }
   }
 

@@ -112,4 +112,10 @@ describe('requests right behind Status are answered', () => {
     for (let i = 0; i < SESSIONS; i++) await askRightBehindStatus(node, await rawRlpxSession(node.url, VERSION, testCommon()))
     expectAnnouncedFirst(node)
   })
+
+  it("on an RLPx session with a P2P node (the stack's capability stream)", async () => {
+    const node = await servingNode(true)
+    for (let i = 0; i < SESSIONS; i++) await askRightBehindStatus(node, await rawRlpxSession(node.url, VERSION, testCommon()))
+    expectAnnouncedFirst(node)
+  })
 })

@@ -10,33 +10,19 @@ import { Common } from '../../src/chain-config'
 import { sendDisconnect, withClientEth } from '../../src/client/net/server/rlpx/devp2p'
 import { readMessages, writeMessage } from '../../src/p2p/codec'
 import { secureInbound, secureOutbound } from '../../src/p2p/crypto'
-import { DisconnectReason, RlpxMuxer, RlpxRemoteDisconnectError, type RlpxStream } from '../../src/p2p/rlpx'
+import { RlpxMuxer, RlpxRemoteDisconnectError, type RlpxStream } from '../../src/p2p/rlpx'
 import { ETH68, ETH69, SNAP1, closeOf, nodeKey } from '../p2p/rlpx/helpers'
 import { tcpPair } from '../p2p/crypto/helpers'
 import { within } from '../utils/sockets'
+import { DEVP2P_TIMEOUT_MS, ObservedPeer, REASON_CASES, devp2pClose, devp2pConnected } from './devp2p-peer'
 
 // Interop of our RLPx session (secureOutbound/secureInbound + RlpxMuxer) with
 // @ethereumjs/devp2p's Peer, both roles, over TCP on 127.0.0.1: Hello,
 // capability negotiation, snappy both ways, Ping/Pong, eth and snap messages
 // over capability streams, every Disconnect reason in both directions.
 
-/**
- * devp2p's Peer, observed: a Pong it receives is announced as a 'pong' event.
- * The class must be named Peer: devp2p decodes base protocol messages only
- * for a handler whose constructor.name is 'Peer'.
- */
-const ObservedPeer = class Peer extends Devp2pPeer {
-  override _handlePong(): void {
-    super._handlePong()
-    this.events.emit('pong')
-  }
-}
-type ObservedPeer = InstanceType<typeof ObservedPeer>
-
 const common = Common.custom({ chainId: 1234, name: 'rlpx-interop' })
 const DEVP2P_CLIENT_ID = 'devp2p-interop'
-/** devp2p's ping timeout; its pings come every 15 s (fixed), so only _sendPing() triggers one here. */
-const DEVP2P_TIMEOUT_MS = 10_000
 
 interface Session {
   ours: RlpxMuxer
@@ -52,12 +38,6 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
 })
 
-function devp2pConnected(peer: Devp2pPeer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    peer.events.once('connect', () => resolve())
-    peer.events.once('close', (reason: number) => reject(new Error(`devp2p session closed before Hello (reason ${reason})`)))
-  })
-}
 
 async function session(role: 'we dial' | 'they dial', opts: { pingIntervalMs?: number } = {}): Promise<Session> {
   const us = nodeKey()
@@ -203,18 +183,16 @@ describe.each(['we dial', 'they dial'] as const)('RLPx interop with @ethereumjs/
   })
 })
 
-const REASONS = Object.values(DisconnectReason).filter((v): v is DisconnectReason => typeof v === 'number')
-
 describe('RLPx interop with @ethereumjs/devp2p: every Disconnect reason', () => {
-  it.each(REASONS.map((r) => [DisconnectReason[r], r] as const))('%s from us is reported by devp2p', async (_name, reason) => {
+  it.each(REASON_CASES)('%s from us is reported by devp2p', async (_name, reason) => {
     const s = await session(reason % 2 === 0 ? 'we dial' : 'they dial')
-    const reported = new Promise<[number, boolean]>((resolve) => s.theirs.events.once('close', (r: number, we: boolean) => resolve([r, we])))
+    const reported = devp2pClose(s.theirs)
     await within(s.ours.disconnect(reason), 'our disconnect')
     expect(await within(reported, 'devp2p close')).toEqual([reason, false])
     expect(s.ours.disconnectReason).toEqual({ reason, by: 'local' })
   })
 
-  it.each(REASONS.map((r) => [DisconnectReason[r], r] as const))('%s from devp2p is reported by us', async (_name, reason) => {
+  it.each(REASON_CASES)('%s from devp2p is reported by us', async (_name, reason) => {
     const s = await session(reason % 2 === 0 ? 'they dial' : 'we dial')
     const ended = closeOf(s.ours)
     sendDisconnect(s.theirs, s.socket, reason as unknown as DISCONNECT_REASON)

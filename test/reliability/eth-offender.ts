@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect } from 'vitest'
 import type { Peer } from '../../src/client/net/peer/peer'
 import { decodeStatus, EthCode, type EthStatus } from '../../src/client/net/protocol/ethmessages'
 import type { Event } from '../../src/client/types'
-import { type Connection, type MplexStream, readMessages, writeMessage } from '../../src/p2p/index'
+import { type Connection, type MuxedStream, readMessages, writeMessage } from '../../src/p2p/index'
 import { waitUntil, within } from '../utils/sockets'
 import { type ClientNode, connectedPeer, nextEvent, startClientNode } from './client-fixture'
 import { stackNode } from './stack-fixture'
@@ -20,7 +20,7 @@ import type { Input } from '@ethereumjs/rlp'
 export interface Offender {
   id: string
   conn: Connection
-  stream: MplexStream
+  stream: MuxedStream
   /** B's Status, as B sent it. */
   status: EthStatus
   next(): Promise<{ code: number; payload: Uint8Array } | undefined>

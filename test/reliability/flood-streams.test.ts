@@ -5,7 +5,7 @@ import {
   DEFAULT_MAX_INBOUND_STREAMS_PER_PROTOCOL,
   P2PError,
   type Connection,
-  type MplexStream,
+  type MuxedStream,
   type TransportListener,
 } from '../../src/p2p'
 import { waitForEvent } from '../../src/p2p/util/events'
@@ -65,13 +65,13 @@ async function echoOnce(conn: Connection): Promise<void> {
 }
 
 /** Opens STREAMS streams at once; returns the ones that got through and every refusal. */
-async function openAll(conn: Connection, sample: () => void): Promise<{ opened: MplexStream[]; refused: unknown[] }> {
+async function openAll(conn: Connection, sample: () => void): Promise<{ opened: MuxedStream[]; refused: unknown[] }> {
   const results = await Promise.allSettled(
     Array.from({ length: STREAMS }, () =>
       conn.newStream(HOLD).finally(sample),
     ),
   )
-  const opened: MplexStream[] = []
+  const opened: MuxedStream[] = []
   const refused: unknown[] = []
   for (const r of results) {
     if (r.status === 'fulfilled') opened.push(r.value)

@@ -12,7 +12,7 @@ import { DisconnectReason } from '../../src/p2p'
 import { chainWith, enodeId, nextPeer, startNode, testCommon } from '../client/helpers/nodes'
 import { type ForgedHelloOutcome, dialWithForgedHello, listenWithForgedHello } from '../client/helpers/raw-peers'
 import { WAIT_MS, collect } from '../client/helpers/waits'
-import { badInput, badInputTable, expectTypedError } from './table'
+import { badInputTable, expectTypedError } from './table'
 
 import type { ETH } from '@ethereumjs/devp2p'
 
@@ -27,13 +27,21 @@ import type { ETH } from '@ethereumjs/devp2p'
 
 const BLOCKS = 2
 let source: TestChain
-/** The node under attack (legacy path, the default) and its enode URL. */
-let target: { client: EthereumClient; url: string }
+/**
+ * The nodes under attack, one per server: the legacy path checks devp2p's
+ * Hello (AuthenticatedPeer), the P2P path's stack runs the Hello exchange
+ * itself; both apply the one rule of src/p2p/rlpx/identity.ts and report alike.
+ */
+const targets = {} as Record<Kind, { client: EthereumClient; url: string }>
 const clients: EthereumClient[] = []
+
+type Kind = 'RlpxServer' | 'P2PServer'
+const KINDS: readonly Kind[] = ['RlpxServer', 'P2PServer']
 
 beforeAll(async () => {
   source = await buildTestChain({ common: testCommon(), blocks: BLOCKS, txsPerBlock: 1, seed: 'identity' })
-  target = await node({})
+  targets.RlpxServer = await node({})
+  targets.P2PServer = await node({ useP2PServer: true })
 }, 60_000)
 
 afterAll(async () => {
@@ -102,7 +110,8 @@ const VARIANTS: { name: keyof typeof FORGERIES; what: string; type: IdError; cod
 const reasonText = (r: DisconnectReason): string => (r === DisconnectReason.UNEXPECTED_IDENTITY ? 'UNEXPECTED_IDENTITY (0x09)' : 'INVALID_IDENTITY (0x07)')
 
 /** An impostor dials the target; checks both ends. */
-async function inbound(v: (typeof VARIANTS)[number]): Promise<void> {
+async function inbound(kind: Kind, v: (typeof VARIANTS)[number]): Promise<void> {
+  const target = targets[kind]
   const impostor = remote()
   const claimed = FORGERIES[v.name](impostor.id)
   const events = target.client.config.events
@@ -127,13 +136,14 @@ async function inbound(v: (typeof VARIANTS)[number]): Promise<void> {
 }
 
 /** The node dials an impostor (a bootnode whose URL names its real key); checks both ends. */
-async function outbound(v: (typeof VARIANTS)[number]): Promise<void> {
+async function outbound(kind: Kind, v: (typeof VARIANTS)[number]): Promise<void> {
   const impostor = remote()
   const claimed = FORGERIES[v.name](impostor.id)
   const listener = await listenWithForgedHello({ key: impostor.key, helloId: claimed, common: testCommon() })
   try {
     let reported: Promise<[Error, Peer]> | undefined
     const dialer = await node({
+      useP2PServer: kind === 'P2PServer',
       bootnodes: [listener.url],
       beforeStart: (c) => {
         reported = c.config.events.waitFor(Event.PEER_ERROR, { timeoutMs: WAIT_MS, filter: (_e, p) => p.id === impostor.hex })
@@ -151,68 +161,51 @@ async function outbound(v: (typeof VARIANTS)[number]): Promise<void> {
 }
 
 badInputTable('node', 'RLPx Hello naming another id than the ECIES-authenticated key (bare devp2p remote)', [
-  ...VARIANTS.map((v) => ({
-    case: `inbound: Hello with ${v.what}, then Status and a malformed request in the same write`,
-    expected: `${v.type.name} (${v.code}) as PEER_ERROR under the remote's proved key; the remote sees our Hello, then Disconnect ${reasonText(v.reason)}, no eth message; nothing behind the Hello is read; nothing pooled or banned under either id`,
-    run: () => inbound(v),
-  })),
-  ...VARIANTS.map((v) => ({
-    case: `outbound (the node dials it): Hello with ${v.what}`,
-    expected: `${v.type.name} (${v.code}) as PEER_ERROR; the remote sees Disconnect ${reasonText(v.reason)} (checked before devp2p's own INVALID_IDENTITY check); a failed dial; nothing pooled or banned`,
-    run: () => outbound(v),
-  })),
-  {
-    case: "impersonation: a Hello naming a victim's id, then a valid Status and a request that would get a session banned",
+  ...KINDS.flatMap((kind) =>
+    VARIANTS.map((v) => ({
+      case: `${kind}, inbound: Hello with ${v.what}, then Status and a malformed request in the same write`,
+      expected: `${v.type.name} (${v.code}) as PEER_ERROR under the remote's proved key; the remote sees our Hello, then Disconnect ${reasonText(v.reason)}, no eth message; nothing behind the Hello is read; nothing pooled or banned under either id`,
+      run: () => inbound(kind, v),
+    })),
+  ),
+  ...KINDS.flatMap((kind) =>
+    VARIANTS.map((v) => ({
+      case: `${kind}, outbound (the node dials it): Hello with ${v.what}`,
+      expected: `${v.type.name} (${v.code}) as PEER_ERROR; the remote sees Disconnect ${reasonText(v.reason)} (${kind === 'RlpxServer' ? "checked before devp2p's own INVALID_IDENTITY check" : 'after the redial as RLPx its Hello answered our multistream-select with'}); a failed dial; nothing pooled or banned`,
+      run: () => outbound(kind, v),
+    })),
+  ),
+  ...KINDS.map((kind) => ({
+    case: `${kind}: impersonation, a Hello naming a victim's id, then a valid Status and a request that would get a session banned`,
     expected: 'refused with UNEXPECTED_IDENTITY (0x09); no PROTOCOL_ERROR, no ban of the victim; the victim connects right after and is served',
-    run: async () => {
-      const victim = remote()
-      const events = target.client.config.events
-      const protocolErrors = collect(events, Event.PROTOCOL_ERROR)
-      const bans = collect(events, Event.POOL_PEER_BANNED)
-      try {
-        const impostor = remote()
-        const outcome = await dialWithForgedHello(target.url, { key: impostor.key, helloId: victim.id, common: testCommon(), behindHello: statusAndMalformedRequest(target.client) })
-        expectRefusedWith(outcome, DisconnectReason.UNEXPECTED_IDENTITY)
-        expect(protocolErrors.items).toEqual([])
-        expect(bans.items).toEqual([])
-        expectNothingUnder(target.client, [victim.hex, impostor.hex])
-        const real = await node({ key: victim.key, bootnodes: [target.url] })
-        const toTarget = await nextPeer(real.client, enodeId(target.url))
-        expect(await toTarget.eth!.getBlockHeaders({ block: 0n, max: BLOCKS + 1 })).toHaveLength(BLOCKS + 1)
-        expect((await nextPeerOrNow(target.client, victim.hex)).id).toBe(victim.hex)
-      } finally {
-        protocolErrors.stop()
-        bans.stop()
-      }
-    },
-  },
+    run: () => impersonation(kind),
+  })),
 ])
 
-badInput('node', {
-  case: "P2PServer: a devp2p remote naming a victim's id in its Hello, then Status and a malformed request",
-  expected: "whatever ends the connection is keyed by the remote's ECIES key (Connection.remoteId): the victim is not banned, no PEER_ERROR names it; the victim connects right after and its P2PPeer id is its connection's authenticated key",
-  run: async () => {
-    const p2p = await node({ useP2PServer: true })
-    const victim = remote()
+async function impersonation(kind: Kind): Promise<void> {
+  const target = targets[kind]
+  const victim = remote()
+  const events = target.client.config.events
+  const protocolErrors = collect(events, Event.PROTOCOL_ERROR)
+  const bans = collect(events, Event.POOL_PEER_BANNED)
+  try {
     const impostor = remote()
-    const errors = collect<[Error, Peer]>(p2p.client.config.events, Event.PEER_ERROR)
-    try {
-      const outcome = await dialWithForgedHello(p2p.url, { key: impostor.key, helloId: victim.id, common: testCommon(), behindHello: statusAndMalformedRequest(p2p.client) })
-      expect(outcome.ethMessages).toBe(0)
-      expect(errors.items.map(([, p]) => p.id)).not.toContain(victim.hex)
-      expectNothingUnder(p2p.client, [victim.hex])
-      const real = await node({ useP2PServer: true, key: victim.key, bootnodes: [p2p.url] })
-      const toTarget = await nextPeer(real.client, enodeId(p2p.url))
-      expect(await toTarget.eth!.getBlockHeaders({ block: 0n, max: BLOCKS + 1 })).toHaveLength(BLOCKS + 1)
-      const atTarget = await nextPeerOrNow(p2p.client, victim.hex)
-      expect(atTarget).toBeInstanceOf(P2PPeer)
-      expect(bytesToUnprefixedHex((atTarget as P2PPeer).connection.remoteId)).toBe(victim.hex)
-      expect(errors.items.map(([, p]) => p.id)).not.toContain(victim.hex)
-    } finally {
-      errors.stop()
-    }
-  },
-})
+    const outcome = await dialWithForgedHello(target.url, { key: impostor.key, helloId: victim.id, common: testCommon(), behindHello: statusAndMalformedRequest(target.client) })
+    expectRefusedWith(outcome, DisconnectReason.UNEXPECTED_IDENTITY)
+    expect(protocolErrors.items).toEqual([])
+    expect(bans.items).toEqual([])
+    expectNothingUnder(target.client, [victim.hex, impostor.hex])
+    const real = await node({ useP2PServer: kind === 'P2PServer', key: victim.key, bootnodes: [target.url] })
+    const toTarget = await nextPeer(real.client, enodeId(target.url))
+    expect(await toTarget.eth!.getBlockHeaders({ block: 0n, max: BLOCKS + 1 })).toHaveLength(BLOCKS + 1)
+    const atTarget = await nextPeerOrNow(target.client, victim.hex)
+    expect(atTarget.id).toBe(victim.hex)
+    if (atTarget instanceof P2PPeer) expect(bytesToUnprefixedHex(atTarget.connection.remoteId)).toBe(victim.hex)
+  } finally {
+    protocolErrors.stop()
+    bans.stop()
+  }
+}
 
 /** The connected peer `id` of `client`, now or once it connects. */
 async function nextPeerOrNow(client: EthereumClient, id: string): Promise<Peer> {

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_MAX_SEND_BUFFER_BYTES } from '../../src/client/net/protocol/streamsender'
 import { EthCode, encodeEthPayload, encodeStatus } from '../../src/client/net/protocol/ethmessages'
 import { Event } from '../../src/client/types'
-import { DEFAULT_MAX_STREAM_BUFFER_SIZE, writeMessage, type Connection, type MplexStream } from '../../src/p2p'
+import { DEFAULT_MAX_STREAM_BUFFER_SIZE, writeMessage, type Connection, type MuxedStream } from '../../src/p2p'
 import { waitForEvent } from '../../src/p2p/util/events'
 import { EVENT_TIMEOUT_MS, closeConnection, echo, readAll, writeAll } from '../p2p/stack/helpers'
 import { connectPair, listen, makeNode } from '../p2p/stack/nodes'
@@ -156,7 +156,7 @@ describe('a peer that never reads, at the node level', () => {
     const connected = a.config.events.waitFor(Event.PEER_CONNECTED, { timeoutMs: EVENT_TIMEOUT_MS, filter: (p) => p.id === slowId })
     const conn = await slow.transport.dial({ host: '127.0.0.1', port }, { remoteId: aId })
     cleanups.push(() => closeConnection(conn))
-    const stream: MplexStream = await conn.newStream(a.protocol.protocolIds)
+    const stream: MuxedStream = await conn.newStream(a.protocol.protocolIds)
     stream.on('error', () => {})
     const version = Number(/\/eth\/(\d+)\//.exec(stream.protocol!)![1])
     sendEth(stream, EthCode.Status, encodeStatus(a.protocol.createStatus(version)))

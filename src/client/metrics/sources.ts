@@ -1,12 +1,8 @@
+import { RLPX_MULTIPLEXER } from '../../p2p'
 import { P2PServer } from '../net/server/p2pserver'
 
 import type { Peer } from '../net/peer/peer'
 import type { AnyServer } from '../net/server'
-
-/** The multiplexer of the modular stack's connections. */
-export const MPLEX = '/mplex/6.7.0'
-/** What carries a legacy-path session's capabilities. */
-export const RLPX = 'rlpx'
 
 /**
  * Byte totals of pooled peers, monotonic across sessions: live peers are read
@@ -48,27 +44,33 @@ export interface ConnectionSnapshot {
 }
 
 /**
- * Connections, streams and stream buffers as the server holds them now. On
- * the legacy path every pooled session is one RLPx connection carrying eth as
- * a capability (no streams, devp2p keeps its buffers to itself).
+ * Connections, streams and stream buffers as the server holds them now, by
+ * what carries them (`Connection.multiplexer`: mplex, or an RLPx session
+ * whose capabilities are streams). On the legacy path every pooled session
+ * is one RLPx connection carrying eth as a capability (no streams, devp2p
+ * keeps its buffers to itself).
  */
 export function connectionSnapshot(server: AnyServer): ConnectionSnapshot {
   const snapshot: ConnectionSnapshot = { connections: new Map(), streams: [], buffered: { inbound: 0, outbound: 0 } }
   if (!(server instanceof P2PServer)) {
-    snapshot.connections.set(RLPX, server.peers.length)
+    snapshot.connections.set(RLPX_MULTIPLEXER, server.peers.length)
     return snapshot
   }
-  const streams = new Map<string, number>()
+  const streams = new Map<string, { multiplexer: string; protocol: string; count: number }>()
   for (const conn of server.connections) {
-    snapshot.connections.set(MPLEX, (snapshot.connections.get(MPLEX) ?? 0) + 1)
+    const multiplexer = conn.multiplexer
+    snapshot.connections.set(multiplexer, (snapshot.connections.get(multiplexer) ?? 0) + 1)
     for (const s of conn.streams) {
       const protocol = s.protocol ?? 'negotiating'
-      streams.set(protocol, (streams.get(protocol) ?? 0) + 1)
+      const key = `${multiplexer} ${protocol}`
+      const entry = streams.get(key) ?? { multiplexer, protocol, count: 0 }
+      entry.count++
+      streams.set(key, entry)
       snapshot.buffered.inbound += s.readableLength
       snapshot.buffered.outbound += s.writableLength
     }
   }
-  for (const [protocol, count] of streams) snapshot.streams.push({ multiplexer: MPLEX, protocol, count })
+  snapshot.streams.push(...streams.values())
   return snapshot
 }
 

@@ -1,4 +1,4 @@
-import { DisconnectReason, describeDisconnectReason } from '../../p2p'
+import { DisconnectReason, RlpxError, RlpxRemoteDisconnectError, describeDisconnectReason } from '../../p2p'
 import { NoSharedCapabilityError } from '../errors'
 
 import { PeerDisconnectedError, StatusTimeoutError } from './protocol/errors'
@@ -25,15 +25,17 @@ import { HelloIdentityError } from './server/rlpx/identity'
  *
  * geth turns every error a protocol handler returns into SUBPROTOCOL_ERROR
  * (p2p's discReasonForError), including a failed eth handshake, so a
- * malformed message is reported as that, not as USELESS_PEER. The legacy
- * path sends the reason in a devp2p Disconnect; mplex has no such message,
- * so on the modular stack the reason is what the logs and the
- * PEER_DISCONNECTED / CONNECTION_CLOSED events say.
+ * malformed message is reported as that, not as USELESS_PEER. Every RLPx
+ * session gets the reason in a devp2p Disconnect (the legacy path's and
+ * the modular stack's alike; an RlpxError that ended one carries the reason
+ * the stack sent); mplex has no such message, so on an mplex connection the
+ * reason is what the logs and the PEER_DISCONNECTED / CONNECTION_CLOSED
+ * events say.
  */
 export function disconnectReasonFor(err: unknown): DisconnectReason {
   if (err === undefined || err instanceof PeerDisconnectedError) return DisconnectReason.DISCONNECT_REQUESTED
   if (err instanceof StatusTimeoutError) return DisconnectReason.TIMEOUT
-  if (err instanceof HelloIdentityError) return err.reason
+  if (err instanceof HelloIdentityError || err instanceof RlpxError) return err.reason
   if (err instanceof NoSharedCapabilityError) return DisconnectReason.USELESS_PEER
   return DisconnectReason.SUBPROTOCOL_ERROR
 }
@@ -42,4 +44,12 @@ export function disconnectReasonFor(err: unknown): DisconnectReason {
 export function describeDisconnect(reason: number, detail?: string): string {
   const text = describeDisconnectReason(reason)
   return detail === undefined || detail === '' ? text : `${text}: ${detail}`
+}
+
+/** Why a connection ended, from its close reason: an RLPx Disconnect reads as its reason code. */
+export function describeConnectionEnd(err: Error | undefined): string {
+  if (err === undefined) return 'connection closed'
+  if (err instanceof RlpxRemoteDisconnectError) return describeDisconnect(err.reason, 'sent by the remote')
+  if (err instanceof RlpxError) return describeDisconnect(err.reason, err.message)
+  return `connection lost: ${err.message}`
 }

@@ -1,4 +1,5 @@
 import { P2PError } from '../errors'
+import type { CapabilityName } from './capabilities'
 import { DisconnectReason, describeDisconnectReason } from './disconnect-reason'
 
 /**
@@ -22,23 +23,46 @@ export class RlpxRemoteDisconnectError extends RlpxError {
   }
 }
 
-/** The Hello names another node than the one the ECIES handshake authenticated. */
-export class RlpxUnexpectedIdentityError extends RlpxError {
-  constructor(message: string) {
-    super('ERR_RLPX_UNEXPECTED_IDENTITY', DisconnectReason.UNEXPECTED_IDENTITY, message)
+/** The ids behind an identity refusal: what the Hello named, and the key the ECIES handshake proved. */
+export interface HelloIds {
+  /** The Hello's id, when it carried bytes. */
+  claimed?: Uint8Array
+  /** The remote's ECIES-authenticated key, when known: who the remote really is. */
+  authenticated?: Uint8Array
+}
+
+/** A Hello whose id is not the remote's authenticated key (see checkHelloIdentity in identity.ts). */
+export abstract class RlpxIdentityError extends RlpxError {
+  readonly claimedId: Uint8Array | undefined
+  readonly authenticatedId: Uint8Array | undefined
+
+  constructor(code: string, reason: DisconnectReason, message: string, ids: HelloIds) {
+    super(code, reason, message)
+    this.claimedId = ids.claimed
+    this.authenticatedId = ids.authenticated
   }
 }
 
-/** The Hello's node id is not a 64-byte public key (empty, all zero, wrong size). */
-export class RlpxInvalidIdentityError extends RlpxError {
-  constructor(message: string) {
-    super('ERR_RLPX_INVALID_IDENTITY', DisconnectReason.INVALID_IDENTITY, message)
+/** The Hello names another node than the one the ECIES handshake authenticated (geth: DiscUnexpectedIdentity). */
+export class RlpxUnexpectedIdentityError extends RlpxIdentityError {
+  constructor(message: string, ids: HelloIds = {}) {
+    super('ERR_RLPX_UNEXPECTED_IDENTITY', DisconnectReason.UNEXPECTED_IDENTITY, message, ids)
   }
 }
 
-/** The two Hellos share no capability: nothing could run on the session. */
+/** The Hello's node id is not a 64-byte public key: missing, wrong size, all zero (geth: DiscInvalidIdentity). */
+export class RlpxInvalidIdentityError extends RlpxIdentityError {
+  constructor(message: string, ids: HelloIds = {}) {
+    super('ERR_RLPX_INVALID_IDENTITY', DisconnectReason.INVALID_IDENTITY, message, ids)
+  }
+}
+
+/** The two Hellos share no capability: nothing could run on the session. `remoteCapabilities` is what the remote offered. */
 export class RlpxNoSharedCapabilityError extends RlpxError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly remoteCapabilities: readonly CapabilityName[] = [],
+  ) {
     super('ERR_RLPX_NO_SHARED_CAPABILITY', DisconnectReason.USELESS_PEER, message)
   }
 }

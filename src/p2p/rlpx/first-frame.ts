@@ -1,21 +1,24 @@
 import type { SecureStream } from '../crypto'
 import { abortReason } from '../util/abort'
 import { RlpxConnectionLostError } from './errors'
-import { DISCONNECT_MSG, HELLO_MSG } from './limits'
+import { HELLO_MSG } from './limits'
 import { splitMessageId } from './message'
 
 /**
  * Telling an RLPx peer from a modular-stack peer by the first frame after
  * the ECIES handshake. The two protocols start differently, byte for byte:
  *
- * - RLPx: `msg-id || msg-data`, msg-id RLP-encoded, so a Hello starts 0x80
- *   and a Disconnect (allowed instead of Hello) 0x01, each followed by an RLP
- *   list (0xc0..0xff), uncompressed since no Hello was exchanged yet;
+ * - RLPx: `msg-id || msg-data`, msg-id RLP-encoded, msg-data an RLP list,
+ *   uncompressed since no Hello was exchanged yet: a Hello starts 0x80 0xc?..,
+ *   a Disconnect (allowed instead of Hello) 0x01 0xc?.. Any other message id
+ *   below 0x80 followed by a list is RLPx too: a peer breaking the rule that
+ *   Hello comes first, which the session refuses (PROTOCOL_ERROR);
  * - multistream-select: `uvarint(19) "/multistream/1.0.0\n"`, so 0x13 '/'.
  *
- * No multistream message is 0x80 or 0x01 followed by a list byte (a uvarint
- * starting 0x80 continues, 0x01 would be a one-byte message that cannot
- * start with a list prefix and end in a newline), so the test is exact.
+ * No multistream message has a list byte (0xc0..0xff) second: its length
+ * prefix is followed by ASCII text, and a two-byte prefix starting 0x80 would
+ * need a second byte of 0xc0 or more, a length far above the 1024-byte limit.
+ * So the test is exact.
  */
 export type FirstFrameKind = 'rlpx' | 'multistream'
 
@@ -23,10 +26,10 @@ export function classifyFirstFrame(body: Uint8Array): FirstFrameKind {
   return isRlpxFirstFrame(body) ? 'rlpx' : 'multistream'
 }
 
-/** True for a frame body that is an RLPx Hello or Disconnect, as the first message of a session is. */
+/** True for a frame body shaped as an uncompressed RLPx message: a one-byte message id (0x80 for 0, or 0x01–0x7f), then an RLP list. */
 export function isRlpxFirstFrame(body: Uint8Array): boolean {
   if (body.length < 2 || body[1]! < 0xc0) return false
-  return body[0] === 0x80 || body[0] === DISCONNECT_MSG
+  return body[0]! >= 0x01 && body[0]! <= 0x80
 }
 
 /** True for a frame body carrying an RLPx Hello (what an RLPx node answers a dial with). */

@@ -1,6 +1,7 @@
 import { RLP } from '@ethereumjs/rlp'
 import type { CapabilityName } from './capabilities'
-import { RlpxInvalidIdentityError, RlpxMalformedMessageError } from './errors'
+import { RlpxMalformedMessageError } from './errors'
+import { invalidHelloIdentity } from './identity'
 import { uintFromBytes } from './message'
 
 /**
@@ -23,7 +24,6 @@ export interface Hello {
 }
 
 const utf8 = new TextDecoder()
-const NODE_ID_BYTES = 64
 
 export function encodeHello(hello: Hello): Uint8Array {
   return RLP.encode([
@@ -38,9 +38,10 @@ export function encodeHello(hello: Hello): Uint8Array {
 /**
  * Decodes a Hello payload. Throws RlpxMalformedMessageError for bad RLP or
  * field types, RlpxInvalidIdentityError for a node id that is not 64 non-zero
- * bytes (geth's DiscInvalidIdentity check).
+ * bytes (invalidHelloIdentity, geth's DiscInvalidIdentity check; `authenticated`,
+ * the remote's ECIES key, only goes into that error).
  */
-export function decodeHello(data: Uint8Array): Hello {
+export function decodeHello(data: Uint8Array, authenticated?: Uint8Array): Hello {
   let items: unknown
   try {
     items = RLP.decode(data)
@@ -57,8 +58,8 @@ export function decodeHello(data: Uint8Array): Hello {
     listenPort: port instanceof Uint8Array ? (uintFromBytes(port, true) ?? 0) : 0,
     nodeId: bytes(nodeId, 'node id'),
   }
-  if (hello.nodeId.length !== NODE_ID_BYTES) throw new RlpxInvalidIdentityError(`Hello node id is ${hello.nodeId.length} bytes, expected ${NODE_ID_BYTES}`)
-  if (hello.nodeId.every((b) => b === 0)) throw new RlpxInvalidIdentityError('Hello node id is all zero')
+  const invalid = invalidHelloIdentity(hello.nodeId, authenticated)
+  if (invalid !== undefined) throw invalid
   return hello
 }
 

@@ -19,6 +19,7 @@ export {
   parseCapabilityProtocolId,
 } from './capabilities'
 export { type Hello, decodeHello, encodeHello } from './hello'
+export { NODE_ID_BYTES, checkHelloIdentity, invalidHelloIdentity } from './identity'
 export { decodeDisconnectReason, encodeDisconnect, encodeMessageId, splitMessageId } from './message'
 export { snappyCompress, snappyDecodedLength, snappyUncompress } from './snappy'
 export { type FirstFrameKind, classifyFirstFrame, isRlpxFirstFrame, isRlpxHello, readFirstFrame } from './first-frame'

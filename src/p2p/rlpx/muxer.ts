@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import debug from 'debug'
 import type { SecureStream } from '../crypto'
 import { AbortError, TimeoutError } from '../errors'
-import { equalBytes, shortId } from '../util/bytes'
+import { shortId } from '../util/bytes'
 import { type SharedCapability, capabilityForId, matchCapabilities } from './capabilities'
 import { type CapabilityStreamSession, RlpxStream, whenFlushed } from './capability-stream'
 import { DisconnectReason, describeDisconnectReason } from './disconnect-reason'
@@ -15,12 +15,12 @@ import {
   RlpxNoSharedCapabilityError,
   RlpxRemoteDisconnectError,
   RlpxSessionClosedError,
-  RlpxUnexpectedIdentityError,
   RlpxUnexpectedMessageError,
   RlpxUnknownMessageIdError,
 } from './errors'
 import { type Hello, decodeHello, encodeHello } from './hello'
 import { HelloWait } from './hello-wait'
+import { checkHelloIdentity } from './identity'
 import { KeepAlive } from './keepalive'
 import {
   BASE_PROTOCOL_LENGTH,
@@ -309,16 +309,15 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
 
   #onHello(data: Uint8Array): void {
     if (data.length > MAX_BASE_PROTOCOL_MESSAGE_SIZE) throw new RlpxMessageTooLargeError(data.length, MAX_BASE_PROTOCOL_MESSAGE_SIZE, 'Hello')
-    const hello = decodeHello(data)
+    const hello = decodeHello(data, this.#opts.remoteId)
     this.#remoteHello = hello
     this.#wire.compress = hello.protocolVersion >= SNAPPY_PROTOCOL_VERSION
-    if (!equalBytes(hello.nodeId, this.#opts.remoteId)) {
-      throw new RlpxUnexpectedIdentityError(`Hello names ${shortId(hello.nodeId)}, the handshake authenticated ${shortId(this.#opts.remoteId)}`)
-    }
+    const refusal = checkHelloIdentity(hello.nodeId, this.#opts.remoteId)
+    if (refusal !== undefined) throw refusal
     const shared = matchCapabilities(this.#opts.capabilities, hello.capabilities)
     if (shared.length === 0) {
       const theirs = hello.capabilities.map((c) => `${c.name}/${c.version}`).join(', ') || 'none'
-      throw new RlpxNoSharedCapabilityError(`no shared capability (remote runs ${theirs})`)
+      throw new RlpxNoSharedCapabilityError(`no shared capability (remote runs ${theirs})`, hello.capabilities)
     }
     this.#shared = shared
     for (const cap of shared) {
@@ -432,6 +431,14 @@ export class RlpxMuxer extends EventEmitter implements CapabilityStreamSession {
 
   /** Ends the session with `err`: streams destroyed with it, Disconnect sent (the channel is still up). */
   #fail(err: Error, reason = disconnectReasonFor(err)): void {
+    if (this.#flushing) {
+      // An abort during a graceful close: stop waiting for the streams' writes, Disconnect (with the close's reason) now.
+      log('%s: flush cut short: %s', shortId(this.#opts.remoteId), err.message)
+      this.#flushing = false
+      for (const stream of this.#byOffset.values()) stream.detach(err)
+      this.#wire.disconnect(this.#disconnect?.reason ?? reason)
+      return
+    }
     if (this.#status === 'closing' || this.#status === 'closed') {
       log('%s: after end: %s', shortId(this.#opts.remoteId), err.message)
       return

@@ -5,6 +5,7 @@ import { throwIfAborted } from '../util/abort'
 import { equalBytes } from '../util/bytes'
 import { assertTimeout } from '../util/timeout'
 import { connectTcp } from './connect'
+import { LegacyRlpxPeerError } from '../stack-errors'
 import { DialDeniedError, InvalidRemoteIdError, SelfDialError } from './errors'
 import { TransportListener, type ListenerOptions } from './listener'
 
@@ -63,6 +64,9 @@ export class Transport {
   /**
    * Connects to `addr` and upgrades the socket, authenticating `remoteId`.
    * Refuses our own id (derived from our public key) before opening a socket.
+   * A node that turns out to speak RLPx only (its Hello answered our
+   * multistream-select proposal) is redialed once, as RLPx, within this call;
+   * later dials to it run RLPx from the start (`Upgrader.speaksRlpx`).
    */
   async dial(addr: HostPort, opts: DialOptions): Promise<Connection> {
     const { remoteId, signal } = opts
@@ -74,6 +78,17 @@ export class Transport {
     if (this.upgrader.gater.denyDial?.(remoteId, addr) === true) throw new DialDeniedError(addr)
     const timeoutMs = opts.dialTimeoutMs ?? this.dialTimeoutMs
     assertTimeout(timeoutMs, 'dialTimeoutMs')
+    try {
+      return await this.connect(addr, remoteId, timeoutMs, signal)
+    } catch (err) {
+      // An RLPx-only node answered multistream-select with its Hello; the Upgrader now dials it as RLPx.
+      if (!(err instanceof LegacyRlpxPeerError) || !this.upgrader.speaksRlpx(remoteId)) throw err
+      log('%s:%d speaks RLPx: redialing it as RLPx', addr.host, addr.port)
+      return this.connect(addr, remoteId, timeoutMs, signal)
+    }
+  }
+
+  private async connect(addr: HostPort, remoteId: Uint8Array, timeoutMs: number, signal: AbortSignal | undefined): Promise<Connection> {
     const socket = await connectTcp(addr, timeoutMs, signal)
     log('connected to %s:%d, upgrading', addr.host, addr.port)
     return this.upgrader.upgradeOutbound(socket, { remoteId, signal, remoteAddr: { host: addr.host, port: addr.port } })

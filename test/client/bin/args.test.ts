@@ -59,6 +59,8 @@ describe('parseArgs', () => {
     const o = run(['--rlpx', '--nodes', '4', '--require-mesh'])
     expect(o).toMatchObject({ rlpx: true, nodes: 4, requireMesh: true, metrics: false })
     expect(run(['--metrics', '--nodes', '2'])).toMatchObject({ metrics: true, nodes: 2 })
+    expect(run(['--mixed', '--nodes', '4'])).toMatchObject({ mixed: true, rlpx: false, nodes: 4 })
+    expect(argsError(['--mixed', '--rlpx']).message).toContain('exclude each other')
   })
 
   it('returns help for -h / --help wherever it appears', () => {

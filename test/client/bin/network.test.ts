@@ -39,13 +39,17 @@ async function runUntilMonitoring(options: NetworkOptions) {
   return { result, lines }
 }
 
-function expectWorkingNetwork(result: Awaited<ReturnType<typeof runNetwork>>, lines: string[], transport: 'rlpx' | 'p2p', version = 70) {
+type Transport = 'rlpx' | 'p2p'
+
+/** `transport`: every node's, or each node's in order (--mixed). */
+function expectWorkingNetwork(result: Awaited<ReturnType<typeof runNetwork>>, lines: string[], transport: Transport | readonly Transport[], version = 70) {
   const failed = result.checks.filter((c) => !c.ok && c.severity === 'required')
   expect(failed, lines.join('\n')).toEqual([])
   expect(result.exitCode).toBe(EXIT_OK)
   const names = result.checks.map((c) => c.name)
   // The sync and mesh checks finish in either order (they run at once).
-  expect(names).toHaveLength(version >= 69 ? 13 : 12)
+  // --mixed adds the check of which multiplexer carries each session.
+  expect(names).toHaveLength((version >= 69 ? 13 : 12) + (typeof transport === 'string' ? 0 : 1))
   expect(names).toEqual(expect.arrayContaining([
     'all nodes listening',
     'node2 has a peer',
@@ -67,8 +71,8 @@ function expectWorkingNetwork(result: Awaited<ReturnType<typeof runNetwork>>, li
   // Statistics: every node at least at the chain node 1 started with, traffic counted on both sides.
   const [boot, ...others] = result.snapshots
   expect(result.snapshots).toHaveLength(3)
-  for (const s of result.snapshots) {
-    expect(s.transport).toBe(transport)
+  for (const [i, s] of result.snapshots.entries()) {
+    expect(s.transport).toBe(typeof transport === 'string' ? transport : transport[i])
     expect(s.height).toBeGreaterThanOrEqual(6n)
     expect(s.bytesIn).toBeGreaterThan(0)
     expect(s.bytesOut).toBeGreaterThan(0)
@@ -105,6 +109,15 @@ describe('test-network-p2p flow (in-process, ephemeral ports)', () => {
     expect(lines.some((l) => l.includes(' upgrade ') && l.includes('ECIES'))).toBe(true)
     expect(lines.some((l) => l.includes(' negotiated /eth/70/1.0.0'))).toBe(true)
     for (const s of result.snapshots) expect(s.streams).toBeGreaterThanOrEqual(1)
+  })
+
+  it('runs a mixed network with --mixed: node2 on RlpxServer, the P2P nodes talk RLPx with it and mplex with each other', async () => {
+    const { result, lines } = await runUntilMonitoring({ ...BASE, mixed: true })
+    expectWorkingNetwork(result, lines, ['p2p', 'rlpx', 'p2p'])
+    const carriers = result.checks.find((c) => c.name === 'RLPx with the RlpxServer node, mplex between P2P nodes')
+    expect(carriers?.ok, carriers?.detail).toBe(true)
+    expect(carriers?.detail).toContain('node1-node2 rlpx')
+    expect(lines.some((l) => l.includes(' upgrade ') && l.includes('RLPx Hello'))).toBe(true)
   })
 
   it.each([

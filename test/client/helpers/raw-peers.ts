@@ -242,22 +242,26 @@ export async function dialWithForgedHello(url: string, opts: ForgedHelloOptions)
 /** An impersonator waiting to be dialed: its enode URL names its real key, its Hello does not. */
 export interface ForgedHelloListener {
   url: string
-  /** What it saw of the first connection the node made to it. */
+  /**
+   * What it saw of the first connection on which the node ran RLPx (sent its
+   * Hello). A P2P node's first dial proposes multistream-select instead, and
+   * redials as RLPx once the forged Hello answers it.
+   */
   outcome: Promise<ForgedHelloOutcome>
   close(): Promise<void>
 }
 
 export async function listenWithForgedHello(opts: ForgedHelloOptions): Promise<ForgedHelloListener> {
   const sockets = new Set<Socket>()
-  let first: ((o: Promise<ForgedHelloOutcome>) => void) | undefined
-  const outcome = new Promise<ForgedHelloOutcome>((resolve) => (first = (o) => resolve(o)))
+  let settle: ((o: ForgedHelloOutcome) => void) | undefined
+  const outcome = new Promise<ForgedHelloOutcome>((resolve) => (settle = resolve))
   const server: Server = createServer((socket) => {
     sockets.add(socket)
     socket.on('error', () => undefined)
     socket.once('close', () => sockets.delete(socket))
-    const session = forgedHelloPeer(socket, null, opts)
-    first?.(session.outcome)
-    first = undefined
+    void forgedHelloPeer(socket, null, opts).outcome.then((o) => {
+      if (o.gotHello) settle?.(o)
+    })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo

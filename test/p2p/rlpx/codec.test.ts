@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { RLP } from '@ethereumjs/rlp'
 import * as fc from 'fast-check'
 import * as native from 'snappy'
+import * as snappyjs from 'snappyjs'
 import { describe, expect, it } from 'vitest'
 import {
   DisconnectReason,
@@ -78,6 +79,26 @@ describe('snappy', () => {
       }),
       { numRuns: 200 },
     )
+  })
+
+  it('round-trips multi-block inputs (64 KiB blocks) of mixed compressibility, readable by snappyjs and the native codec', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.nat(400)), { minLength: 1, maxLength: 40 }), fc.nat(3), (parts, copies) => {
+        // Runs of random bytes, each repeated: matches within and across the block boundaries.
+        const unit = Buffer.concat(parts.map(([bytes, repeat]) => Buffer.concat(Array.from({ length: 1 + (repeat % 5) }, () => Buffer.from(bytes)))))
+        const input = Buffer.concat(Array.from({ length: 1 + copies }, () => unit).concat([randomBytes(70_000)]))
+        const packed = snappyCompress(input)
+        expect(Buffer.from(snappyUncompress(packed, input.length)).equals(input)).toBe(true)
+        expect(Buffer.from(snappyjs.uncompress(packed)).equals(input)).toBe(true)
+        expect(Buffer.from(native.uncompressSync(packed, { asBuffer: true }) as Buffer).equals(input)).toBe(true)
+      }),
+      { numRuns: 40 },
+    )
+    // Long runs compress to copies (long copies split), random data to one literal per block.
+    const zeros = new Uint8Array(300_000)
+    expect(snappyCompress(zeros).length).toBeLessThan(20_000)
+    const noise = randomBytes(200_000)
+    expect(snappyCompress(noise).length).toBeLessThan(noise.length + 32)
   })
 
   it('checks the announced length against the limit before decompressing', () => {

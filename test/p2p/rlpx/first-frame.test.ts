@@ -38,7 +38,10 @@ describe('first-frame classification', () => {
     const mss = Buffer.concat([HEADER_MESSAGE, Buffer.from([MPLEX_PROTOCOL_ID.length + 1]), Buffer.from(`${MPLEX_PROTOCOL_ID}\n`)])
     expect(classifyFirstFrame(mss)).toBe('multistream')
     expect(isRlpxHello(mss)).toBe(false)
-    for (const bytes of [[], [0x80], [0x80, 0x13], [0x01, 0x0a], [0x02, 0xc0]]) expect(isRlpxFirstFrame(Uint8Array.from(bytes))).toBe(false)
+    for (const bytes of [[], [0x80], [0x80, 0x13], [0x01, 0x0a], [0x00, 0xc0], [0x81, 0xc0], [0x13, 0x2f]]) expect(isRlpxFirstFrame(Uint8Array.from(bytes))).toBe(false)
+    // Any other message before Hello is still RLPx (the session refuses it: PROTOCOL_ERROR), not multistream-select.
+    expect(classifyFirstFrame(frame(0x02, Uint8Array.of(0xc0)))).toBe('rlpx')
+    expect(isRlpxHello(Uint8Array.of(0x02, 0xc0))).toBe(false)
     expect(isRlpxHello(Uint8Array.of(0x80, 0xc0))).toBe(true)
   })
 

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Connection } from '../../../src/p2p/connection'
-import { MplexMuxer, type MplexStream } from '../../../src/p2p/muxer'
+import { MplexMuxer } from '../../../src/p2p/muxer'
+import type { MuxedStream } from '../../../src/p2p/muxed-stream'
 import { TimeoutError } from '../../../src/p2p/errors'
 import {
   ConnectionClosedError,
@@ -45,7 +46,7 @@ describe('Connection streams', () => {
       seen.push(`handler:${stream.protocol}:${conn === inb}`)
       echo(stream)
     })
-    inb.on('stream', (s: MplexStream) => seen.push(`event:${s.protocol}`))
+    inb.on('stream', (s: MuxedStream) => seen.push(`event:${s.protocol}`))
     const stream = await out.newStream([ECHO])
     expect(stream.protocol).toBe(ECHO)
     expect(stream.direction).toBe('outbound')
@@ -98,7 +99,7 @@ describe('Connection streams', () => {
 
   it('enforces maxInboundStreams per protocol: excess streams are refused, held ones keep working', async () => {
     const { out, inb, inRegistrar } = await pair()
-    const held: MplexStream[] = []
+    const held: MuxedStream[] = []
     inRegistrar.handle(
       '/hold/1',
       (s) => {
@@ -145,7 +146,7 @@ describe('Connection streams', () => {
   it("reports each failed inbound stream as 'streamError': a failing handler, a failed negotiation", async () => {
     const { out, inb, inRegistrar } = await pair()
     const failures: Error[] = []
-    inb.on('streamError', (err: Error, stream: MplexStream) => {
+    inb.on('streamError', (err: Error, stream: MuxedStream) => {
       expect(stream.destroyed).toBe(true)
       failures.push(err)
     })

@@ -52,6 +52,8 @@ export interface NetworkOptions {
   maxPeers: number
   /** true: the legacy RLPx path (useP2PServer false), for comparison. */
   rlpx: boolean
+  /** true: node2 runs RlpxServer (the legacy path), the others P2PServer: a mixed network. */
+  mixed: boolean
   /** A missing full mesh fails the run instead of being reported as a warning. */
   requireMesh: boolean
   timeoutMs: number
@@ -78,6 +80,7 @@ export const DEFAULT_OPTIONS: Readonly<NetworkOptions> = {
   devPeriodMs: DEFAULT_DEV_PERIOD_S * 1000,
   maxPeers: DEFAULT_MAX_PEERS,
   rlpx: false,
+  mixed: false,
   requireMesh: false,
   timeoutMs: DEFAULT_TIMEOUT_S * 1000,
   intervalMs: DEFAULT_INTERVAL_S * 1000,
@@ -105,6 +108,8 @@ Options:
   --dev-period S          node 1 produces a block every S seconds; 0 = none (default ${DEFAULT_DEV_PERIOD_S})
   --max-peers M           peer slots per node (default ${DEFAULT_MAX_PEERS})
   --rlpx                  use the legacy devp2p RLPx path instead of the P2P stack
+  --mixed                 node2 runs the legacy RlpxServer, the others P2PServer (which
+                          talks RLPx with it): a mixed network, every check still applies
   --eth V[,V...]          eth versions every node offers, of ${ETH_VERSIONS.join(', ')}
                           (default ${DEFAULT_ETH_VERSIONS.join(',')}; --eth 68 runs the network at eth/68)
   --require-mesh          fail (not just warn) if the nodes do not form a full mesh
@@ -168,6 +173,7 @@ const SETTERS: Record<string, Setter> = {
   '--dev-period': (o, v, f) => (o.devPeriodMs = seconds(true)(v, f)),
   '--max-peers': (o, v, f) => (o.maxPeers = intIn(1, 1000)(v, f)),
   '--rlpx': (o, v, f) => (flagOnly(v, f), (o.rlpx = true)),
+  '--mixed': (o, v, f) => (flagOnly(v, f), (o.mixed = true)),
   '--eth': (o, v, f) => (o.ethVersions = ethVersions(v, f)),
   '--require-mesh': (o, v, f) => (flagOnly(v, f), (o.requireMesh = true)),
   '--metrics': (o, v, f) => (flagOnly(v, f), (o.metrics = true)),
@@ -182,7 +188,7 @@ const SETTERS: Record<string, Setter> = {
 }
 
 /** Flags that never take a value, so `--rlpx --nodes 4` does not read "--nodes" as a value. */
-const BOOLEAN_FLAGS = new Set(['--rlpx', '--require-mesh', '--metrics'])
+const BOOLEAN_FLAGS = new Set(['--rlpx', '--mixed', '--require-mesh', '--metrics'])
 
 /**
  * Parses the command line (without the runtime and script path). Accepts
@@ -202,6 +208,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     else if (!BOOLEAN_FLAGS.has(flag) && i + 1 < argv.length && !(argv[i + 1] as string).startsWith('--')) value = argv[++i]
     setter(options, value, flag)
   }
+  if (options.rlpx && options.mixed) throw new ArgsError('--rlpx and --mixed exclude each other (--mixed already runs node2 on RLPx)')
   checkPortRange('--base-port', options.basePort, options.nodes)
   checkPortRange('--disc-base-port', options.discBasePort, options.nodes)
   return { kind: 'run', options }
@@ -216,6 +223,15 @@ function checkPortRange(flag: string, base: number, nodes: number): void {
   if (base !== 0 && base + nodes - 1 > 65535) {
     throw new ArgsError(`${flag} ${base} leaves no room for ${nodes} nodes (last port ${base + nodes - 1} > 65535)`)
   }
+}
+
+/** Node index (0-based) of the one RlpxServer node of a --mixed network: node2. */
+export const MIXED_RLPX_NODE = 1
+
+/** Whether node `index` runs P2PServer (`useP2PServer`): all but none (--rlpx), all but node2 (--mixed), or all. */
+export function usesP2PServer(options: Pick<NetworkOptions, 'rlpx' | 'mixed'>, index: number): boolean {
+  if (options.rlpx) return false
+  return !(options.mixed && index === MIXED_RLPX_NODE)
 }
 
 /** Port of node `index` (0-based): consecutive from the base, or 0 (a free port) everywhere. */

@@ -1,5 +1,7 @@
 import { bytesToHex, bytesToUnprefixedHex } from '@ethereumjs/util'
 
+import { RLPX_MULTIPLEXER } from '../../../p2p'
+import { P2PPeer } from '../../net/peer/p2ppeer'
 import { type EthStatus, hasBlockRange } from '../../net/protocol/ethstatus'
 import { Event } from '../../types'
 
@@ -76,7 +78,7 @@ export function logNodeEvents(node: TestNode, log: NetworkLogger, names: NodeNam
   on(Event.SERVER_ERROR, (err) => say('error', `server error: ${errorMessage(err)}`))
   on(Event.PEER_DISCOVERED, (p) => say('discover', `found ${names.name(p.id)} (${shortHex(p.id)}) at ${p.address} via discv4`))
   on(Event.CONNECTION_OPENED, (c) =>
-    say('upgrade', `${c.direction} connection ${c.id} with ${names.name(c.peerId)} at ${c.address} upgraded (ECIES secure channel + mplex)`),
+    say('upgrade', `${c.direction} connection ${c.id} with ${names.name(c.peerId)} at ${c.address} upgraded (ECIES secure channel + ${c.multiplexer === RLPX_MULTIPLEXER ? 'RLPx Hello' : 'mplex'})`),
   )
   on(Event.CONNECTION_CLOSED, (c, reason) => say('disconnect', `connection ${c.id} with ${names.name(c.peerId)} closed: ${reason}`))
   on(Event.STREAM_OPENED, (s) => say('protocol', `stream ${s.streamId} on ${s.connectionId} negotiated ${s.protocol}`))
@@ -85,8 +87,8 @@ export function logNodeEvents(node: TestNode, log: NetworkLogger, names: NodeNam
   on(Event.PROTOCOL_STATUS, (s, peer) => say('status', `Status from ${names.name(peer.id)}: ${describeStatus(s)}`))
   on(Event.PEER_CONNECTED, (peer) => {
     const version = peer.eth === undefined ? 'no eth' : `eth/${peer.eth.version}`
-    // RLPx sessions have no connection events: devp2p did ECIES and Hello before the peer exists.
-    const how = peer.transport === 'rlpx' ? 'rlpx (devp2p ECIES + Hello)' : 'p2p stream'
+    // RlpxServer sessions have no connection events: devp2p did ECIES and Hello before the peer exists.
+    const how = peer.transport === 'rlpx' ? 'rlpx (devp2p ECIES + Hello)' : `p2p stream over ${peer instanceof P2PPeer ? peer.connection.multiplexer : 'mplex'}`
     say('connect', `peer ${names.peer(peer)} connected: ${peer.inbound ? 'inbound' : 'outbound'}, ${how}, ${version}`)
   })
   on(Event.PEER_DISCONNECTED, (peer, reason) => say('disconnect', `peer ${names.peer(peer)} disconnected: ${reason}`))

@@ -1,6 +1,6 @@
 import { buildTestChain } from '../../testing/testchain'
 
-import { nodePort } from './args'
+import { nodePort, usesP2PServer } from './args'
 import { NetworkScriptError, errorMessage } from './errors'
 import { NodeNames, logNodeEvents } from './eventlog'
 import { formatDuration } from './format'
@@ -54,7 +54,7 @@ export class LocalNetwork {
       port: nodePort(o.basePort, index),
       discPort: nodePort(o.discBasePort, index),
       bootnodes,
-      useP2PServer: !o.rlpx,
+      useP2PServer: usesP2PServer(o, index),
       maxPeers: o.maxPeers,
       discoveryRefreshMs: o.discoveryRefreshMs,
       ethVersions: o.ethVersions,

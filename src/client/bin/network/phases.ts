@@ -2,6 +2,8 @@
  * The checks of a run, one function per phase. Each records its results in
  * the CheckList and returns whether the run can go on.
  */
+import { MPLEX_PROTOCOL_ID, RLPX_MULTIPLEXER } from '../../../p2p'
+import { P2PPeer } from '../../net/peer/p2ppeer'
 import { FIRST_RANGE_STATUS_VERSION } from '../../net/protocol/ethstatus'
 import { Event } from '../../types'
 
@@ -47,8 +49,9 @@ export async function startNetwork(ctx: PhaseContext): Promise<boolean> {
     ctx.checks.fail(name, failed.join('; '))
     return false
   }
-  const transport = ctx.options.rlpx ? 'RLPx' : 'P2P'
-  ctx.checks.pass(name, `${ctx.net.nodes.length} ${transport} nodes, bootnode ${shortHex(ctx.net.bootnode.id)} at ${bootUrl.split('@')[1]}`)
+  const kinds: string[] = ctx.net.nodes.map((n) => (n.config.useP2PServer ? 'P2P' : 'RLPx'))
+  const counts = ['P2P', 'RLPx'].flatMap((k) => (kinds.includes(k) ? [`${kinds.filter((x) => x === k).length} ${k}`] : []))
+  ctx.checks.pass(name, `${counts.join(' + ')} nodes, bootnode ${shortHex(ctx.net.bootnode.id)} at ${bootUrl.split('@')[1]}`)
   return true
 }
 
@@ -192,6 +195,34 @@ export function checkVersions(ctx: PhaseContext): void {
 
 /** A producing node may be one block ahead of what its last BlockRangeUpdate said. */
 const RANGE_LAG_BLOCKS = 1n
+
+/**
+ * Check (--mixed only): on a P2P node, a session with the RlpxServer node is
+ * carried by RLPx (`Connection.multiplexer` 'rlpx'), one with another P2P
+ * node by mplex; the RlpxServer node's sessions are all devp2p RLPx.
+ */
+export function checkCarriers(ctx: PhaseContext): void {
+  if (!ctx.options.mixed) return
+  const { net } = ctx
+  const byId = new Map(net.nodes.map((n) => [n.id, n]))
+  const seen: string[] = []
+  const wrong: string[] = []
+  for (const node of net.nodes) {
+    for (const peer of node.peers) {
+      const remote = byId.get(peer.id)
+      if (remote === undefined) continue
+      const carrier = peer instanceof P2PPeer ? peer.connection.multiplexer : 'devp2p'
+      const want = !node.config.useP2PServer ? 'devp2p' : remote.config.useP2PServer ? MPLEX_PROTOCOL_ID : RLPX_MULTIPLEXER
+      const pair = `${node.label}-${remote.label} ${carrier}`
+      seen.push(pair)
+      if (carrier !== want) wrong.push(`${pair} (expected ${want})`)
+    }
+  }
+  const name = 'RLPx with the RlpxServer node, mplex between P2P nodes'
+  if (wrong.length > 0) ctx.checks.fail(name, wrong.join(', '))
+  else if (!seen.some((s) => s.endsWith(RLPX_MULTIPLEXER))) ctx.checks.fail(name, `no P2P node has a session with the RlpxServer node: ${seen.join(', ')}`)
+  else ctx.checks.pass(name, seen.join(', '))
+}
 
 /**
  * Check (eth/69+ only): every node knows each peer's served block range to

@@ -4,7 +4,7 @@ import { plural } from './format'
 import { NetworkLogger } from './logger'
 import { monitor } from './monitor'
 import { LocalNetwork, NETWORK_LABEL } from './network'
-import { awaitBlockRanges, awaitFirstPeers, awaitHeadsEqual, awaitMesh, awaitSynced, checkVersions, recordShutdown, startNetwork } from './phases'
+import { awaitBlockRanges, awaitFirstPeers, awaitHeadsEqual, awaitMesh, awaitSynced, checkCarriers, checkVersions, recordShutdown, startNetwork } from './phases'
 import { relayTransaction } from './propagation'
 import { snapshotAll } from './stats'
 import { formatMessagesTable, formatPeerScores, formatStatsTable } from './table'
@@ -43,7 +43,11 @@ export async function runNetwork(options: NetworkOptions, env: RunEnvironment): 
   const net = new LocalNetwork(options, log)
   const ctx: PhaseContext = { net, options, checks, log, signal: env.signal }
   let snapshots: NodeSnapshot[] = []
-  const transport = options.rlpx ? 'legacy RLPx (devp2p)' : 'P2P stack (ECIES + mplex + multistream-select)'
+  const transport = options.rlpx
+    ? 'legacy RLPx (devp2p)'
+    : options.mixed
+      ? 'P2P stack, node2 on the legacy RlpxServer (RLPx between it and the others)'
+      : 'P2P stack (ECIES + mplex + multistream-select)'
   log.log(NETWORK_LABEL, 'setup', `starting ${options.nodes} nodes over the ${transport} on 127.0.0.1`)
   try {
     if (await runChecks(ctx)) {
@@ -75,6 +79,7 @@ async function runChecks(ctx: PhaseContext): Promise<boolean> {
   await relayTransaction(ctx)
   await awaitHeadsEqual(ctx)
   checkVersions(ctx)
+  checkCarriers(ctx)
   await awaitBlockRanges(ctx)
   await nextMacrotask()
   return true

@@ -3,14 +3,14 @@ import debug from 'debug'
 import { DisconnectReason } from '../../../p2p'
 import { PeerError } from '../../errors'
 import { Event, type StreamInfo } from '../../types'
-import { describeDisconnect } from '../disconnect'
+import { describeConnectionEnd, describeDisconnect } from '../disconnect'
 import { NoSharedVersionError, PeerDisconnectedError } from '../protocol/errors'
 import { StreamEthProtocol } from '../protocol/streamethprotocol'
 
 import { type ByteCounts, Peer, peerIdHex } from './peer'
 
 import type { Config } from '../../config'
-import { type Connection, type MplexStream, ProtocolNotSupportedError } from '../../../p2p'
+import { type Connection, type MuxedStream, ProtocolNotSupportedError } from '../../../p2p'
 import type { Protocol } from '../protocol/protocol'
 import type { StreamSender } from '../protocol/streamsender'
 
@@ -32,22 +32,24 @@ export interface P2PPeerOptions {
 }
 
 interface StreamWaiter {
-  resolve: (stream: MplexStream) => void
+  resolve: (stream: MuxedStream) => void
   reject: (err: Error) => void
   timer: ReturnType<typeof setTimeout>
 }
 
 /** `direction:id`: mplex ids are per initiator, so an id alone can name two streams. */
-export function streamKey(stream: MplexStream): string {
+export function streamKey(stream: MuxedStream): string {
   return `${stream.direction}:${String(stream.id)}`
 }
 
 /**
- * A peer on the modular P2P stack: one upgraded Connection. The dialing side
- * opens the one long-lived ETH stream (`connection.newStream` with the eth
- * ids, highest first); the listening side receives it through the Registrar
- * (the server routes it here with acceptEthStream, its only way in). Either
- * way the stream is wrapped in a StreamSender and bound through the shared
+ * A peer on the modular P2P stack: one upgraded Connection, carried by mplex
+ * or by an RLPx session (`connection.multiplexer`), the same either way. The
+ * dialing side opens the one long-lived ETH stream (`connection.newStream`
+ * with the eth ids, highest first: over RLPx, the eth capability the Hellos
+ * agreed on); the listening side receives it through the Registrar (the
+ * server routes it here with acceptEthStream, its only way in). Either way
+ * the stream is wrapped in a StreamSender and bound through the shared
  * Protocol. Every stream of the connection is reported on the bus
  * (STREAM_OPENED / STREAM_CLOSED): ours when opened, the remote's from the
  * connection's 'stream' event.
@@ -57,7 +59,7 @@ export function streamKey(stream: MplexStream): string {
  */
 export class P2PPeer extends Peer {
   readonly connection: Connection
-  private ethStream?: MplexStream
+  private ethStream?: MuxedStream
   private sender?: StreamSender
   private waiter?: StreamWaiter
   private connecting?: Promise<void>
@@ -66,8 +68,8 @@ export class P2PPeer extends Peer {
   private closing?: Promise<void>
   private reason?: string
 
-  private readonly onInboundStream = (stream: MplexStream) => this.report(stream)
-  private readonly onStreamError = (err: Error, stream: MplexStream) =>
+  private readonly onInboundStream = (stream: MuxedStream) => this.report(stream)
+  private readonly onStreamError = (err: Error, stream: MuxedStream) =>
     this.config.events.emit(Event.STREAM_ERROR, err, this.streamInfo(stream), this)
   private readonly onConnectionClose = (err?: Error) => this.handleConnectionClose(err)
 
@@ -99,6 +101,11 @@ export class P2PPeer extends Peer {
     return this.reason
   }
 
+  /** The remote's client id from its RLPx Hello; undefined on mplex, which has none. */
+  override get clientName(): string | undefined {
+    return this.connection.remoteClientId
+  }
+
   /** Bytes on the connection (ciphertext, RLPx frames and mplex framing included); kept after it closed. */
   override get bytes(): ByteCounts {
     const { bytesIn, bytesOut } = this.connection.stats
@@ -121,7 +128,7 @@ export class P2PPeer extends Peer {
   }
 
   /** Opens a stream negotiating the first of `protocols` the remote supports. */
-  async openStream(protocols: string | string[]): Promise<MplexStream> {
+  async openStream(protocols: string | string[]): Promise<MuxedStream> {
     if (this.closed) throw new PeerDisconnectedError(`${this.toString()} is disconnected`)
     const stream = await this.connection.newStream(protocols)
     this.report(stream)
@@ -129,14 +136,16 @@ export class P2PPeer extends Peer {
   }
 
   /** Every open stream of the connection, both directions. */
-  getStreams(): MplexStream[] {
+  getStreams(): MuxedStream[] {
     return this.connection.streams
   }
 
   /**
    * Closes one stream gracefully (reset after DEFAULT_STREAM_CLOSE_TIMEOUT_MS).
-   * `streamId` is a streamKey() (`outbound:3`), or a bare mplex id plus its
-   * direction when both directions use that id. Resolves false if no stream matches.
+   * `streamId` is a streamKey() (`outbound:3`), or a bare stream id plus its
+   * direction when both directions use that id. Resolves false if no stream
+   * matches. On RLPx a capability stream cannot close alone: this
+   * disconnects the session (DISCONNECT_REQUESTED).
    */
   async closeStream(streamId: string | number | bigint, direction?: 'inbound' | 'outbound'): Promise<boolean> {
     const stream = this.findStream(streamId, direction)
@@ -160,7 +169,7 @@ export class P2PPeer extends Peer {
    * Registrar). Only the listening side accepts one, once per connection;
    * anything else is reset.
    */
-  acceptEthStream(stream: MplexStream): void {
+  acceptEthStream(stream: MuxedStream): void {
     let refusal: string | undefined
     if (!this.inbound) refusal = 'the remote opened an eth stream on a connection we dialed'
     else if (this.ethStream !== undefined) refusal = 'a second eth stream on one connection'
@@ -182,16 +191,19 @@ export class P2PPeer extends Peer {
 
   /**
    * Closes the connection (every stream with it). Idempotent; resolves once
-   * it is closed. mplex has no Disconnect message: `reason` reaches the
-   * remote as a closed connection, and our logs and events as its text.
+   * it is closed. An RLPx remote is sent Disconnect with `reason`; mplex has
+   * no Disconnect message, so there `reason` reaches the remote as a closed
+   * connection. Our logs and events carry its text either way.
    */
   disconnect(reason: DisconnectReason = DisconnectReason.DISCONNECT_REQUESTED, detail?: string): Promise<void> {
-    this.reason ??= describeDisconnect(reason, detail)
+    // A connection already ending for its own reason (an RLPx Disconnect either way, a lost socket) keeps that reason.
+    const ended = this.connection.closeReason
+    this.reason ??= ended !== undefined ? describeConnectionEnd(ended) : describeDisconnect(reason, detail)
     if (this.closing !== undefined) return this.closing
     log('disconnecting %s: %s', this.toString(), this.reason)
     // Callers fire and forget (bans, refusals, stop). A close that fails has aborted the
     // connection instead, and its 'close' event still reports the end to the server.
-    this.closing = this.connection.close().catch((err: unknown) => log('closing %s failed: %s', this.toString(), (err as Error).message))
+    this.closing = this.connection.close(reason).catch((err: unknown) => log('closing %s failed: %s', this.toString(), (err as Error).message))
     return this.closing
   }
 
@@ -209,8 +221,8 @@ export class P2PPeer extends Peer {
     if (this.ethStream?.destroyed === true) void this.disconnect(DisconnectReason.DISCONNECT_REQUESTED, 'eth stream closed')
   }
 
-  private async openEthStream(protocol: StreamEthProtocol): Promise<MplexStream> {
-    let stream: MplexStream
+  private async openEthStream(protocol: StreamEthProtocol): Promise<MuxedStream> {
+    let stream: MuxedStream
     try {
       stream = await this.openStream(protocol.protocolIds)
     } catch (err) {
@@ -225,7 +237,7 @@ export class P2PPeer extends Peer {
     return stream
   }
 
-  private awaitEthStream(): Promise<MplexStream> {
+  private awaitEthStream(): Promise<MuxedStream> {
     if (this.ethStream !== undefined) return Promise.resolve(this.ethStream)
     if (this.closed) return Promise.reject(new PeerDisconnectedError(`${this.toString()} disconnected before opening an eth stream`))
     const ms = this.config.statusTimeoutMs
@@ -242,7 +254,7 @@ export class P2PPeer extends Peer {
    * The session is the ETH stream: once bound, its end is the connection's end.
    * (Before that a failing bind rejects connect(), and the caller disconnects with the reason.)
    */
-  private watchEthStream(stream: MplexStream): void {
+  private watchEthStream(stream: MuxedStream): void {
     stream.on('close', () => {
       if (!this.bound || this.closed) return
       void this.disconnect(DisconnectReason.DISCONNECT_REQUESTED, 'eth stream closed')
@@ -250,7 +262,7 @@ export class P2PPeer extends Peer {
   }
 
   /** STREAM_OPENED now, STREAM_CLOSED when the stream goes. Called once per stream. */
-  private report(stream: MplexStream): void {
+  private report(stream: MuxedStream): void {
     const info = this.streamInfo(stream)
     this.config.events.emit(Event.STREAM_OPENED, info)
     const onClose = (): void => void this.config.events.emit(Event.STREAM_CLOSED, info)
@@ -258,11 +270,11 @@ export class P2PPeer extends Peer {
     else stream.on('close', onClose)
   }
 
-  private streamInfo(stream: MplexStream): StreamInfo {
+  private streamInfo(stream: MuxedStream): StreamInfo {
     return { connectionId: this.connection.id, streamId: streamKey(stream), protocol: stream.protocol ?? '', direction: stream.direction }
   }
 
-  private findStream(streamId: string | number | bigint, direction?: 'inbound' | 'outbound'): MplexStream | undefined {
+  private findStream(streamId: string | number | bigint, direction?: 'inbound' | 'outbound'): MuxedStream | undefined {
     const wanted = String(streamId)
     const streams = this.connection.streams
     const byKey = streams.find((s) => streamKey(s) === wanted)
@@ -277,7 +289,7 @@ export class P2PPeer extends Peer {
   private handleConnectionClose(err?: Error): void {
     this.connection.off('stream', this.onInboundStream)
     this.connection.off('streamError', this.onStreamError)
-    this.reason ??= err === undefined ? 'connection closed' : `connection lost: ${err.message}`
+    this.reason ??= describeConnectionEnd(err)
     const waiter = this.waiter
     this.waiter = undefined
     if (waiter !== undefined) {

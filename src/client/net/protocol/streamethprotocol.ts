@@ -5,7 +5,7 @@ import { Protocol } from './protocol'
 import { StreamSender, type StreamSenderOptions } from './streamsender'
 
 import type { Duplex } from 'node:stream'
-import type { Connection, MplexStream, Registrar } from '../../../p2p'
+import type { Connection, MuxedStream, Registrar } from '../../../p2p'
 
 /**
  * ETH streams one connection may hold per protocol id, each way: the dialer
@@ -37,7 +37,7 @@ export class UnknownStreamProtocolError extends ClientError {
 }
 
 /** Receives each inbound ETH stream with its connection; its eth version is read once, by createSender. */
-export type EthStreamHandler = (stream: MplexStream, connection: Connection) => void
+export type EthStreamHandler = (stream: MuxedStream, connection: Connection) => void
 
 /** Sender options the protocol does not decide itself (limits from the config). */
 export type StreamSenderLimits = Omit<StreamSenderOptions, 'version'>

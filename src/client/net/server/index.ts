@@ -9,11 +9,11 @@ export { type Enode, formatEnode, parseEnode } from './enode'
 export { RlpxSessions, type RlpxSessionsOptions, type Session } from './rlpx/sessions'
 export { ClientDpt } from './rlpx/dpt'
 export { AuthenticatedPeer, authenticatedRemoteId } from './rlpx/devp2p'
-export { HelloIdentityError, InvalidHelloIdError, UnexpectedHelloIdError, checkHelloId } from './rlpx/identity'
+export { HelloIdentityError, InvalidHelloIdError, UnexpectedHelloIdError, checkHelloId, helloIdentityError } from './rlpx/identity'
 export { P2PServer } from './p2pserver'
 export { CANDIDATES_PER_SLOT, DialScheduler, type DialSchedulerOptions, type DialTarget, dialTarget } from './dialscheduler'
 export { DEVP2P_PING_REPORT_DELAY_MS, Discovery, type DiscoveryOptions } from './discovery'
-export { LegacyRlpxPeerBannedError, isLegacyRlpxFailure } from './p2p/legacy'
+export { type RlpxRefusal, rlpxRefusal } from './p2p/refusal'
 
 /** The servers `config.server` can hold. */
 export type AnyServer = RlpxServer | P2PServer

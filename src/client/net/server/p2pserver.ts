@@ -5,7 +5,6 @@ import { PeerError, ServerError, describeError } from '../../errors'
 import { Event, type ConnectionInfo } from '../../types'
 import { describeDisconnect, disconnectReasonFor } from '../disconnect'
 import { P2PPeer } from '../peer/p2ppeer'
-import { UnconnectedPeer } from '../peer/unconnectedpeer'
 import { NoSharedVersionError, PeerDisconnectedError, StatusMismatchError } from '../protocol/errors'
 import { type EthStreamHandler, StreamEthProtocol } from '../protocol/streamethprotocol'
 import {
@@ -14,6 +13,7 @@ import {
   InboundUpgradeError,
   ListenError,
   Registrar,
+  RlpxRemoteDisconnectError,
   Transport,
   type TransportListener,
   Upgrader,
@@ -22,8 +22,9 @@ import {
 import { createGater } from './p2p/admission'
 import { type P2PSession, SessionTable } from './p2p/sessiontable'
 import { Dialer } from './p2p/dialer'
-import { LegacyRlpxPeerBannedError, isLegacyRlpxFailure } from './p2p/legacy'
-import { Server, type ServerOptions, type ServerStats } from './server'
+import { type RlpxRefusal, rlpxRefusal } from './p2p/refusal'
+import { RLPX_CLIENT_ID } from './rlpxserver'
+import { Server, type ServerOptions } from './server'
 
 import type { DialTarget } from './dialscheduler'
 
@@ -32,10 +33,19 @@ const log = debug('client:p2p')
 /**
  * The modular-stack server: discv4 discovery (shared with RlpxServer through
  * the base Server) feeding `transport.dial`, a TransportListener for inbound
- * connections, an Upgrader (ECIES with the node key, then mplex), and a
- * Registrar holding the StreamEthProtocol handlers. Each upgraded connection
- * becomes a P2PPeer; once its ETH Status handshake is done the server emits
- * PEER_CONNECTED, exactly as RlpxServer does for an RLPx session.
+ * connections, an Upgrader (ECIES with the node key, then mplex, or the
+ * devp2p base protocol with an RLPx node), and a Registrar holding the
+ * StreamEthProtocol handlers. Each upgraded connection becomes a P2PPeer,
+ * whichever of the two carries it; once its ETH Status handshake is done the
+ * server emits PEER_CONNECTED, exactly as RlpxServer does for an RLPx session.
+ *
+ * A mixed network: RLPx nodes (geth, @ethereumjs/devp2p, an RlpxServer) are
+ * served on the same port as modular ones. The stack tells them apart by
+ * their first frame and remembers which nodes speak RLPx only, so a dial to
+ * one runs RLPx; our Hello offers eth as `config.ethVersions` and says the
+ * listen port, its Pings expect a Pong within `pingTimeoutMs`. A Hello that
+ * names another id than the remote's key, or shares no eth version, is
+ * refused and reported as on the legacy path (p2p/refusal.ts).
  *
  * Policy: at most `maxPeers` connections. Dials in progress count, and so do
  * inbound handshakes, when deciding whether to dial; inbound sockets are
@@ -47,10 +57,8 @@ const log = debug('client:p2p')
  * connection per remote id (simultaneous dials: the connection dialed by the
  * node with the smaller id survives, see p2p/sessiontable.ts); never dials
  * itself (our id is derived from our public key); banned ids are refused at
- * dial and right after the ECIES
- * handshake (the first point the remote id is known); a node that turns out
- * to speak legacy RLPx is reported (PEER_ERROR) and banned, so it is not
- * redialed in a loop; peers on another chain are banned the same way.
+ * dial and right after the ECIES handshake (the first point the remote id
+ * is known); peers on another chain are banned.
  */
 export class P2PServer extends Server {
   readonly name = 'p2p' as const
@@ -58,8 +66,6 @@ export class P2PServer extends Server {
   readonly upgrader: Upgrader
   readonly transport: Transport
   listener: TransportListener | null = null
-  /** The base counters plus remotes refused for speaking legacy RLPx. */
-  override readonly stats: ServerStats & { legacyRefused: number } = { dialFailures: 0, inboundRefused: 0, legacyRefused: 0 }
   private readonly dialer: Dialer
   private readonly sessions = new SessionTable()
   private readonly refusedClosing = new Set<Promise<void>>()
@@ -71,6 +77,13 @@ export class P2PServer extends Server {
       privateKey: this.key,
       registrar: this.registrar,
       handshakeTimeoutMs: this.config.handshakeTimeoutMs,
+      rlpx: {
+        clientId: RLPX_CLIENT_ID,
+        // The port the listener bound (config.port may be 0); the spec says to ignore it, geth still sends it.
+        listenPort: () => this.listener?.address().port ?? this.config.port,
+        pongTimeoutMs: this.config.pingTimeoutMs,
+        maxMessageSize: this.config.maxMessageSize,
+      },
       gater: createGater({
         localId: this.config.nodeId,
         accepting: () => this.state === 'started',
@@ -173,11 +186,13 @@ export class P2PServer extends Server {
       this.config.events.emit(Event.SERVER_ERROR, err, this)
       return
     }
-    if (err instanceof InboundUpgradeError && err.remoteId !== undefined && this.state === 'started' && isLegacyRlpxFailure(err)) {
-      this.refuseLegacy(peerIdHex(err.remoteId), `${err.remoteAddr.host}:${err.remoteAddr.port}`, true, err)
-      return
+    const refusal = this.state === 'started' ? rlpxRefusal(err, this.config.ethVersions) : undefined
+    if (refusal !== undefined && err instanceof InboundUpgradeError) {
+      this.stats.inboundRefused++
+      this.refuseRlpx(refusal, `${err.remoteAddr.host}:${err.remoteAddr.port}`, true)
+    } else {
+      log('inbound upgrade failed: %s', describeError(err))
     }
-    log('inbound upgrade failed: %s', describeError(err))
     // The failed handshake held a slot for dialing: a queued node may go now.
     this.scheduler.refill()
   }
@@ -197,28 +212,23 @@ export class P2PServer extends Server {
     this.stats.dialFailures++
     if (this.state !== 'started') return
     const address = `${target.host}:${target.port}`
-    if (isLegacyRlpxFailure(err)) {
-      this.refuseLegacy(target.id, address, false, err)
-      return
-    }
     log('dial %s at %s failed: %s', target.id.slice(0, 8), address, describeError(err))
+    const refusal = rlpxRefusal(err, this.config.ethVersions)
+    if (refusal !== undefined) this.refuseRlpx(refusal, address, false)
     this.scheduler.dialFailed(target.id)
     this.scheduler.refill()
   }
 
-  /** A node that answered with devp2p RLPx: one PEER_ERROR saying so, then banned (no redial loop). */
-  private refuseLegacy(id: string, address: string, inbound: boolean, err: unknown): void {
-    if (this.isBanned(id)) {
-      log('legacy RLPx node %s at %s again (already banned)', id.slice(0, 8), address)
-      return
-    }
-    this.stats.legacyRefused++
-    const banMs = this.config.banTimeMs
-    this.ban(id, banMs)
-    const error = new LegacyRlpxPeerBannedError(id, address, banMs, { cause: err })
-    log('%s', error.message)
-    this.config.events.emit(Event.PEER_ERROR, error, new UnconnectedPeer({ config: this.config, id, address, inbound }))
-    this.scheduler.refill()
+  /**
+   * An RLPx peer refused in its Hello exchange, reported as RlpxServer reports
+   * it: one PEER_ERROR under its proved key; one sharing no eth version is
+   * also banned, a Hello naming another id is not (that id's owner must stay
+   * unaffected).
+   */
+  private refuseRlpx(refusal: RlpxRefusal, address: string, inbound: boolean): void {
+    const remote = { id: refusal.remoteId, address, inbound }
+    if (refusal.error instanceof NoSharedVersionError) this.refuseIncompatible(refusal.error, remote)
+    else this.reportRefusedRemote(refusal.error, remote)
   }
 
   private onConnection(conn: Connection): void {
@@ -228,16 +238,17 @@ export class P2PServer extends Server {
       peerId: id,
       address: `${conn.remoteAddr.host}:${conn.remoteAddr.port}`,
       direction: conn.direction,
+      multiplexer: conn.multiplexer,
     }
     this.config.events.emit(Event.CONNECTION_OPENED, info)
     const admission = this.sessions.admit(this.config.nodeId, id, conn)
-    let refusal: string | undefined
-    if (this.state !== 'started') refusal = describeDisconnect(DisconnectReason.CLIENT_QUITTING, 'server stopping')
-    else if (this.isBanned(id)) refusal = describeDisconnect(DisconnectReason.USELESS_PEER, 'banned')
-    else if (admission.action === 'refuse') refusal = describeDisconnect(DisconnectReason.ALREADY_CONNECTED, admission.reason)
-    else if (admission.action === 'add' && this.sessions.size >= this.config.maxPeers) refusal = describeDisconnect(DisconnectReason.TOO_MANY_PEERS)
+    let refusal: [DisconnectReason, string?] | undefined
+    if (this.state !== 'started') refusal = [DisconnectReason.CLIENT_QUITTING, 'server stopping']
+    else if (this.isBanned(id)) refusal = [DisconnectReason.USELESS_PEER, 'banned']
+    else if (admission.action === 'refuse') refusal = [DisconnectReason.ALREADY_CONNECTED, admission.reason]
+    else if (admission.action === 'add' && this.sessions.size >= this.config.maxPeers) refusal = [DisconnectReason.TOO_MANY_PEERS]
     if (refusal !== undefined) {
-      this.refuse(conn, info, refusal)
+      this.refuse(conn, info, ...refusal)
       return
     }
     if (admission.action === 'replace') {
@@ -257,10 +268,12 @@ export class P2PServer extends Server {
     )
   }
 
-  private refuse(conn: Connection, info: ConnectionInfo, reason: string): void {
-    log('closing connection %s to %s: %s', conn.id, info.peerId.slice(0, 8), reason)
-    conn.on('close', () => this.config.events.emit(Event.CONNECTION_CLOSED, info, reason))
-    const closing = conn.close()
+  /** Closes a connection the server will not keep; an RLPx remote is told `reason`. */
+  private refuse(conn: Connection, info: ConnectionInfo, reason: DisconnectReason, detail?: string): void {
+    const text = describeDisconnect(reason, detail)
+    log('closing connection %s to %s: %s', conn.id, info.peerId.slice(0, 8), text)
+    conn.on('close', () => this.config.events.emit(Event.CONNECTION_CLOSED, info, text))
+    const closing = conn.close(reason)
     this.refusedClosing.add(closing)
     const forget = (): void => void this.refusedClosing.delete(closing)
     // A failure to close surfaces in stop(), which awaits every refused connection.
@@ -290,6 +303,8 @@ export class P2PServer extends Server {
     log('connection %s to %s closed: %s', info.id, session.peer.toString(), reason)
     this.config.events.emit(Event.CONNECTION_CLOSED, info, reason)
     if (session.connected) this.config.events.emit(Event.PEER_DISCONNECTED, session.peer, reason)
+    // A remote that sent Disconnect (too many peers, useless peer, ...) would say it again if redialed at once.
+    if (registered && err instanceof RlpxRemoteDisconnectError && this.state === 'started') this.scheduler.dialFailed(session.peer.id)
     if (registered) this.scheduler.refill()
   }
 }

@@ -8,7 +8,6 @@ import { ServerError, describeError } from '../../errors'
 import { Event } from '../../types'
 import { disconnectReasonFor } from '../disconnect'
 import { RlpxPeer } from '../peer/rlpxpeer'
-import { UnconnectedPeer } from '../peer/unconnectedpeer'
 import { NoSharedVersionError } from '../protocol/errors'
 import { EthProtocol } from '../protocol/ethprotocol'
 
@@ -219,8 +218,9 @@ export class RlpxServer extends Server {
       return
     }
     const noShared = noSharedEthVersion(session, this.config.ethVersions)
-    if (noShared !== undefined) {
-      this.refuseIncompatible(session, noShared)
+    // session.id is the ECIES-authenticated key; the Hello's id is never trusted on its own.
+    if (noShared !== undefined && session.id !== undefined) {
+      this.refuseIncompatible(noShared, { id: session.id, address: addressOf(session), inbound: !session.outbound })
       return
     }
     if (session.outbound && !session.closing && session.id !== undefined) {
@@ -238,7 +238,7 @@ export class RlpxServer extends Server {
    * claimed is not banned, pooled or dialed, so its owner is unaffected.
    */
   private onIdentityRefused(session: Session, err: HelloIdentityError): void {
-    const address = `${session.socket.remoteAddress}:${session.socket.remotePort}`
+    const address = addressOf(session)
     if (session.outbound) {
       this.stats.dialFailures++
       // The node we dialed proved its key and then lied in its Hello: back off as from any failed dial.
@@ -246,23 +246,16 @@ export class RlpxServer extends Server {
     } else {
       this.stats.inboundRefused++
     }
-    log('refused %s %s: %s', session.outbound ? 'dial to' : 'inbound from', address, err.message)
-    if (err.authenticatedId === undefined) return
-    const remote = new UnconnectedPeer({ config: this.config, id: err.authenticatedId, address, inbound: !session.outbound, transport: 'rlpx' })
-    this.config.events.emit(Event.PEER_ERROR, err, remote)
+    if (err.authenticatedId === undefined) {
+      log('refused %s %s: %s', session.outbound ? 'dial to' : 'inbound from', address, err.message)
+      return
+    }
+    this.reportRefusedRemote(err, { id: err.authenticatedId, address, inbound: !session.outbound })
   }
+}
 
-  /** A remote that shares no eth version with us: reported once under its authenticated id and banned. */
-  private refuseIncompatible(session: Session, err: NoSharedVersionError): void {
-    // session.id is the ECIES-authenticated key; the Hello's id is never trusted on its own.
-    const id = session.id
-    if (id === undefined || this.isBanned(id)) return
-    const address = `${session.socket.remoteAddress ?? 'unknown'}:${session.socket.remotePort ?? 0}`
-    log('%s at %s: %s', id.slice(0, 8), address, err.message)
-    this.ban(id)
-    this.config.events.emit(Event.PEER_ERROR, err, new UnconnectedPeer({ config: this.config, id, address, inbound: !session.outbound, transport: 'rlpx' }))
-    this.scheduler.refill()
-  }
+function addressOf(session: Session): string {
+  return `${session.socket.remoteAddress ?? 'unknown'}:${session.socket.remotePort ?? 0}`
 }
 
 /** The refusal of a session whose remote Hello offered no eth version we offer; undefined if it did or sent no Hello. */

@@ -13,6 +13,8 @@ import { formatEnode } from './enode'
 import type { PeerInfo } from '@ethereumjs/devp2p'
 import type { Config } from '../../config'
 import { type Peer, peerIdHex } from '../peer/peer'
+import { UnconnectedPeer } from '../peer/unconnectedpeer'
+import type { NoSharedVersionError } from '../protocol/errors'
 import type { Protocol } from '../protocol/protocol'
 import type { ClientDpt } from './rlpx/dpt'
 import type { Enode } from './enode'
@@ -35,6 +37,14 @@ export interface ServerStats {
 
 /** Lifecycle of a server; `stop()` from any state ends in 'stopped', and 'stopped' can start again. */
 export type ServerState = 'stopped' | 'starting' | 'started' | 'stopping'
+
+/** A remote refused before it had a session: its authenticated id (never an id it merely claimed) and address. */
+export interface RefusedRemote {
+  id: string
+  /** 'host:port' we dialed or that dialed us. */
+  address: string
+  inbound: boolean
+}
 
 /** A remote's session as a server tracks it, from its transport handshake until it ends. */
 export interface PeerSession<P extends Peer = Peer> {
@@ -257,6 +267,24 @@ export abstract class Server {
     const error = err instanceof ClientError ? err : new PeerError(code, `${peer.toString()}: ${describeError(err)}`, { cause: err })
     log('%s: peer error %s: %s', this.name, peer.toString(), error.message)
     this.config.events.emit(Event.PEER_ERROR, error, peer)
+  }
+
+  /** One PEER_ERROR for a remote that never got a session (an UnconnectedPeer stands in for it). */
+  protected reportRefusedRemote(err: ClientError, remote: RefusedRemote): void {
+    log('%s: refused %s %s at %s: %s', this.name, remote.inbound ? 'inbound' : 'dial to', remote.id.slice(0, 8), remote.address, err.message)
+    this.config.events.emit(Event.PEER_ERROR, err, new UnconnectedPeer({ config: this.config, ...remote, transport: this.name }))
+  }
+
+  /**
+   * A remote whose Hello shares no eth version with ours, whichever side
+   * dialed: reported once under its authenticated id and banned, since
+   * redialing it could only fail the same way.
+   */
+  protected refuseIncompatible(err: NoSharedVersionError, remote: RefusedRemote): void {
+    if (this.isBanned(remote.id)) return
+    this.ban(remote.id)
+    this.reportRefusedRemote(err, remote)
+    this.scheduler.refill()
   }
 
   private async runStart(): Promise<void> {

@@ -2,14 +2,19 @@ import { describe, expect, it } from 'vitest'
 
 import { BanList } from '../../../../src/client/net/banlist'
 import { type P2PSession, SessionTable, compareIds, preferredDirection } from '../../../../src/client/net/server/p2p/sessiontable'
-import { isLegacyRlpxFailure } from '../../../../src/client/net/server/p2p/legacy'
+import { rlpxRefusal } from '../../../../src/client/net/server/p2p/refusal'
+import { InvalidHelloIdError, UnexpectedHelloIdError } from '../../../../src/client/net/server/rlpx/identity'
+import { NoSharedVersionError } from '../../../../src/client/net/protocol/errors'
 import {
+  DisconnectReason,
   InboundUpgradeError,
-  LegacyRlpxPeerError,
-  MssInvalidHeaderError,
-  MssProtocolIdTooLongError,
   MuxerNegotiationError,
   MssStreamClosedError,
+  RlpxConnectionLostError,
+  RlpxHandshakeFailedError,
+  RlpxNoSharedCapabilityError,
+  RlpxRemoteDisconnectError,
+  checkHelloIdentity,
 } from '../../../../src/p2p'
 
 import type { Connection } from '../../../../src/p2p'
@@ -101,27 +106,40 @@ describe('simultaneous-dial tie-break', () => {
   })
 })
 
-describe('legacy RLPx detection', () => {
-  it('recognises the stack\'s report of a muxer negotiation that choked on a devp2p Hello, from a dial or the listener', () => {
-    const remoteId = new Uint8Array(64).fill(7)
-    const hello = new LegacyRlpxPeerError(new MssProtocolIdTooLongError(1_817_599, 1024), remoteId)
-    expect(isLegacyRlpxFailure(hello)).toBe(true)
-    const inbound = new InboundUpgradeError({ host: '127.0.0.1', port: 1 }, hello)
-    expect(isLegacyRlpxFailure(inbound)).toBe(true)
-    // The listener's report names the node once the secure channel authenticated it.
-    expect(inbound.remoteId).toBe(remoteId)
-    // A look-alike that is not the stack's class is not taken for it.
-    expect(isLegacyRlpxFailure(Object.assign(new Error('typed'), { code: 'ERR_UPGRADE_LEGACY_RLPX' }))).toBe(false)
+describe('RLPx refusals (p2p/refusal.ts)', () => {
+  const remoteId = new Uint8Array(64).fill(7)
+  const claimed = new Uint8Array(64).fill(9)
+  const ours = [70, 69, 68]
+
+  it('a Hello naming another id is the legacy path\'s UnexpectedHelloIdError, under the proved key, from a dial or the listener', () => {
+    const failure = new RlpxHandshakeFailedError(checkHelloIdentity(claimed, remoteId)!, remoteId)
+    for (const err of [failure, new InboundUpgradeError({ host: '127.0.0.1', port: 1 }, failure)]) {
+      const refusal = rlpxRefusal(err, ours)!
+      expect(refusal.remoteId).toBe(hex(remoteId))
+      expect(refusal.error).toBeInstanceOf(UnexpectedHelloIdError)
+      expect((refusal.error as UnexpectedHelloIdError).reason).toBe(DisconnectReason.UNEXPECTED_IDENTITY)
+      expect((refusal.error as UnexpectedHelloIdError).claimedId).toBe(hex(claimed))
+      expect((refusal.error as UnexpectedHelloIdError).authenticatedId).toBe(hex(remoteId))
+    }
+    const invalid = rlpxRefusal(new RlpxHandshakeFailedError(checkHelloIdentity(new Uint8Array(65), remoteId)!, remoteId), ours)!
+    expect(invalid.error).toBeInstanceOf(InvalidHelloIdError)
+    expect((invalid.error as InvalidHelloIdError).authenticatedId).toBe(hex(remoteId))
   })
 
-  it('does not mistake other upgrade failures for legacy RLPx', () => {
-    expect(isLegacyRlpxFailure(new MuxerNegotiationError(new MssStreamClosedError('closed')))).toBe(false)
-    expect(isLegacyRlpxFailure(new MuxerNegotiationError(new MssInvalidHeaderError('/foo')))).toBe(false)
-    expect(isLegacyRlpxFailure(new Error('ECONNREFUSED'))).toBe(false)
-    expect(isLegacyRlpxFailure(undefined)).toBe(false)
-    const loop: Error & { cause?: unknown } = new Error('loop')
-    loop.cause = loop
-    expect(isLegacyRlpxFailure(loop)).toBe(false)
+  it('a Hello sharing no eth version is a NoSharedVersionError naming both sides', () => {
+    const cause = new RlpxNoSharedCapabilityError('none', [{ name: 'eth', version: 63 }, { name: 'les', version: 4 }])
+    const refusal = rlpxRefusal(new RlpxHandshakeFailedError(cause, remoteId), ours)!
+    expect(refusal.error).toBeInstanceOf(NoSharedVersionError)
+    expect((refusal.error as NoSharedVersionError).theirs).toEqual([63])
+    expect((refusal.error as NoSharedVersionError).ours).toEqual(ours)
+  })
+
+  it('anything else is not a refusal', () => {
+    expect(rlpxRefusal(new RlpxHandshakeFailedError(new RlpxRemoteDisconnectError(DisconnectReason.TOO_MANY_PEERS), remoteId), ours)).toBeUndefined()
+    expect(rlpxRefusal(new RlpxHandshakeFailedError(new RlpxConnectionLostError('gone'), remoteId), ours)).toBeUndefined()
+    expect(rlpxRefusal(new MuxerNegotiationError(new MssStreamClosedError('closed')), ours)).toBeUndefined()
+    expect(rlpxRefusal(new Error('ECONNREFUSED'), ours)).toBeUndefined()
+    expect(rlpxRefusal(undefined, ours)).toBeUndefined()
   })
 })
 
