@@ -21,9 +21,10 @@ export const ANCESTOR_SPAN = 64
  * the sync of that chain starts. First the target's parent (we may hold it already), then one
  * request for the ANCESTOR_SPAN headers below our head, then a binary search by number down
  * to `maxDepth` below our head, comparing the peer's header at each number with ours. Throws
- * ForkTooDeepError when even that deep the chains differ, a SyncPeerError for a bad reply.
+ * ForkTooDeepError (naming `limit`, what set the depth) when even that deep the chains
+ * differ, a SyncPeerError for a bad reply.
  */
-export async function findAncestor(peer: Peer, target: BlockHeader, chain: Chain, maxDepth: number): Promise<BlockHeader> {
+export async function findAncestor(peer: Peer, target: BlockHeader, chain: Chain, maxDepth: number, limit = 'syncMaxForkDepth'): Promise<BlockHeader> {
   if (await chain.hasBlock(target.parentHash)) {
     const parent = (await chain.getBlock(target.parentHash)).header
     if (await isOurs(chain, parent)) return parent
@@ -41,7 +42,7 @@ export async function findAncestor(peer: Peer, target: BlockHeader, chain: Chain
   let hi = top - BigInt(count) + 1n
   const [atFloor] = await headersOf(peer, { first: lo, count: 1 })
   if (!(await isOurs(chain, atFloor!))) {
-    throw new ForkTooDeepError(`${peer.toString()}'s chain differs from ours at #${lo}, ${maxDepth} blocks below our head (syncMaxForkDepth)`)
+    throw new ForkTooDeepError(`${peer.toString()}'s chain differs from ours at #${lo}, ${maxDepth} blocks below our head (${limit})`)
   }
   let ancestor = atFloor!
   while (hi - lo > 1n) {
