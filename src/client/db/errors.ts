@@ -39,5 +39,7 @@ function classify(text: string): StorageErrorCode {
   if (/EROFS|EACCES|EPERM|Read-only file system|Permission denied/i.test(text)) return 'ERR_STORAGE_READ_ONLY'
   // LevelDB names a file its manifest lists and the disk no longer has: part of it is gone.
   if (/IO error: .*No such file or directory/i.test(text)) return 'ERR_STORAGE_CORRUPT'
+  // A table file shorter than the manifest records: LevelDB reads past its end (EINVAL).
+  if (/IO error: \S+\.(ldb|sst): Invalid argument/i.test(text)) return 'ERR_STORAGE_CORRUPT'
   return 'ERR_STORAGE_IO'
 }
