@@ -35,7 +35,13 @@ export async function findAncestor(peer: Peer, target: BlockHeader, chain: Chain
   if (top === 0n) return chain.genesis.header
   const count = top + 1n < BigInt(ANCESTOR_SPAN) ? Number(top + 1n) : ANCESTOR_SPAN
   const span = await headersOf(peer, { first: top, count, reverse: true })
-  for (const header of span) if (await isOurs(chain, header)) return header
+  for (const header of span) {
+    if (!(await isOurs(chain, header))) continue
+    if (height - header.number > BigInt(maxDepth)) {
+      throw new ForkTooDeepError(`${peer.toString()}'s chain forks from ours at #${header.number}, ${height - header.number} blocks below our head, deeper than ${maxDepth} (${limit})`)
+    }
+    return header
+  }
   // Not within the span: the block at `lo` must be common, the one at `hi` is not.
   const floor = height > BigInt(maxDepth) ? height - BigInt(maxDepth) : 0n
   let lo = floor
