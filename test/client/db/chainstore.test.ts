@@ -117,6 +117,30 @@ describe('Chain on a ChainStore', () => {
     })
   })
 
+  it('close() during a long putBlocks ends it after the block under way; what it put is written', async () => {
+    await withStore('chainstore-close', async (_dir, open) => {
+      let s = await open()
+      let heads = 0
+      const put = s.chain.putBlocks(src.blocks)
+      // Close once the first block is the head (a write per head move).
+      await new Promise<void>((resolve) => {
+        const batch = s.store.kv.batch.bind(s.store.kv)
+        s.store.kv.batch = async (ops) => {
+          await batch(ops)
+          if (++heads === 1) resolve()
+        }
+      })
+      await s.chain.close()
+      await expectRejectsTyped(put, ChainError, 'ERR_CHAIN_CLOSED')
+      const height = s.chain.headers.height
+      expect(height).toBeGreaterThan(0n)
+      expect(height).toBeLessThan(24n)
+      await s.close()
+      s = await open()
+      expect(s.chain.headers.height).toBe(height)
+    })
+  })
+
   it('opens a store of another chain as ERR_CHAIN_GENESIS_MISMATCH', async () => {
     await withStore('chainstore-genesis', async (_dir, open) => {
       const { store } = await open()

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
 import { Config, EthereumClient, Event, type Peer } from '../../../src/client'
+import { Chain } from '../../../src/client/blockchain/chain'
 import { ConfigError } from '../../../src/client/errors'
 import { expectRejectsTyped } from '../../reliability/table'
 import { tempDir } from '../../utils/disk'
@@ -22,6 +23,22 @@ describe('dataDir: identity, lock and known peers across restarts', () => {
       expect(err.message).toContain('in use')
     } finally {
       await client.stop()
+      dir.remove()
+    }
+  })
+
+  it('a client given a chain and a dataDir is a ConfigError, and the dataDir is not left locked', async () => {
+    const dir = tempDir('datadir-chain')
+    try {
+      const chain = await Chain.create({ common: testCommon() })
+      const config = new Config({ common: testCommon(), dataDir: dir.path, port: 0, discV4: false })
+      const err = await expectRejectsTyped(EthereumClient.create({ config, chain }), ConfigError, 'ERR_CONFIG_INVALID')
+      expect(err.option).toBe('dataDir')
+      await chain.close()
+      const client = await EthereumClient.create({ config })
+      expect(client.chain.headers.height).toBe(0n)
+      await client.stop()
+    } finally {
       dir.remove()
     }
   })
