@@ -37,9 +37,19 @@ beforeAll(async () => {
 }, 120_000)
 
 const clients: EthereumClient[] = []
-afterAll(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.stop()))
-})
+const stopClients = async (): Promise<void> => void (await Promise.all(clients.splice(0).map((c) => c.stop())))
+afterAll(stopClients)
+
+/** Runs `fn` on a fresh directory; the clients it started are stopped and the directory removed after it. */
+async function inDataDir(label: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = tempDir(label)
+  try {
+    await fn(dir.path)
+  } finally {
+    await stopClients()
+    dir.remove()
+  }
+}
 
 /** Writes `blocks` into the chain of `dataDir` (as a node that ran and stopped would have). */
 async function filledDataDir(dataDir: string, blocks: Parameters<Chain['putBlocks']>[0], stateHistory?: number): Promise<void> {
@@ -68,25 +78,22 @@ badInputTable('storage', 'a node on a damaged, read-only or full dataDir', [
     expected: 'StorageError (ERR_STORAGE_CORRUPT) from EthereumClient.create naming chaindata, the same at every retry (lock released); the CLI exits 1 saying the database is damaged',
     timeoutMs: 60_000,
     run: async () => {
-      const dir = tempDir('node-corrupt')
-      try {
-        await filledDataDir(dir.path, src.blocks.slice(0, 8))
-        // A reopen moves the write-ahead log into a table file: the file to damage.
-        await (await DataDir.open(dir.path, { common })).close()
-        const db = join(dir.path, CHAIN_DATA_DIR)
-        const table = readdirSync(db).find((f) => f.endsWith('.ldb'))!
-        truncateSync(join(db, table), Math.floor(statSync(join(db, table)).size / 2))
-        for (let attempt = 0; attempt < 2; attempt++) {
-          const err = await expectRejectsTyped(EthereumClient.create({ config: nodeConfig(dir.path) }), StorageError, 'ERR_STORAGE_CORRUPT')
-          expect(err.location).toBe(db)
-        }
-        const { code, stderr } = await cli(dir.path)
-        expect(code).toBe(1)
-        expect(stderr).toContain('error: ')
-        expect(stderr).toContain('the database is damaged or truncated')
-      } finally {
-        dir.remove()
+      await inDataDir('node-corrupt', async (dir) => {
+      await filledDataDir(dir, src.blocks.slice(0, 8))
+      // A reopen moves the write-ahead log into a table file: the file to damage.
+      await (await DataDir.open(dir, { common })).close()
+      const db = join(dir, CHAIN_DATA_DIR)
+      const table = readdirSync(db).find((f) => f.endsWith('.ldb'))!
+      truncateSync(join(db, table), Math.floor(statSync(join(db, table)).size / 2))
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const err = await expectRejectsTyped(EthereumClient.create({ config: nodeConfig(dir) }), StorageError, 'ERR_STORAGE_CORRUPT')
+        expect(err.location).toBe(db)
       }
+      const { code, stderr } = await cli(dir)
+      expect(code).toBe(1)
+      expect(stderr).toContain('error: ')
+      expect(stderr).toContain('the database is damaged or truncated')
+      })
     },
   },
   {
@@ -94,24 +101,21 @@ badInputTable('storage', 'a node on a damaged, read-only or full dataDir', [
     expected: 'opens at an earlier block of the chain with its state (the torn batches dropped whole), and serves and executes on from there',
     timeoutMs: 60_000,
     run: async () => {
-      const dir = tempDir('node-torn-log')
-      try {
-        await filledDataDir(dir.path, src.blocks.slice(0, 8))
-        const db = join(dir.path, CHAIN_DATA_DIR)
-        const log = readdirSync(db).find((f) => f.endsWith('.log'))!
-        truncateSync(join(db, log), Math.floor(statSync(join(db, log)).size * 0.6))
-        const client = await EthereumClient.create({ config: nodeConfig(dir.path, { sync: false }) })
-        clients.push(client)
-        const head = client.chain.headers.latest
-        expect(head.number).toBeGreaterThan(0n)
-        expect(head.number).toBeLessThan(8n)
-        expect(bytesToHex(head.hash())).toBe(bytesToHex(src.blocks[Number(head.number) - 1]!.hash()))
-        await client.chain.getAccount(testAccounts[0]!.address)
-        expect(await client.chain.putBlocks(src.blocks.slice(0, 8))).toBe(8 - Number(head.number))
-        await client.stop()
-      } finally {
-        dir.remove()
-      }
+      await inDataDir('node-torn-log', async (dir) => {
+      await filledDataDir(dir, src.blocks.slice(0, 8))
+      const db = join(dir, CHAIN_DATA_DIR)
+      const log = readdirSync(db).find((f) => f.endsWith('.log'))!
+      truncateSync(join(db, log), Math.floor(statSync(join(db, log)).size * 0.6))
+      const client = await EthereumClient.create({ config: nodeConfig(dir, { sync: false }) })
+      clients.push(client)
+      const head = client.chain.headers.latest
+      expect(head.number).toBeGreaterThan(0n)
+      expect(head.number).toBeLessThan(8n)
+      expect(bytesToHex(head.hash())).toBe(bytesToHex(src.blocks[Number(head.number) - 1]!.hash()))
+      await client.chain.getAccount(testAccounts[0]!.address)
+      expect(await client.chain.putBlocks(src.blocks.slice(0, 8))).toBe(8 - Number(head.number))
+      await client.stop()
+      })
     },
   },
   {
@@ -121,23 +125,24 @@ badInputTable('storage', 'a node on a damaged, read-only or full dataDir', [
     run: async () => {
       // Root writes through file modes: a read-only mount is the only read-only dataDir for it.
       const base = isRoot ? smallTmpfs(8192) : undefined
-      const dir = base === undefined ? tempDir('node-ro') : { path: join(base.path, 'data'), remove: base.unmount }
+      const made = base === undefined ? tempDir('node-ro') : { path: join(base.path, 'data'), remove: base.unmount }
+      const dir = made.path
       try {
-        if (base !== undefined) mkdirSync(dir.path)
-        await filledDataDir(dir.path, src.blocks.slice(0, 4))
-        new Config({ common, dataDir: dir.path }) // creates the node key while it can
-        const db = join(dir.path, CHAIN_DATA_DIR)
+        if (base !== undefined) mkdirSync(dir)
+        await filledDataDir(dir, src.blocks.slice(0, 4))
+        new Config({ common, dataDir: dir }) // creates the node key while it can
+        const db = join(dir, CHAIN_DATA_DIR)
         const before = readdirSync(db).map((f) => `${f}:${statSync(join(db, f)).size}`).sort()
         if (base !== undefined) base.readOnly()
-        else makeReadOnly(dir.path)
-        await expectRejectsTyped(EthereumClient.create({ config: nodeConfig(dir.path) }), StorageError, 'ERR_STORAGE_READ_ONLY')
+        else makeReadOnly(dir)
+        await expectRejectsTyped(EthereumClient.create({ config: nodeConfig(dir) }), StorageError, 'ERR_STORAGE_READ_ONLY')
         expect(readdirSync(db).map((f) => `${f}:${statSync(join(db, f)).size}`).sort()).toEqual(before)
-        const { code, stderr } = await cli(dir.path)
+        const { code, stderr } = await cli(dir)
         expect(code).toBe(1)
         expect(stderr).toContain('the dataDir is read-only')
       } finally {
-        if (base === undefined) makeWritable(dir.path)
-        dir.remove()
+        if (base === undefined) makeWritable(dir)
+        made.remove()
       }
     },
   },
@@ -176,7 +181,7 @@ badInputTable('storage', 'a node on a damaged, read-only or full dataDir', [
         await again.stop()
         await peer.client.stop()
       } finally {
-        await Promise.all(clients.splice(0).map((c) => c.stop()))
+        await stopClients()
         fs.unmount()
       }
     },
@@ -186,34 +191,30 @@ badInputTable('storage', 'a node on a damaged, read-only or full dataDir', [
     expected: 'ForkTooDeepError (ERR_PEER_SYNC_FORK_TOO_DEEP, naming stateHistory) as PEER_ERROR; the peer is not banned, the head stays; nothing executed on a pruned state',
     timeoutMs: 60_000,
     run: async () => {
-      const dir = tempDir('node-deep-fork')
-      try {
-        const [ours, theirs] = fork.branches
-        await filledDataDir(dir.path, [...fork.shared, ...ours!.blocks], 8)
-        const peer = await startNode({ common, chain: await chainWith(common, [...fork.shared, ...theirs!.blocks]), sync: false, discV4: false })
-        clients.push(peer.client)
-        const peerId = bytesToHex(peer.client.config.nodeId).slice(2)
-        let refused: Promise<unknown[]> | undefined
-        const node = await startNode({
-          common,
-          dataDir: dir.path,
-          stateHistory: 8,
-          discV4: false,
-          bootnodes: [peer.url],
-          beforeStart: (c) => {
-            refused = c.config.events.waitFor(Event.PEER_ERROR, { timeoutMs: WAIT_MS, filter: (e) => e instanceof ForkTooDeepError })
-          },
-        })
-        clients.push(node.client)
-        const [err] = (await refused!) as [Error]
-        expect(err.message).toContain('stateHistory')
-        expect(bytesToHex(node.client.chain.headers.latest.hash())).toBe(bytesToHex(ours!.blocks[11]!.hash()))
-        expect(node.client.service.pool.isBanned(peerId)).toBe(false)
-        await node.client.stop()
-      } finally {
-        await Promise.all(clients.splice(0).map((c) => c.stop()))
-        dir.remove()
-      }
+      await inDataDir('node-deep-fork', async (dir) => {
+      const [ours, theirs] = fork.branches
+      await filledDataDir(dir, [...fork.shared, ...ours!.blocks], 8)
+      const peer = await startNode({ common, chain: await chainWith(common, [...fork.shared, ...theirs!.blocks]), sync: false, discV4: false })
+      clients.push(peer.client)
+      const peerId = bytesToHex(peer.client.config.nodeId).slice(2)
+      let refused: Promise<unknown[]> | undefined
+      const node = await startNode({
+        common,
+        dataDir: dir,
+        stateHistory: 8,
+        discV4: false,
+        bootnodes: [peer.url],
+        beforeStart: (c) => {
+          refused = c.config.events.waitFor(Event.PEER_ERROR, { timeoutMs: WAIT_MS, filter: (e) => e instanceof ForkTooDeepError })
+        },
+      })
+      clients.push(node.client)
+      const [err] = (await refused!) as [Error]
+      expect(err.message).toContain('stateHistory')
+      expect(bytesToHex(node.client.chain.headers.latest.hash())).toBe(bytesToHex(ours!.blocks[11]!.hash()))
+      expect(node.client.service.pool.isBanned(peerId)).toBe(false)
+      await node.client.stop()
+      })
     },
   },
   {
@@ -221,30 +222,26 @@ badInputTable('storage', 'a node on a damaged, read-only or full dataDir', [
     expected: "JSON-RPC error -32000 'missing trie node <root>: the state of block 2 … is pruned'; at a kept block the balance",
     timeoutMs: 60_000,
     run: async () => {
-      const dir = tempDir('node-rpc-pruned')
-      try {
-        await filledDataDir(dir.path, src.blocks.slice(0, 10), 4)
-        const { client } = await startNode({ common, dataDir: dir.path, stateHistory: 4, discV4: false, sync: false, rpcPort: 0 })
-        clients.push(client)
-        const call = async (block: string): Promise<{ result?: string; error?: { code: number; message: string } }> => {
-          const res = await fetch(client.rpc!.url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_getBalance', params: [testAccounts[0]!.address.toString(), block] }),
-          })
-          return (await res.json()) as { result?: string; error?: { code: number; message: string } }
-        }
-        const pruned = await call('0x2')
-        expect(pruned.error?.code).toBe(-32000)
-        expect(pruned.error?.message).toMatch(/^missing trie node 0x[0-9a-f]{64}: the state of block 2 /)
-        const kept = await call('0x9')
-        expect(kept.error).toBeUndefined()
-        expect(BigInt(kept.result!)).toBe((await client.chain.getAccount(testAccounts[0]!.address, src.blocks[8]!.header)).balance)
-        await client.stop()
-      } finally {
-        await Promise.all(clients.splice(0).map((c) => c.stop()))
-        dir.remove()
+      await inDataDir('node-rpc-pruned', async (dir) => {
+      await filledDataDir(dir, src.blocks.slice(0, 10), 4)
+      const { client } = await startNode({ common, dataDir: dir, stateHistory: 4, discV4: false, sync: false, rpcPort: 0 })
+      clients.push(client)
+      const call = async (block: string): Promise<{ result?: string; error?: { code: number; message: string } }> => {
+        const res = await fetch(client.rpc!.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_getBalance', params: [testAccounts[0]!.address.toString(), block] }),
+        })
+        return (await res.json()) as { result?: string; error?: { code: number; message: string } }
       }
+      const pruned = await call('0x2')
+      expect(pruned.error?.code).toBe(-32000)
+      expect(pruned.error?.message).toMatch(/^missing trie node 0x[0-9a-f]{64}: the state of block 2 /)
+      const kept = await call('0x9')
+      expect(kept.error).toBeUndefined()
+      expect(BigInt(kept.result!)).toBe((await client.chain.getAccount(testAccounts[0]!.address, src.blocks[8]!.header)).balance)
+      await client.stop()
+      })
     },
   },
 ])
