@@ -6,13 +6,17 @@
  * would: the figures are the syncing node's own work. The anchor of each path is the import
  * ceiling: the same blocks, decoded from their bytes, put into a fresh Chain with no network
  * at all, in the synchronizer's import batches. A path at 1× the ceiling hides the network
- * entirely behind execution.
+ * entirely behind execution. The P2P sync also runs into a fresh dataDir (the chain on LevelDB,
+ * one batch per block), against the same sync in memory.
  *
  * Second part: transaction propagation latency across a line of 5 clients (A–B–C–D–E, each
  * linked only to its neighbours): a transaction added to A's pool, until E's pool has it.
  */
 import { type Block, createBlockFromBytesArray } from '@ethereumjs/block'
 import { RLP } from '@ethereumjs/rlp'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import { testAccounts } from '../src/chain-config'
@@ -64,6 +68,8 @@ interface SyncResult {
 
 interface Round {
   sync: SyncResult
+  /** The same sync into a fresh dataDir (P2P rounds only). */
+  onDisk?: SyncResult
   ceiling: number
   latencies: number[]
 }
@@ -89,9 +95,13 @@ async function ceiling(sizes: Sizes): Promise<number> {
   }
 }
 
-/** One sync of the whole chain by a fresh client from the path's servers; resolves when it holds the head. */
-async function syncOnce(path: Path, servers: readonly string[], sizes: Sizes): Promise<SyncResult> {
-  const config = benchConfig({ useP2PServer: path === 'p2p', bootnodes: [...servers], sync: false, maxPeers: SERVERS + 1 })
+/**
+ * One sync of the whole chain by a fresh client from the path's servers; resolves when it
+ * holds the head. `onDisk`: the client keeps its chain in a fresh dataDir.
+ */
+async function syncOnce(path: Path, servers: readonly string[], sizes: Sizes, onDisk = false): Promise<SyncResult> {
+  const dataDir = onDisk ? mkdtempSync(join(tmpdir(), 'ethp2p-sync-')) : undefined
+  const config = benchConfig({ useP2PServer: path === 'p2p', bootnodes: [...servers], sync: false, maxPeers: SERVERS + 1, dataDir })
   const client = await EthereumClient.create({ config })
   try {
     const peers = new Promise<void>((resolve) => {
@@ -116,6 +126,7 @@ async function syncOnce(path: Path, servers: readonly string[], sizes: Sizes): P
     return { blocksPerSec: perSec(sizes.blocks, ms), mbPerSec: mbPerSec(bytes, ms), servedBy }
   } finally {
     await client.stop()
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })
   }
 }
 
@@ -199,6 +210,7 @@ async function run(ctx: BenchContext) {
     const servers = (await child.next(PART_TIMEOUT_MS, 'the serving child to start')) as unknown as Record<Path, string[]>
     const side = (path: Path) => async (r: number): Promise<Round> => ({
       sync: await withTimeout(syncOnce(path, servers[path], sizes), PART_TIMEOUT_MS, `${path} sync`),
+      onDisk: path === 'p2p' ? await withTimeout(syncOnce(path, servers[path], sizes, true), PART_TIMEOUT_MS, `${path} sync into a dataDir`) : undefined,
       ceiling: await ceiling(sizes),
       latencies: await propagation(path, sizes.txs, r),
     })
@@ -222,6 +234,7 @@ function report(p2p: Round[], rlpx: Round[], sizes: Sizes, rounds: number) {
     row({ metric: `P2P sync, ${blocks}`, unit: 'blocks/s', better: 'higher', ours: m(p2p, (r) => r.sync.blocksPerSec), anchor: ceil, anchorName: anchorCeiling, target: 0.8, note: `peers that served bodies: ${served(p2p)}` }),
     row({ metric: `RLPx sync, ${blocks}`, unit: 'blocks/s', better: 'higher', ours: m(rlpx, (r) => r.sync.blocksPerSec), anchor: ceil, anchorName: anchorCeiling, target: 0.8, note: `peers that served bodies: ${served(rlpx)}` }),
     row({ metric: `sync, ${blocks}`, unit: 'blocks/s', better: 'higher', ours: m(p2p, (r) => r.sync.blocksPerSec), anchor: m(rlpx, (r) => r.sync.blocksPerSec), anchorName: 'RLPx path', target: 1 }),
+    row({ metric: `P2P sync into a dataDir, ${blocks}`, unit: 'blocks/s', better: 'higher', ours: m(p2p, (r) => r.onDisk!.blocksPerSec), anchor: m(p2p, (r) => r.sync.blocksPerSec), anchorName: 'P2P sync in memory', target: 0.7, note: 'LevelDB, one atomic batch per block' }),
     row({ metric: 'sync, bytes received', unit: 'MB/s', better: 'higher', ours: m(p2p, (r) => r.sync.mbPerSec), anchor: m(rlpx, (r) => r.sync.mbPerSec), anchorName: 'RLPx path', note: 'wire bytes (framing, encryption) while syncing' }),
     row({ metric: `tx across a ${LINE}-node line, p50`, unit: 'ms', better: 'lower', ours: median(lat(p2p)), anchor: median(lat(rlpx)), anchorName: 'RLPx path', note: `${sizes.txs} transactions per round, A's pool to E's pool, 4 hops` }),
     row({ metric: `tx across a ${LINE}-node line, p99`, unit: 'ms', better: 'lower', ours: p99(lat(p2p)), anchor: p99(lat(rlpx)), anchorName: 'RLPx path' }),
@@ -232,6 +245,7 @@ function report(p2p: Round[], rlpx: Round[], sizes: Sizes, rounds: number) {
     headline: 0,
     rows,
     notes: [
+      'dataDir row: the same P2P sync by a client with a fresh dataDir (its chain on LevelDB, one batch per block that becomes the head), once per P2P round',
       `after one unrecorded sync per path (warm-up), the syncing EthereumClient runs here, its ${SERVERS} servers per path (one stored chain) in a child process; its synchronizer starts once it has all ${SERVERS} peers; the time runs until its head is the chain's head (every block executed)`,
       `import ceiling: the same blocks, decoded from their bytes, put into a fresh Chain in batches of ${IMPORT_BATCH} (the synchronizer's import batch), once per round and side; the best of them`,
       `transaction line: ${LINE} clients in this process, each linked to its neighbours only; one transaction at a time, from A's txPool.add until E's pool emits it`,
@@ -242,6 +256,6 @@ function report(p2p: Round[], rlpx: Round[], sizes: Sizes, rounds: number) {
 
 export const sync: Bench = {
   name: 'sync',
-  description: `an empty client syncs 1024 blocks with transactions from ${SERVERS} peers (blocks/s, MB/s, share of the import ceiling); tx latency across a ${LINE}-node line; P2P vs RLPx`,
+  description: `an empty client syncs 1024 blocks with transactions from ${SERVERS} peers (blocks/s, MB/s, share of the import ceiling; into a dataDir); tx latency across a ${LINE}-node line; P2P vs RLPx`,
   run,
 }

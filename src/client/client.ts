@@ -2,7 +2,7 @@ import debug from 'debug'
 
 import { Chain } from './blockchain/chain'
 import { DataDir } from './db/datadir'
-import { ClientStateError } from './errors'
+import { ClientStateError, ConfigError } from './errors'
 import { NodeMetrics } from './metrics/metrics'
 import { MetricsServer } from './metrics/server'
 import { RpcServer } from './rpc/server'
@@ -19,7 +19,10 @@ const log = debug('client')
 
 export interface EthereumClientOptions {
   config: Config
-  /** An existing chain to serve; default: a fresh in-memory chain at genesis of `config.common`. */
+  /**
+   * An existing chain to serve; default: the chain of `config.dataDir`, else a fresh in-memory
+   * chain at genesis of `config.common`. Not with a dataDir (its chain is the one stored there).
+   */
   chain?: Chain
   /** Peer preference of the synchronizer (default: reputation first, then the highest claimed head). */
   rankPeers?: RankPeers
@@ -55,6 +58,14 @@ export class EthereumClient {
     this.config.events.emit(Event.CHAIN_UPDATED, { height: head.height, hash: head.latest.hash(), reorged: update.removed.length })
   }
 
+  /** The chain could not write its dataDir: the node stops, the disk keeping the head written last. */
+  private readonly onChainFailed = (err: Error): void => {
+    log('chain failed, stopping: %s', err.message)
+    this.config.events.emit(Event.CHAIN_FAILED, err)
+    // The dataDir's other writes (the node table) may fail the same way: stopping goes on regardless.
+    this.stop().catch((e: unknown) => log('stopping after the chain failed: %s', (e as Error).message))
+  }
+
   private constructor(config: Config, chain: Chain, dataDir: DataDir | undefined, rankPeers: RankPeers | undefined) {
     this.config = config
     this.chain = chain
@@ -62,6 +73,7 @@ export class EthereumClient {
     this.service = new FullEthereumService({ config, chain })
     this.synchronizer = new Synchronizer({ config, chain, pool: this.service.pool, knowledge: this.service.knowledge, rankPeers })
     chain.events.on('updated', this.onChainUpdated)
+    chain.events.on('failed', this.onChainFailed)
     // eth_syncing and the sync metrics ask the synchronizer.
     const sync = () => this.synchronizer
     if (config.tally !== undefined && config.metricsPort !== undefined) {
@@ -81,12 +93,19 @@ export class EthereumClient {
     }
   }
 
-  /** Creates the client; with `config.dataDir`, opens it first (ConfigError if another process has it). */
+  /**
+   * Creates the client; with `config.dataDir`, opens it first and runs the chain stored there
+   * (ConfigError if another process has it, StorageError if it cannot be read or written).
+   */
   static async create(opts: EthereumClientOptions): Promise<EthereumClient> {
-    const dataDir = opts.config.dataDir === undefined ? undefined : await DataDir.open(opts.config.dataDir)
+    const { config } = opts
+    if (config.dataDir !== undefined && opts.chain !== undefined) {
+      throw new ConfigError('dataDir', `a client on dataDir ${config.dataDir} runs the chain stored there; pass no chain`)
+    }
+    const dataDir = config.dataDir === undefined ? undefined : await DataDir.open(config.dataDir, { common: config.common, stateHistory: config.stateHistory })
     try {
-      const chain = opts.chain ?? (await Chain.create({ common: opts.config.common }))
-      return new EthereumClient(opts.config, chain, dataDir, opts.rankPeers)
+      const chain = opts.chain ?? (await Chain.create({ common: config.common, store: dataDir?.chain }))
+      return new EthereumClient(config, chain, dataDir, opts.rankPeers)
     } catch (err) {
       await dataDir?.close()
       throw err
@@ -156,11 +175,16 @@ export class EthereumClient {
     if (wasOpen) await this.config.server.stop()
     await this.service.close()
     this.chain.events.off('updated', this.onChainUpdated)
+    this.chain.events.off('failed', this.onChainFailed)
     await this.chain.close()
-    await this.dataDir?.close()
-    this.lifecycle = 'stopped'
-    log('stopped')
-    this.config.events.emit(Event.CLIENT_SHUTDOWN)
+    try {
+      // Rejects when the node table's last writes failed; the database is closed either way.
+      await this.dataDir?.close()
+    } finally {
+      this.lifecycle = 'stopped'
+      log('stopped')
+      this.config.events.emit(Event.CLIENT_SHUTDOWN)
+    }
   }
 
   private async stopEndpoints(): Promise<void> {

@@ -8,6 +8,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS, isValidPrivateKey, nodeIdFromPrivateKey, 
 
 import { MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_RECEIPTS_SERVE } from './blockchain/chain'
 import { loadOrCreateNodeKey } from './db/nodekey'
+import { DEFAULT_STATE_HISTORY } from './db/statestore'
 import { ConfigError } from './errors'
 import { ETH_VERSIONS, type EthVersion, MAX_HASHES_PER_REQUEST, MAX_HEADERS_PER_REQUEST, isEthVersion } from './net/protocol/ethmessages'
 import { MessageTally } from './metrics/tally'
@@ -196,6 +197,11 @@ export interface ConfigOptions {
    * seen) and its key (`nodekey`). One process per dataDir. Default: none, everything in memory.
    */
   dataDir?: string
+  /**
+   * With a dataDir: the blocks below the head whose state is kept (older states are pruned,
+   * and a fork from below them is not followed). Default DEFAULT_STATE_HISTORY (128).
+   */
+  stateHistory?: number
   /** Enode URLs to bootstrap discovery from. Default none. */
   bootnodes?: string[]
   /** Maximum connected peers, at least 1. Default 25. */
@@ -313,6 +319,7 @@ export class Config {
   readonly key: Uint8Array
   /** Absolute path of the dataDir, or undefined: nothing persists. */
   readonly dataDir: string | undefined
+  readonly stateHistory: number
   /** Our node id: the 64-byte uncompressed public key without the 0x04 prefix. */
   readonly nodeId: Uint8Array
   readonly bootnodes: Enode[]
@@ -377,6 +384,7 @@ export class Config {
     this.bindAddress = checkIPv4('bindAddress', opts.bindAddress ?? DEFAULT_BIND_ADDRESS)
     this.extIP = checkIPv4('extIP', opts.extIP ?? DEFAULT_EXT_IP)
     this.dataDir = opts.dataDir === undefined ? undefined : checkDataDir(opts.dataDir)
+    this.stateHistory = checkInt('stateHistory', opts.stateHistory ?? DEFAULT_STATE_HISTORY, 1)
     this.key = opts.key === undefined && this.dataDir !== undefined ? loadOrCreateNodeKey(this.dataDir) : checkKey(opts.key)
     this.nodeId = nodeIdFromPrivateKey(this.key)
     this.bootnodes = (opts.bootnodes ?? []).map(parseBootnode)

@@ -34,6 +34,8 @@ export enum Event {
   SYNC_PROGRESS = 'sync:progress',
   SYNC_SYNCHRONIZED = 'sync:synchronized',
   CHAIN_UPDATED = 'chain:updated',
+  /** A write to the chain's dataDir failed (full disk, I/O error): the client stops itself. */
+  CHAIN_FAILED = 'chain:failed',
 }
 
 /** A node seen by discovery (not yet connected). */
@@ -119,6 +121,7 @@ export interface EventParams {
   [Event.SYNC_PROGRESS]: [info: { height: bigint; target: bigint }]
   [Event.SYNC_SYNCHRONIZED]: [info: BlockRef]
   [Event.CHAIN_UPDATED]: [info: ChainUpdatedInfo]
+  [Event.CHAIN_FAILED]: [error: Error]
 }
 
 export type EventListener<E extends Event> = (...args: EventParams[E]) => void

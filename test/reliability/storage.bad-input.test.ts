@@ -7,7 +7,6 @@ import { Common } from '../../src/chain-config'
 import { Config } from '../../src/client/config'
 import { ChainStore } from '../../src/client/db/chainstore'
 import { StorageError } from '../../src/client/db/errors'
-import { importBlocks } from '../../src/client/db/importer'
 import { NODE_PREFIX, REFCOUNT_PREFIX } from '../../src/client/db/keys'
 import { prefixed } from '../../src/client/db/kvstore'
 import { LevelKvStore } from '../../src/client/db/level'
@@ -15,6 +14,7 @@ import { NODE_KEY_FILE } from '../../src/client/db/nodekey'
 import { ConfigError } from '../../src/client/errors'
 import { type TestChain, buildTestChain } from '../../src/client/testing/testchain'
 import { FailingKvStore, isRoot, readOnlyDir, smallTmpfs, tempDir } from '../utils/disk'
+import { openStoredChain } from '../utils/stored-chain'
 import { badInputTable, expectRejectsTyped, expectThrowsTyped } from './table'
 
 /**
@@ -39,22 +39,30 @@ async function withDir(label: string, fn: (dir: string) => Promise<void>): Promi
 
 /** A closed database holding blocks 1..`blocks` of the test chain. */
 async function filled(dir: string, blocks: number): Promise<void> {
-  const store = await ChainStore.open({ kv: await LevelKvStore.open(dir, { dataDir: dir }), common: common() })
-  await importBlocks(store, (await testChain()).blocks.slice(0, blocks))
-  await store.close()
+  const s = await openStoredChain(dir, common())
+  await s.chain.putBlocks((await testChain()).blocks.slice(0, blocks))
+  await s.close()
 }
 
-/** Imports until an injected write failure, then checks the reopened store: the last written head, with its state. */
+/**
+ * Imports until an injected write failure: the chain fails (its `failed` event, every later
+ * call refused with the same error, its head the last one written), and the reopened store
+ * has that head, with its state, and nothing of the failed batch.
+ */
 async function failedWriteLeavesNoPartialHead(error: () => Error, code: string): Promise<void> {
   await withDir('fail', async (dir) => {
     const kv = new FailingKvStore(await LevelKvStore.open(dir, { dataDir: dir }), error)
-    const store = await ChainStore.open({ kv, common: common() })
+    const s = await openStoredChain(dir, common(), { kv })
     const { blocks } = await testChain()
-    await importBlocks(store, blocks.slice(0, 3))
+    await s.chain.putBlocks(blocks.slice(0, 3))
+    const failed = new Promise<Error>((resolve) => s.chain.events.once('failed', resolve))
     kv.failAfter(0)
-    await expectRejectsTyped(importBlocks(store, blocks.slice(3, 6)), StorageError, code)
-    await expectRejectsTyped(importBlocks(store, blocks.slice(3, 6)), StorageError, code)
-    await store.close()
+    const err = await expectRejectsTyped(s.chain.putBlocks(blocks.slice(3, 6)), StorageError, code)
+    expect(await failed).toBe(err)
+    expect(s.chain.headers.height).toBe(3n)
+    await expectRejectsTyped(s.chain.putBlocks(blocks.slice(3, 6)), StorageError, code)
+    await expectRejectsTyped(s.chain.getBlock(1n), StorageError, code)
+    await s.close()
     const reopened = await ChainStore.open({ kv: await LevelKvStore.open(dir, { dataDir: dir }), common: common() })
     expect(reopened.head.number).toBe(3n)
     expect(reopened.nodes.hasState(reopened.head.stateRoot)).toBe(true)
@@ -186,7 +194,7 @@ badInputTable('storage', 'the dataDir and its database', [
   },
   {
     case: 'a write error injected into the 4th block batch',
-    expected: 'StorageError (ERR_STORAGE_FULL) from import, then again on retry; reopens at block 3 with its state',
+    expected: "StorageError (ERR_STORAGE_FULL) from putBlocks, the chain's 'failed' event, every later call refused; head stays 3; reopens at block 3 with its state",
     run: () => failedWriteLeavesNoPartialHead(() => new StorageError('ERR_STORAGE_FULL', 'injected', 'no space left on device'), 'ERR_STORAGE_FULL'),
   },
   {

@@ -14,15 +14,17 @@ export function tempDir(label: string): { path: string; remove: () => void } {
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
 
 /**
- * A small tmpfs mounted at a fresh directory (root only: it needs mount). `remount('ro')`
- * makes it read-only; `unmount()` removes it.
+ * A small tmpfs mounted at a fresh directory (root only: it needs mount). `readOnly()` makes
+ * it read-only, `resize()` gives it another size (room again after filling it); `unmount()`
+ * removes it.
  */
-export function smallTmpfs(sizeKiB: number): { path: string; readOnly: () => void; unmount: () => void } {
+export function smallTmpfs(sizeKiB: number): { path: string; readOnly: () => void; resize: (sizeKiB: number) => void; unmount: () => void } {
   const dir = tempDir('tmpfs')
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKiB}k`, 'tmpfs', dir.path])
   return {
     path: dir.path,
     readOnly: () => execFileSync('mount', ['-o', 'remount,ro', dir.path]),
+    resize: (size) => execFileSync('mount', ['-o', `remount,size=${size}k`, dir.path]),
     unmount: () => {
       execFileSync('umount', [dir.path])
       dir.remove()

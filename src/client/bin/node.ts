@@ -4,9 +4,10 @@
  * [--bindAddress IP] [--key HEX] [--dataDir DIR] [--chainId N] [--p2p] [--eth V,V...]
  * [--metrics-port N] [--metrics-address IP] [--rpc-port N] [--rpc-address IP]
  * [--dev-period S] [--no-sync]`.
- * Prints the node's enode URL, logs peers joining and leaving, sync progress
- * and every head move, and shuts down cleanly on SIGINT/SIGTERM (a second
- * signal exits at once).
+ * Prints the node's enode URL and head, logs peers joining and leaving, sync
+ * progress and every head move, and shuts down cleanly on SIGINT/SIGTERM (a
+ * second signal exits at once). A failed write to the dataDir stops the node
+ * with exit code 1.
  */
 import { parseArgs } from 'node:util'
 
@@ -137,6 +138,10 @@ async function main(): Promise<void> {
   const short = (hash: Uint8Array): string => `${bytesToHex(hash).slice(0, 10)}…`
   events.on(Event.SYNC_STARTED, (s) => console.log(`${time()} syncing toward #${s.target} ${short(s.hash)} from ${s.peer.id.slice(0, 16)}…`))
   events.on(Event.SYNC_SYNCHRONIZED, (s) => console.log(`${time()} synchronized at #${s.height} ${short(s.hash)}`))
+  events.on(Event.CHAIN_FAILED, (err) => {
+    console.error(`error: ${err.message}; stopping (the dataDir keeps the head written last)`)
+    events.once(Event.CLIENT_SHUTDOWN, () => process.exit(1))
+  })
   events.on(Event.CHAIN_UPDATED, (c) => console.log(`${time()} head #${c.height} ${short(c.hash)}${c.reorged > 0 ? ` (reorg: ${c.reorged} blocks replaced)` : ''} — pool: ${client.service.txPool.size}`))
 
   let stopping = false
@@ -166,6 +171,8 @@ async function main(): Promise<void> {
 
   const producing = config.devPeriod > 0 ? `, producing a block every ${config.devPeriod} s` : ''
   console.log(`${time()} starting node ${server.name} (chain id ${config.common.chainId()}, max peers ${config.maxPeers}${config.sync ? ', syncing' : ''}${producing})`)
+  const head = client.chain.headers.latest
+  console.log(`${time()} chain at #${head.number} ${short(head.hash())}${config.dataDir === undefined ? ' (in memory)' : ` (dataDir ${config.dataDir})`}`)
   await client.start()
   if (client.metrics !== undefined) console.log(`${time()} metrics: ${client.metrics.server.url}`)
   if (client.rpc !== undefined) console.log(`${time()} JSON-RPC: ${client.rpc.url}`)

@@ -8,9 +8,11 @@ import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import debug from 'debug'
 
 import { createGenesisBlock } from '../../chain-config'
-import { ChainError } from './errors'
+import { ChainError, StatePrunedError } from './errors'
 import { LruMap } from '../../p2p/util/lru'
 import { type HeadDiff, headDiff, replacesHead } from './forkchoice'
+import { type ChainRecords, MemoryRecords } from './records'
+import { MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_NODE_DATA_SERVE, MAX_RECEIPTS_SERVE, SOFT_RESPONSE_LIMIT, clampCount, collectReply, unknownBlock } from './serve'
 import { type AccountInfo, ChainState } from './state'
 import { verifyReceipts } from './verify'
 
@@ -20,27 +22,7 @@ import type { BlockTemplate, BuiltBlock } from './builder'
 
 const log = debug('client:chain')
 
-/**
- * Most headers one getHeaders call returns, whatever `max` asks for (geth's maxHeadersServe).
- * A peer may ask for 2^64-1 headers; the work and the reply stay bounded by this.
- */
-export const MAX_HEADERS_SERVE = 1024
-
-/** Most bodies one getBodies call returns (geth's maxBodiesServe); later hashes are not looked at. */
-export const MAX_BODIES_SERVE = 1024
-
-/** Most blocks' receipts one getReceipts call returns (geth's maxReceiptsServe). */
-export const MAX_RECEIPTS_SERVE = 1024
-
-/** Most state entries (trie nodes, contract code) one getNodeData call returns (geth's maxNodeDataServe). */
-export const MAX_NODE_DATA_SERVE = 384
-
-/**
- * Default soft byte budget of a getBodies/getReceipts reply (geth's softResponseLimit, 2 MiB):
- * items are added while the running total is below it, so a reply holds at least one item and
- * stays near this size, well under the 10 MiB message cap unless a single item is that large.
- */
-export const SOFT_RESPONSE_LIMIT = 2 * 1024 * 1024
+export { MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_NODE_DATA_SERVE, MAX_RECEIPTS_SERVE, SOFT_RESPONSE_LIMIT }
 
 /**
  * Headers kept decoded, by hash. Building a BlockHeader from stored bytes costs about 70 µs
@@ -59,6 +41,18 @@ export const CHAIN_MAX_LISTENERS = 100
 export interface ChainOptions {
   /** A chain made by `Common.custom`; its genesis comes from chain-config. */
   common: Common
+  /**
+   * The persistent chain to run on (a dataDir's ChainStore, opened for the same chain): its
+   * blockchain, state, receipts and head. Default: a new chain in memory, at genesis. The
+   * store's owner closes it, after the chain.
+   */
+  store?: PersistentChain
+}
+
+/** What Chain needs of a persistent store (src/client/db/chainstore.ts's ChainStore). */
+export interface PersistentChain extends ChainRecords {
+  readonly blockchain: Blockchain
+  readonly state: ChainState
 }
 
 export interface ResponseLimitOptions {
@@ -82,12 +76,18 @@ export interface ChainUpdate extends HeadDiff {
 export interface ChainEvents {
   /** The head moved, whatever moved it (an import, a reorg, a block built here). */
   updated: [update: ChainUpdate]
+  /**
+   * A write to the chain's store failed (a full disk, an I/O error): the chain refuses every
+   * further call with this error, and its head stays the last one written. Emitted once.
+   */
+  failed: [error: Error]
 }
 
 /**
- * The client's chain: blocks kept in memory by @ethereumjs/blockchain, the world state they
- * produce (ChainState), and their receipts. It serves headers, bodies, receipts and state
- * (trie nodes and contract code by hash) as the eth protocol asks for them.
+ * The client's chain: blocks kept by @ethereumjs/blockchain, the world state they produce
+ * (ChainState), and their receipts (ChainRecords), in memory or in a dataDir's store. It
+ * serves headers, bodies, receipts and state (trie nodes and contract code by hash) as the
+ * eth protocol asks for them.
  *
  * Blocks are validated on put by @ethereumjs/blockchain (parent link, number, timestamp, gas
  * limit, base fee, blob gas, requests hash, transaction signatures and roots, uncles) and by
@@ -98,32 +98,51 @@ export interface ChainEvents {
  *
  * Blocks may fork from any stored block. The head is the longest chain (see forkchoice.ts):
  * after each putBlocks the chain keeps its head unless the blocks put made a longer chain, and
- * then switches to it, the blocks above the common ancestor leaving the canonical chain. The
- * state of every block stays (each block runs on its own parent's state root), so switching
- * needs no re-execution of what is stored. Every head move is an `updated` event.
+ * then switches to it, the blocks above the common ancestor leaving the canonical chain. Each
+ * block runs on its own parent's state root, so switching needs no re-execution of what is
+ * stored. In memory every state stays; a store keeps the last `stateHistory` blocks' states,
+ * and a block forking below them is refused with StatePrunedError. Every head move is an
+ * `updated` event.
+ *
+ * With a store, a block that becomes the head is written at once, in one batch with its
+ * state, receipts, canonical index and the head record; blocks that do not (yet) lead are
+ * written with the head the call ends on. So the store always holds a head whose state is
+ * there, and a kill loses at most the block being put. A failed write fails the chain
+ * (`failed`): the disk keeps the head written last.
  */
 export class Chain {
   readonly common: Common
   readonly blockchain: Blockchain
   readonly events = new EventEmitter<ChainEvents>().setMaxListeners(CHAIN_MAX_LISTENERS)
   private readonly state: ChainState
-  private readonly receiptsByHash = new Map<string, Uint8Array[]>()
+  private readonly records: ChainRecords
   private readonly headerCache = new LruMap<string, BlockHeader>(HEADER_CACHE_SIZE)
   private head: ChainHead
   private isOpen = false
+  private failure?: Error
   private putQueue: Promise<unknown> = Promise.resolve()
 
-  private constructor(common: Common, blockchain: Blockchain, state: ChainState, head: ChainHead) {
+  private constructor(common: Common, blockchain: Blockchain, state: ChainState, records: ChainRecords, head: ChainHead) {
     this.common = common
     this.blockchain = blockchain
     this.state = state
+    this.records = records
     this.head = head
   }
 
-  /** Creates the in-memory chain at its genesis, already open. */
+  /** Creates the chain, already open: in memory at its genesis, or on `store` at the store's head. */
   static async create(opts: ChainOptions): Promise<Chain> {
     const common = opts.common
     const genesisBlock = createGenesisBlock(common)
+    const { store } = opts
+    if (store !== undefined) {
+      if (!equalsBytes(store.blockchain.genesisBlock.hash(), genesisBlock.hash())) {
+        throw new ChainError('ERR_CHAIN_GENESIS_MISMATCH', `the store holds genesis ${bytesToHex(store.blockchain.genesisBlock.hash())}, this chain's is ${bytesToHex(genesisBlock.hash())}`)
+      }
+      const chain = new Chain(common, store.blockchain, store.state, store, { height: 0n, td: 0n, latest: genesisBlock.header })
+      await chain.open()
+      return chain
+    }
     const blockchain = await createBlockchain({
       common,
       genesisBlock,
@@ -134,8 +153,9 @@ export class Chain {
     })
     // Checks that the genesis allocation produces the state root the genesis header commits to.
     const state = await ChainState.create({ common, blockchain, genesisStateRoot: genesisBlock.header.stateRoot })
-    const chain = new Chain(common, blockchain, state, { height: 0n, td: genesisBlock.header.difficulty, latest: genesisBlock.header })
-    chain.receiptsByHash.set(bytesToHex(genesisBlock.hash()), [])
+    const records = new MemoryRecords()
+    records.stageBlock(genesisBlock, [])
+    const chain = new Chain(common, blockchain, state, records, { height: 0n, td: genesisBlock.header.difficulty, latest: genesisBlock.header })
     await chain.open()
     return chain
   }
@@ -148,18 +168,34 @@ export class Chain {
     return this.isOpen
   }
 
+  /** States kept below the head (a dataDir's window), or undefined when every state is kept (in memory). */
+  get stateHistory(): number | undefined {
+    return this.records.stateHistory
+  }
+
+  /** The error that failed the chain (a write to its store), if one did. */
+  get failed(): Error | undefined {
+    return this.failure
+  }
+
   /** Opens the chain (idempotent); the data of an earlier session is kept. */
   async open(): Promise<void> {
     if (this.isOpen) return
+    this.ensureUsable()
     this.isOpen = true
     await this.refreshHead()
     log('opened at height %d', this.head.height)
   }
 
-  /** Closes the chain (idempotent): every query then throws ERR_CHAIN_CLOSED until open(). */
+  /**
+   * Closes the chain (idempotent): a putBlocks under way stops after the block it is
+   * executing (what it put is kept and, with a store, written), then every query throws
+   * ERR_CHAIN_CLOSED until open().
+   */
   async close(): Promise<void> {
     if (!this.isOpen) return
     this.isOpen = false
+    await this.putQueue
     log('closed')
   }
 
@@ -185,19 +221,19 @@ export class Chain {
   }
 
   private async putInOrder(blocks: readonly Block[]): Promise<number> {
+    this.ensureUsable()
     const previous = this.head
     const put = new Map<string, Block>()
     try {
       for (const block of blocks) {
+        // close() waits for this call: it ends after the block under way.
+        if (!this.isOpen) throw new ChainError('ERR_CHAIN_CLOSED', `chain closed while putting blocks (${put.size} put)`)
         if (await this.isStored(block.hash())) continue
-        try {
-          await this.blockchain.putBlock(block)
-        } catch (err) {
-          throw new ChainError('ERR_CHAIN_INVALID_BLOCK', `block ${block.header.number} ${bytesToHex(block.hash())} rejected: ${(err as Error).message}`, { cause: err })
-        }
-        this.receiptsByHash.set(bytesToHex(block.hash()), await this.executeStored(block))
+        this.records.stageBlock(block, await this.putAndExecute(block))
         this.headerCache.set(bytesToHex(block.hash()), block.header)
         put.set(bytesToHex(block.hash()), block)
+        // The block leads: @ethereumjs/blockchain made it canonical, and it goes to disk now.
+        if (replacesHead(this.head.latest, block.header)) await this.commitHead(block.header)
       }
     } finally {
       // Also after a rejected block: the blocks before it stay, and the head is settled on them.
@@ -208,17 +244,69 @@ export class Chain {
   }
 
   /**
+   * Validates and stores `block` (@ethereumjs/blockchain), then executes it on its parent's
+   * state; resolves with its receipts. A block that fails either is not kept.
+   */
+  private async putAndExecute(block: Block): Promise<Uint8Array[]> {
+    const rejected = (reason: string, cause?: unknown): ChainError =>
+      new ChainError('ERR_CHAIN_INVALID_BLOCK', `block ${block.header.number} ${bytesToHex(block.hash())} rejected: ${reason}`, { cause })
+    const parentNumber = await this.numberOf(block.header.parentHash)
+    if (parentNumber === undefined) throw rejected(`unknown parent ${bytesToHex(block.header.parentHash)}`)
+    const parent = await this.storedHeader(block.header.parentHash, parentNumber)
+    if (!this.records.hasState(parent.stateRoot)) {
+      throw new StatePrunedError(
+        `block ${block.header.number} ${bytesToHex(block.hash())} builds on block ${parent.number}, whose state is pruned (the states of the last ${this.records.stateHistory} blocks are kept)`,
+        parent.number,
+        parent.stateRoot,
+      )
+    }
+    try {
+      await this.blockchain.putBlock(block)
+    } catch (err) {
+      throw rejected((err as Error).message, err)
+    }
+    try {
+      return await this.state.execute(block, parent.stateRoot)
+    } catch (err) {
+      this.records.discardState()
+      await this.blockchain.delBlock(block.hash())
+      throw err
+    }
+  }
+
+  /** Makes `header` the head: staged with its state, written (with a store), then readable as `headers`. */
+  private async commitHead(header: BlockHeader): Promise<void> {
+    this.records.stageHead(header)
+    try {
+      await this.records.flush()
+    } catch (err) {
+      this.fail(err as Error)
+      throw err
+    }
+    this.head = { height: header.number, td: await this.blockchain.getTotalDifficulty(header.hash(), header.number), latest: header }
+  }
+
+  private fail(err: Error): void {
+    if (this.failure !== undefined) return
+    this.failure = err
+    log('failed: %s', err.message)
+    this.events.emit('failed', err)
+  }
+
+  /**
    * Applies the fork choice after blocks were put. @ethereumjs/blockchain makes every block put
-   * on a PoS chain canonical; when that left a chain no longer than `previous`, the previous
-   * head is put back (it is stored: this only rewrites the canonical index). Emits `updated`
-   * when the head moved.
+   * on a PoS chain canonical; when that left a block other than the chosen head (the longest
+   * chain, `this.head`) canonical, the chosen head is put back (it is stored: this only
+   * rewrites the canonical index), and the call's remaining writes go out with it. Emits
+   * `updated` when the head moved from `previous`.
    */
   private async settleHead(previous: ChainHead, put: ReadonlyMap<string, Block>): Promise<void> {
-    await this.refreshHead()
-    if (!equalsBytes(this.head.latest.hash(), previous.latest.hash()) && !replacesHead(previous.latest, this.head.latest)) {
-      await this.blockchain.putBlock(await this.blockchain.getBlock(previous.latest.hash()))
-      await this.refreshHead()
-    }
+    // A failed chain leaves its head where the disk has it.
+    if (this.failure !== undefined) return
+    const chosen = this.head.latest
+    const canonical = await this.blockchain.getCanonicalHeadHeader()
+    if (!equalsBytes(canonical.hash(), chosen.hash())) await this.blockchain.putBlock(await this.blockchain.getBlock(chosen.hash()))
+    await this.commitHead(chosen)
     if (equalsBytes(this.head.latest.hash(), previous.latest.hash())) return
     const lookup = (hash: Uint8Array): Promise<Block> => this.blockchain.getBlock(hash)
     const newHead = put.get(bytesToHex(this.head.latest.hash())) ?? (await lookup(this.head.latest.hash()))
@@ -246,10 +334,14 @@ export class Chain {
 
   /**
    * Nonce and balance of `address` after the block `header` (default: the head); zero for an
-   * account that does not exist. Any executed block's state is readable (nothing is pruned).
+   * account that does not exist. In memory every executed block's state is readable; with a
+   * store, a block below the kept states throws StatePrunedError.
    */
   async getAccount(address: Address, header: BlockHeader = this.head.latest): Promise<AccountInfo> {
     this.ensureOpen()
+    if (!this.records.hasState(header.stateRoot)) {
+      throw new StatePrunedError(`the state of block ${header.number} (root ${bytesToHex(header.stateRoot)}) is pruned: the states of the last ${this.records.stateHistory} blocks are kept`, header.number, header.stateRoot)
+    }
     return this.state.account(header.stateRoot, address)
   }
 
@@ -265,19 +357,6 @@ export class Chain {
     if (number < 0n || number > this.head.height) return undefined
     const hash = await this.blockchain.safeNumberToHash(number)
     return hash === false ? undefined : hash
-  }
-
-  /** Executes a block just stored on its parent's state; removes it again if execution fails. */
-  private async executeStored(block: Block): Promise<Uint8Array[]> {
-    // The parent is stored: putBlock checked the link.
-    const parent = await this.blockchain.getBlock(block.header.parentHash)
-    try {
-      return await this.state.execute(block, parent.header.stateRoot)
-    } catch (err) {
-      this.headerCache.delete(bytesToHex(block.hash()))
-      await this.blockchain.delBlock(block.hash())
-      throw err
-    }
   }
 
   /** A stored block by hash, or the canonical block at a number; ERR_CHAIN_UNKNOWN_BLOCK if none. */
@@ -338,7 +417,7 @@ export class Chain {
 
   /**
    * State entries by hash as eth/66 GetNodeData asks for them: trie nodes (account and storage
-   * tries, of any executed block's state) and contract code, in request order, skipping hashes
+   * tries, of any state the chain holds) and contract code, in request order, skipping hashes
    * this node never held (the protocol's answer for "not available"), after
    * MAX_NODE_DATA_SERVE entries or once the reply has reached `softLimitBytes`.
    */
@@ -365,8 +444,7 @@ export class Chain {
   }
 
   private receiptsOf(hash: Uint8Array): Uint8Array[] | undefined {
-    const stored = this.receiptsByHash.get(bytesToHex(hash))
-    return stored === undefined ? undefined : [...stored]
+    return this.records.receipts(hash)
   }
 
   private checkReceipts(blocks: readonly Block[], receipts: readonly (readonly Uint8Array[])[]): void {
@@ -435,52 +513,12 @@ export class Chain {
   }
 
   private ensureOpen(): void {
+    this.ensureUsable()
     if (!this.isOpen) throw new ChainError('ERR_CHAIN_CLOSED', 'chain is closed')
   }
-}
 
-/** How much one reply may hold, and what a key without an item does to it. */
-interface ReplyBudget {
-  /** Most items. */
-  max: number
-  /** Items are added while the reply is below this many bytes (SOFT_RESPONSE_LIMIT by default). */
-  softLimitBytes?: number
-  /** 'stop': the reply ends at the first key without an item; 'skip': that key is left out. */
-  onMiss: 'stop' | 'skip'
-}
-
-/** Looks `keys` up in order into a reply that respects `budget` (the eth protocol's serve rules). */
-async function collectReply<T>(keys: readonly Uint8Array[], budget: ReplyBudget, lookup: (key: Uint8Array) => Promise<T | undefined>, size: (item: T) => number): Promise<T[]> {
-  const limit = budget.softLimitBytes ?? SOFT_RESPONSE_LIMIT
-  const out: T[] = []
-  let bytes = 0
-  for (const key of keys.slice(0, budget.max)) {
-    if (bytes >= limit) break
-    const item = await lookup(key)
-    if (item === undefined) {
-      if (budget.onMiss === 'stop') break
-      continue
-    }
-    out.push(item)
-    bytes += size(item)
+  /** A failed chain's records are behind its in-memory view: nothing is read or written any more. */
+  private ensureUsable(): void {
+    if (this.failure !== undefined) throw this.failure
   }
-  return out
-}
-
-function unknownBlock(id: Uint8Array | bigint | number): ChainError {
-  const what = id instanceof Uint8Array ? `hash ${bytesToHex(id)}` : `number ${id}`
-  return new ChainError('ERR_CHAIN_UNKNOWN_BLOCK', `unknown block: ${what}`)
-}
-
-/**
- * Validates a count from the wire (max or skip): a non-negative integer, number or bigint.
- * Returns it as a bigint, capped at `cap` when given.
- */
-function clampCount(name: string, value: number | bigint, cap: number | undefined): bigint {
-  let v: bigint
-  if (typeof value === 'bigint') v = value
-  else if (Number.isInteger(value)) v = BigInt(value)
-  else throw new ChainError('ERR_CHAIN_INVALID_ARGUMENT', `${name} must be an integer, got ${value}`)
-  if (v < 0n) throw new ChainError('ERR_CHAIN_INVALID_ARGUMENT', `${name} must be non-negative, got ${v}`)
-  return cap !== undefined && v > BigInt(cap) ? BigInt(cap) : v
 }

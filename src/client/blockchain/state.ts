@@ -23,8 +23,9 @@ export interface AccountInfo {
  * The state database, readable by hash. A MerkleStateManager keeps every
  * trie node (account and storage tries share one node store, keyed by the
  * node's keccak hash) and contract code (keyed by code hash behind a prefix);
- * this subclass reads them back for GetNodeData. Nothing is pruned, so the
- * state at every executed block stays servable.
+ * this subclass reads them back for GetNodeData. In memory nothing is pruned;
+ * on a dataDir's node store the states of the last blocks are kept (see
+ * src/client/db/statestore.ts).
  */
 class ServingStateManager extends MerkleStateManager {
   /** The trie node or the contract code whose keccak-256 hash is `hash`, if stored. */

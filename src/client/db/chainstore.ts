@@ -16,6 +16,7 @@ import { prefixed } from './kvstore'
 import { StagedWrites } from './staged'
 import { StateNodeStore } from './statestore'
 
+import type { ChainRecords } from '../blockchain/records'
 import type { KvStore } from './kvstore'
 
 const log = debug('client:db:chain')
@@ -41,13 +42,14 @@ export interface ChainStoreOptions {
  * difficulties, the canonical index, its head) over the store, the world state's trie nodes
  * and code (StateNodeStore, pruned to the last `stateHistory` blocks), receipts, and the head
  * whose state is complete. Everything a block changes is staged and written by `flush()` in
- * one atomic batch, so the database always opens at a head whose state is present.
+ * one atomic batch, so the database always opens at a head whose state is present. A Chain
+ * runs on it (`Chain.create({ common, store })`) as on its ChainRecords.
  *
  * Opening a database that holds a chain opens the state trie at the head's state root: the
  * state is not rebuilt by re-executing blocks. Opening checks that the head's state is
  * stored; a database whose records disagree is reported as ERR_STORAGE_CORRUPT.
  */
-export class ChainStore {
+export class ChainStore implements ChainRecords {
   readonly kv: KvStore
   readonly blockchain: Blockchain
   readonly state: ChainState
@@ -104,7 +106,8 @@ export class ChainStore {
     staged.put(META_GENESIS, genesis.hash())
     staged.put(META_CHAIN_ID, bigIntToBytes(common.chainId()))
     store.stageBlock(genesis, [])
-    store.stageHead(genesis.header)
+    // The store starts at genesis: its head record is written here, not staged as a head move.
+    staged.put(META_HEAD, genesis.hash())
     await store.flush()
     log('initialised at genesis %s', bytesToHex(genesis.hash()))
     return store
@@ -113,6 +116,14 @@ export class ChainStore {
   /** The head whose state is stored, as of the last flush (or staged since). */
   get head(): BlockHeader {
     return this.headHeader
+  }
+
+  get stateHistory(): number {
+    return this.nodes.history
+  }
+
+  hasState(root: Uint8Array): boolean {
+    return this.nodes.hasState(root)
   }
 
   /** The receipts of a stored block, or undefined. */
@@ -133,9 +144,13 @@ export class ChainStore {
     this.nodes.commitState({ number: header.number, hash: block.hash(), root: header.stateRoot })
   }
 
-  /** Stages `head` as the head whose state is complete, and prunes the states that fell out of the window below it. */
+  /**
+   * Stages `head` as the head whose state is complete, and prunes the states that fell out of
+   * the window below it. Staging the head already staged adds nothing.
+   */
   stageHead(head: BlockHeader): void {
     this.ensureUsable()
+    if (equalsBytes(head.hash(), this.headHeader.hash())) return
     if (!this.nodes.hasState(head.stateRoot)) throw new StorageError('ERR_STORAGE_CORRUPT', this.kv.location, `head block ${head.number} has no state staged or stored`)
     this.staged.put(META_HEAD, head.hash())
     this.nodes.prune(head.number)

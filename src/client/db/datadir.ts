@@ -3,9 +3,11 @@ import { join } from 'node:path'
 import debug from 'debug'
 
 import { Event } from '../types'
+import { ChainStore } from './chainstore'
 import { LevelKvStore } from './level'
 import { NodeTable } from './nodetable'
 
+import type { Common } from '@ethereumjs/common'
 import type { Config } from '../config'
 import type { AnyServer } from '../net/server'
 import type { Peer } from '../net/peer/peer'
@@ -16,29 +18,44 @@ const log = debug('client:datadir')
 /** The database's directory inside a dataDir (geth's name for it). */
 export const CHAIN_DATA_DIR = 'chaindata'
 
+export interface DataDirOptions {
+  /** The chain the dataDir holds (a dataDir of another chain is refused). */
+  common: Common
+  /** States kept below the head. Default DEFAULT_STATE_HISTORY (128). */
+  stateHistory?: number
+}
+
 /**
  * What a node keeps in its dataDir while it runs: the database (whose lock makes the dataDir
- * this process's) and the node table in it. The node key is read by Config
- * (`<dataDir>/nodekey`), before anything is opened.
+ * this process's), the chain in it (ChainStore, which the client's Chain runs on) and the node
+ * table. The node key is read by Config (`<dataDir>/nodekey`), before anything is opened.
  */
 export class DataDir {
   readonly path: string
   readonly kv: LevelKvStore
+  readonly chain: ChainStore
   readonly nodes: NodeTable
   private detach?: () => void
   private closing?: Promise<void>
 
-  private constructor(path: string, kv: LevelKvStore, nodes: NodeTable) {
+  private constructor(path: string, kv: LevelKvStore, chain: ChainStore, nodes: NodeTable) {
     this.path = path
     this.kv = kv
+    this.chain = chain
     this.nodes = nodes
   }
 
-  /** Opens the database of `dataDir`; ConfigError('dataDir', '... in use') if another process has it open. */
-  static async open(dataDir: string): Promise<DataDir> {
+  /**
+   * Opens the database of `dataDir` and the chain in it (at its head, without re-executing).
+   * ConfigError('dataDir', '... in use') if another process has it open, or if it holds
+   * another chain; StorageError when it cannot be read or written (damaged, read-only).
+   * Nothing stays open after a failure.
+   */
+  static async open(dataDir: string, opts: DataDirOptions): Promise<DataDir> {
     const kv = await LevelKvStore.open(join(dataDir, CHAIN_DATA_DIR), { dataDir })
     try {
-      return new DataDir(dataDir, kv, await NodeTable.open(kv))
+      const chain = await ChainStore.open({ kv, common: opts.common, stateHistory: opts.stateHistory })
+      return new DataDir(dataDir, kv, chain, await NodeTable.open(kv))
     } catch (err) {
       await kv.close()
       throw err
@@ -76,7 +93,10 @@ export class DataDir {
     }
   }
 
-  /** Stops recording, waits for the node table's writes and closes the database. Idempotent. */
+  /**
+   * Stops recording, waits for the node table's writes and closes the database (the chain
+   * store with it: close the Chain running on it first). Idempotent.
+   */
   close(): Promise<void> {
     this.closing ??= this.shutdown()
     return this.closing
@@ -87,7 +107,7 @@ export class DataDir {
     try {
       await this.nodes.flushed()
     } finally {
-      await this.kv.close()
+      await this.chain.close()
     }
   }
 }

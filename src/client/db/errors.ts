@@ -30,7 +30,17 @@ export class StorageError extends ClientError {
 export function storageError(location: string, err: unknown, what: string): StorageError {
   const e = err as { code?: string; message?: string }
   const text = `${e.code ?? ''} ${e.message ?? String(err)}`
-  return new StorageError(classify(text), location, `${what}: ${e.message ?? String(err)}`, { cause: err })
+  const code = classify(text)
+  return new StorageError(code, location, `${what} (${MEANING[code]}): ${e.message ?? String(err)}`, { cause: err })
+}
+
+/** What each code tells an operator, in the message a node exits with. */
+const MEANING: Record<StorageErrorCode, string> = {
+  ERR_STORAGE_CORRUPT: 'the database is damaged or truncated',
+  ERR_STORAGE_READ_ONLY: 'the dataDir is read-only',
+  ERR_STORAGE_FULL: 'the disk is full',
+  ERR_STORAGE_IO: 'an I/O error',
+  ERR_STORAGE_CLOSED: 'the database is closed',
 }
 
 function classify(text: string): StorageErrorCode {
@@ -39,5 +49,7 @@ function classify(text: string): StorageErrorCode {
   if (/EROFS|EACCES|EPERM|Read-only file system|Permission denied/i.test(text)) return 'ERR_STORAGE_READ_ONLY'
   // LevelDB names a file its manifest lists and the disk no longer has: part of it is gone.
   if (/IO error: .*No such file or directory/i.test(text)) return 'ERR_STORAGE_CORRUPT'
+  // A table file shorter than the manifest records: LevelDB reads past its end (EINVAL).
+  if (/IO error: \S+\.(ldb|sst): Invalid argument/i.test(text)) return 'ERR_STORAGE_CORRUPT'
   return 'ERR_STORAGE_IO'
 }

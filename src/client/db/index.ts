@@ -1,7 +1,6 @@
 export { ChainStore, type ChainStoreOptions, SCHEMA_VERSION } from './chainstore'
 export { StorageError, type StorageErrorCode } from './errors'
 export { EthjsDb } from './ethjs'
-export { type ImportOptions, importBlocks } from './importer'
 export { type KvOp, type KvRange, type KvStore, prefixRange, prefixed } from './kvstore'
 export { DEFAULT_LEVEL_CACHE_BYTES, LevelKvStore, type LevelStoreOptions } from './level'
 export { StagedWrites } from './staged'

@@ -35,8 +35,9 @@ export class StagedWrites {
     this.ops.set(latin1(key), { type: 'del', key })
   }
 
-  /** Writes every staged op in one batch. Staged ops are dropped either way: a failed batch kept none of them. */
+  /** Writes every staged op in one batch (none: no batch). Staged ops are dropped either way: a failed batch kept none of them. */
   async flush(): Promise<void> {
+    if (this.ops.size === 0) return
     const ops = [...this.ops.values()]
     this.ops.clear()
     await this.kv.batch(ops)

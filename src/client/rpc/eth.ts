@@ -1,5 +1,7 @@
 import { type TypedTransaction, createTxFromRLP } from '@ethereumjs/tx'
+import { bytesToHex } from '@ethereumjs/util'
 
+import { StatePrunedError } from '../blockchain/errors'
 import { describeError } from '../errors'
 
 import { InvalidParamsError, RpcServerError } from './errors'
@@ -34,7 +36,13 @@ export function ethMethods(ctx: RpcContext): RpcMethods {
     expectArgs(params, 1, 2)
     const who = address(params[0], 0)
     const block = await stateBlock(params.length > 1 ? blockSelector(params[1], 1) : { kind: 'tag', tag: 'latest' })
-    return chain.getAccount(who, block.header)
+    try {
+      return await chain.getAccount(who, block.header)
+    } catch (err) {
+      // geth's answer for a state a non-archive node no longer has.
+      if (err instanceof StatePrunedError) throw new RpcServerError(`missing trie node ${bytesToHex(err.stateRoot)}: ${err.message}`, { cause: err })
+      throw err
+    }
   }
 
   return {

@@ -21,9 +21,10 @@ export const ANCESTOR_SPAN = 64
  * the sync of that chain starts. First the target's parent (we may hold it already), then one
  * request for the ANCESTOR_SPAN headers below our head, then a binary search by number down
  * to `maxDepth` below our head, comparing the peer's header at each number with ours. Throws
- * ForkTooDeepError when even that deep the chains differ, a SyncPeerError for a bad reply.
+ * ForkTooDeepError (naming `limit`, what set the depth) when even that deep the chains
+ * differ, a SyncPeerError for a bad reply.
  */
-export async function findAncestor(peer: Peer, target: BlockHeader, chain: Chain, maxDepth: number): Promise<BlockHeader> {
+export async function findAncestor(peer: Peer, target: BlockHeader, chain: Chain, maxDepth: number, limit = 'syncMaxForkDepth'): Promise<BlockHeader> {
   if (await chain.hasBlock(target.parentHash)) {
     const parent = (await chain.getBlock(target.parentHash)).header
     if (await isOurs(chain, parent)) return parent
@@ -34,14 +35,20 @@ export async function findAncestor(peer: Peer, target: BlockHeader, chain: Chain
   if (top === 0n) return chain.genesis.header
   const count = top + 1n < BigInt(ANCESTOR_SPAN) ? Number(top + 1n) : ANCESTOR_SPAN
   const span = await headersOf(peer, { first: top, count, reverse: true })
-  for (const header of span) if (await isOurs(chain, header)) return header
+  for (const header of span) {
+    if (!(await isOurs(chain, header))) continue
+    if (height - header.number > BigInt(maxDepth)) {
+      throw new ForkTooDeepError(`${peer.toString()}'s chain forks from ours at #${header.number}, ${height - header.number} blocks below our head, deeper than ${maxDepth} (${limit})`)
+    }
+    return header
+  }
   // Not within the span: the block at `lo` must be common, the one at `hi` is not.
   const floor = height > BigInt(maxDepth) ? height - BigInt(maxDepth) : 0n
   let lo = floor
   let hi = top - BigInt(count) + 1n
   const [atFloor] = await headersOf(peer, { first: lo, count: 1 })
   if (!(await isOurs(chain, atFloor!))) {
-    throw new ForkTooDeepError(`${peer.toString()}'s chain differs from ours at #${lo}, ${maxDepth} blocks below our head (syncMaxForkDepth)`)
+    throw new ForkTooDeepError(`${peer.toString()}'s chain differs from ours at #${lo}, ${maxDepth} blocks below our head (${limit})`)
   }
   let ancestor = atFloor!
   while (hi - lo > 1n) {

@@ -1,7 +1,7 @@
 import { bytesToHex } from '@ethereumjs/util'
 import debug from 'debug'
 
-import { ChainError } from '../blockchain/errors'
+import { ChainError, StatePrunedError } from '../blockchain/errors'
 import { verifyBody, verifyReceipts } from '../blockchain/verify'
 import { PeerDisconnectedError, RequestTimeoutError } from '../net/protocol/errors'
 
@@ -364,6 +364,12 @@ export class SyncRound {
       // the chain's own (which must match the same receipts root): not handed over to be checked twice.
       await this.deps.chain.putBlocks(blocks)
     } catch (err) {
+      if (err instanceof StatePrunedError) {
+        // Our head moved on while this round ran, and the fork point's state is gone: nobody's
+        // fault, but this target cannot be synced from here (the ancestor search now says so).
+        this.finish({ status: 'failed', reason: err.message, badTarget: false, masterFailed: true })
+        return
+      }
       if (err instanceof ChainError && err.code === 'ERR_CHAIN_INVALID_BLOCK') {
         // Bodies and receipts matched their headers, the headers the skeleton: the chain itself is invalid.
         this.blameMaster(new InvalidChainError(`the chain of ${bytesToHex(this.plan.target.hash())} is invalid: ${err.message}`, { cause: err }))

@@ -222,7 +222,8 @@ export class Synchronizer implements SyncStatusSource {
     const { peer, header } = target
     let ancestor
     try {
-      ancestor = await findAncestor(peer, header, this.chain, this.config.syncMaxForkDepth)
+      const max = this.maxForkDepth()
+      ancestor = await findAncestor(peer, header, this.chain, max.depth, max.limit)
     } catch (err) {
       this.probeFailed(peer, err)
       this.probes.refuse(peer, 'no common ancestor found')
@@ -254,6 +255,17 @@ export class Synchronizer implements SyncStatusSource {
       this.round = undefined
     }
     this.afterRound(target, outcome)
+  }
+
+  /**
+   * The deepest fork below our head worth syncing: syncMaxForkDepth, and on a chain that keeps
+   * only recent states (a dataDir) less than its state history, because the blocks above the
+   * common ancestor are executed on the ancestor's state.
+   */
+  private maxForkDepth(): { depth: number; limit: string } {
+    const history = this.chain.stateHistory
+    if (history !== undefined && history - 1 < this.config.syncMaxForkDepth) return { depth: history - 1, limit: `stateHistory: the states of the last ${history} blocks are kept` }
+    return { depth: this.config.syncMaxForkDepth, limit: 'syncMaxForkDepth' }
   }
 
   private afterRound(target: Target, outcome: RoundOutcome): void {

@@ -4,6 +4,11 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
 import { Config, EthereumClient, Event, type Peer } from '../../../src/client'
+import { testAccounts } from '../../../src/chain-config'
+import { Chain } from '../../../src/client/blockchain/chain'
+import { DevBlockProducer } from '../../../src/client/service/devproducer'
+import { TxRejectedError } from '../../../src/client/service/txpool'
+import { makeTestTx } from '../../../src/client/testing/transactions'
 import { ConfigError } from '../../../src/client/errors'
 import { expectRejectsTyped } from '../../reliability/table'
 import { tempDir } from '../../utils/disk'
@@ -22,6 +27,53 @@ describe('dataDir: identity, lock and known peers across restarts', () => {
       expect(err.message).toContain('in use')
     } finally {
       await client.stop()
+      dir.remove()
+    }
+  })
+
+  it('a client given a chain and a dataDir is a ConfigError, and the dataDir is not left locked', async () => {
+    const dir = tempDir('datadir-chain')
+    try {
+      const chain = await Chain.create({ common: testCommon() })
+      const config = new Config({ common: testCommon(), dataDir: dir.path, port: 0, discV4: false })
+      const err = await expectRejectsTyped(EthereumClient.create({ config, chain }), ConfigError, 'ERR_CONFIG_INVALID')
+      expect(err.option).toBe('dataDir')
+      await chain.close()
+      const client = await EthereumClient.create({ config })
+      expect(client.chain.headers.height).toBe(0n)
+      await client.stop()
+    } finally {
+      dir.remove()
+    }
+  })
+
+  it('the pool and the dev producer run on the stored chain: a produced block and its state survive a restart', async () => {
+    const dir = tempDir('datadir-produce')
+    try {
+      const common = testCommon()
+      const from = testAccounts[5]!
+      const tx = (nonce: bigint) => makeTestTx(common, { kind: '1559-transfer', from, nonce, seed: 'datadir-produce', index: Number(nonce) })
+      let { client } = await startNode({ dataDir: dir.path, discV4: false, sync: false })
+      try {
+        expect(await client.service.txPool.add(tx(0n))).toBe(true)
+        const producer = new DevBlockProducer({ chain: client.chain, txPool: client.service.txPool, periodMs: 60_000, onError: (err) => { throw err } })
+        const built = await producer.produce()
+        expect(built.included).toHaveLength(1)
+        expect(client.chain.headers.height).toBe(1n)
+      } finally {
+        await client.stop()
+      }
+      ;({ client } = await startNode({ dataDir: dir.path, discV4: false, sync: false }))
+      try {
+        expect(client.chain.headers.height).toBe(1n)
+        expect((await client.chain.getAccount(from.address)).nonce).toBe(1n)
+        // The pool checks against the stored state: the included nonce is stale, the next one is taken.
+        await expectRejectsTyped(client.service.txPool.add(tx(0n)), TxRejectedError, 'ERR_SERVICE_TX_NONCE_TOO_LOW')
+        expect(await client.service.txPool.add(tx(1n))).toBe(true)
+      } finally {
+        await client.stop()
+      }
+    } finally {
       dir.remove()
     }
   })
