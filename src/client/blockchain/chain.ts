@@ -8,7 +8,7 @@ import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import debug from 'debug'
 
 import { createGenesisBlock } from '../../chain-config'
-import { ChainError, StatePrunedError } from './errors'
+import { ChainError, InvalidBlockError, StatePrunedError } from './errors'
 import { LruMap } from '../../p2p/util/lru'
 import { type HeadDiff, headDiff, replacesHead } from './forkchoice'
 import { type ChainRecords, MemoryRecords } from './records'
@@ -249,7 +249,7 @@ export class Chain {
    */
   private async putAndExecute(block: Block): Promise<Uint8Array[]> {
     const rejected = (reason: string, cause?: unknown): ChainError =>
-      new ChainError('ERR_CHAIN_INVALID_BLOCK', `block ${block.header.number} ${bytesToHex(block.hash())} rejected: ${reason}`, { cause })
+      new InvalidBlockError(`block ${block.header.number} ${bytesToHex(block.hash())} rejected: ${reason}`, { cause })
     const parentNumber = await this.numberOf(block.header.parentHash)
     if (parentNumber === undefined) throw rejected(`unknown parent ${bytesToHex(block.header.parentHash)}`)
     const parent = await this.storedHeader(block.header.parentHash, parentNumber)

@@ -39,3 +39,13 @@ export class StatePrunedError extends ChainError {
     this.stateRoot = stateRoot
   }
 }
+
+/**
+ * putBlocks refused a block: it fails validation or execution, or does not extend the chain.
+ * The fault is the block's (and whoever vouched for it), unlike a pruned state.
+ */
+export class InvalidBlockError extends ChainError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CHAIN_INVALID_BLOCK', message, options)
+  }
+}

@@ -4,7 +4,7 @@ import { type VM, createVM, encodeReceipt, runBlock } from '@ethereumjs/vm'
 
 import { genesisState } from '../../chain-config'
 import { type BlockTemplate, type BuiltBlock, buildOn } from './builder'
-import { ChainError } from './errors'
+import { ChainError, InvalidBlockError } from './errors'
 
 import type { Block } from '@ethereumjs/block'
 import type { MerklePatriciaTrie } from '@ethereumjs/mpt'
@@ -98,7 +98,7 @@ export class ChainState {
       const result = await runBlock(this.vm, { block, root: parentStateRoot, skipHeaderValidation: true, skipBlockValidation: true })
       return result.receipts.map((receipt, i) => encodeReceipt(receipt, block.transactions[i]!.type))
     } catch (err) {
-      throw new ChainError('ERR_CHAIN_INVALID_BLOCK', `block ${block.header.number} ${bytesToHex(block.hash())} failed execution: ${(err as Error).message}`, { cause: err })
+      throw new InvalidBlockError(`block ${block.header.number} ${bytesToHex(block.hash())} failed execution: ${(err as Error).message}`, { cause: err })
     }
   }
 

@@ -1,7 +1,7 @@
 import { bytesToHex } from '@ethereumjs/util'
 import debug from 'debug'
 
-import { ChainError, StatePrunedError } from '../blockchain/errors'
+import { ChainError, InvalidBlockError, StatePrunedError } from '../blockchain/errors'
 import { verifyBody, verifyReceipts } from '../blockchain/verify'
 import { PeerDisconnectedError, RequestTimeoutError } from '../net/protocol/errors'
 
@@ -370,7 +370,7 @@ export class SyncRound {
         this.finish({ status: 'failed', reason: err.message, badTarget: false, masterFailed: true })
         return
       }
-      if (err instanceof ChainError && err.code === 'ERR_CHAIN_INVALID_BLOCK') {
+      if (err instanceof InvalidBlockError) {
         // Bodies and receipts matched their headers, the headers the skeleton: the chain itself is invalid.
         this.blameMaster(new InvalidChainError(`the chain of ${bytesToHex(this.plan.target.hash())} is invalid: ${err.message}`, { cause: err }))
         return

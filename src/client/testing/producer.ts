@@ -5,7 +5,7 @@ import { bytesToHex, createAddressFromString, equalsBytes } from '@ethereumjs/ut
 import { type VM, buildBlock, createVM, encodeReceipt } from '@ethereumjs/vm'
 
 import { GENESIS_STATE_ROOT, createGenesisBlock, genesisState } from '../../chain-config'
-import { ChainError } from '../blockchain/errors'
+import { ChainError, InvalidBlockError } from '../blockchain/errors'
 
 /** Seconds between test blocks (mainnet's slot time); timestamps are fixed so hashes are reproducible. */
 export const TEST_BLOCK_TIME = 12n
@@ -70,7 +70,7 @@ export class BlockProducer {
    * contain exactly what the caller asked for.
    */
   async produce(txs: readonly TypedTransaction[]): Promise<ProducedBlock> {
-    if (this.failed) throw new ChainError('ERR_CHAIN_INVALID_BLOCK', 'block producer is unusable after a rejected transaction')
+    if (this.failed) throw new InvalidBlockError('block producer is unusable after a rejected transaction')
     const number = this.parent.header.number + 1n
     const builder = await buildBlock(this.vm, {
       parentBlock: this.parent,
@@ -92,7 +92,7 @@ export class BlockProducer {
     } catch (err) {
       this.failed = true
       await builder.revert()
-      throw new ChainError('ERR_CHAIN_INVALID_BLOCK', `block ${number}: transaction rejected: ${(err as Error).message}`, { cause: err })
+      throw new InvalidBlockError(`block ${number}: transaction rejected: ${(err as Error).message}`, { cause: err })
     }
     const { block } = await builder.build()
     this.parent = block

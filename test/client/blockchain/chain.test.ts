@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 import { Common, LOG_CONTRACT_CODE, createGenesisBlock } from '../../../src/chain-config'
 import { Chain, MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_NODE_DATA_SERVE, MAX_RECEIPTS_SERVE } from '../../../src/client/blockchain/chain'
-import { ChainError } from '../../../src/client/blockchain/errors'
+import { ChainError, InvalidBlockError } from '../../../src/client/blockchain/errors'
 import { type TestChain, buildTestChain, verifyBody, verifyReceipts } from '../../../src/client/testing/testchain'
 
 const hex = (b: Uint8Array): string => bytesToHex(b)
@@ -316,6 +316,7 @@ describe('Chain', () => {
       )
       const err = await c.putBlocks([forged]).then(() => undefined, (e: unknown) => e)
       expect(err).toBeInstanceOf(ChainError)
+      expect(err).toBeInstanceOf(InvalidBlockError)
       expect((err as ChainError).code).toBe('ERR_CHAIN_INVALID_BLOCK')
       expect((err as Error).message).toMatch(/failed execution/)
       expect(c.headers.height).toBe(0n)
