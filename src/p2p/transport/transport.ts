@@ -21,7 +21,7 @@ const log = debug('p2p:transport')
  *
  * This is the transport's own default, for callers that use `src/p2p` on its
  * own. The client passes its configured `dialTimeoutMs` explicitly (its
- * default, DEFAULT_DIAL_TIMEOUT_MS in src/client/config.ts, is 10 s, chosen
+ * default, DEFAULT_DIAL_TIMEOUT_MS in src/client/configdefaults.ts, is 10 s, chosen
  * for its dial scheduler), so the two defaults are independent on purpose:
  * `src/p2p` never imports `src/client`.
  */
