@@ -8,13 +8,13 @@ import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import debug from 'debug'
 
 import { createGenesisBlock } from '../../chain-config'
+import { BlockIndex } from './blockindex'
 import { ChainError, InvalidBlockError, StatePrunedError } from './errors'
-import { LruMap } from '../../p2p/util/lru'
 import { type HeadDiff, headDiff, replacesHead } from './forkchoice'
 import { type ChainRecords, MemoryRecords } from './records'
 import { MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_NODE_DATA_SERVE, MAX_RECEIPTS_SERVE, SOFT_RESPONSE_LIMIT, clampCount, collectReply, unknownBlock } from './serve'
 import { type AccountInfo, ChainState } from './state'
-import { verifyReceipts } from './verify'
+import { checkReceiptLists } from './verify'
 
 import type { TypedTransaction } from '@ethereumjs/tx'
 import type { Address } from '@ethereumjs/util'
@@ -22,15 +22,8 @@ import type { BlockTemplate, BuiltBlock } from './builder'
 
 const log = debug('client:chain')
 
+export { HEADER_CACHE_SIZE } from './blockindex'
 export { MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_NODE_DATA_SERVE, MAX_RECEIPTS_SERVE, SOFT_RESPONSE_LIMIT }
-
-/**
- * Headers kept decoded, by hash. Building a BlockHeader from stored bytes costs about 70 µs
- * here (@ethereumjs/block copies the chain's Common into every header), so serving 192
- * headers from the store took 14 ms of CPU; a cached header costs nothing to serve. About
- * 2.5 KiB each: 8192 of them, several peers' worth of sync batches, hold about 20 MiB.
- */
-export const HEADER_CACHE_SIZE = 8192
 
 /**
  * Listeners of a chain's events: each client on the chain adds two (its bus bridge and its
@@ -116,7 +109,7 @@ export class Chain {
   readonly events = new EventEmitter<ChainEvents>().setMaxListeners(CHAIN_MAX_LISTENERS)
   private readonly state: ChainState
   private readonly records: ChainRecords
-  private readonly headerCache = new LruMap<string, BlockHeader>(HEADER_CACHE_SIZE)
+  private readonly index: BlockIndex
   private head: ChainHead
   private isOpen = false
   private failure?: Error
@@ -127,6 +120,7 @@ export class Chain {
     this.blockchain = blockchain
     this.state = state
     this.records = records
+    this.index = new BlockIndex(blockchain)
     this.head = head
   }
 
@@ -213,7 +207,7 @@ export class Chain {
    */
   async putBlocks(blocks: readonly Block[], receipts?: readonly (readonly Uint8Array[])[]): Promise<number> {
     this.ensureOpen()
-    if (receipts !== undefined) this.checkReceipts(blocks, receipts)
+    if (receipts !== undefined) checkReceiptLists(blocks, receipts)
     // One putBlocks at a time, so "already stored" checks, receipts and the cached head agree.
     const run = this.putQueue.then(() => this.putInOrder(blocks))
     this.putQueue = run.catch(() => undefined)
@@ -228,9 +222,9 @@ export class Chain {
       for (const block of blocks) {
         // close() waits for this call: it ends after the block under way.
         if (!this.isOpen) throw new ChainError('ERR_CHAIN_CLOSED', `chain closed while putting blocks (${put.size} put)`)
-        if (await this.isStored(block.hash())) continue
+        if (await this.index.isStored(block.hash())) continue
         this.records.stageBlock(block, await this.putAndExecute(block))
-        this.headerCache.set(bytesToHex(block.hash()), block.header)
+        this.index.remember(block.header)
         put.set(bytesToHex(block.hash()), block)
         // The block leads: @ethereumjs/blockchain made it canonical, and it goes to disk now.
         if (replacesHead(this.head.latest, block.header)) await this.commitHead(block.header)
@@ -250,9 +244,9 @@ export class Chain {
   private async putAndExecute(block: Block): Promise<Uint8Array[]> {
     const rejected = (reason: string, cause?: unknown): ChainError =>
       new InvalidBlockError(`block ${block.header.number} ${bytesToHex(block.hash())} rejected: ${reason}`, { cause })
-    const parentNumber = await this.numberOf(block.header.parentHash)
+    const parentNumber = await this.index.numberOf(block.header.parentHash)
     if (parentNumber === undefined) throw rejected(`unknown parent ${bytesToHex(block.header.parentHash)}`)
-    const parent = await this.storedHeader(block.header.parentHash, parentNumber)
+    const parent = await this.index.storedHeader(block.header.parentHash, parentNumber)
     if (!this.records.hasState(parent.stateRoot)) {
       throw new StatePrunedError(
         `block ${block.header.number} ${bytesToHex(block.hash())} builds on block ${parent.number}, whose state is pruned (the states of the last ${this.records.stateHistory} blocks are kept)`,
@@ -348,7 +342,7 @@ export class Chain {
   /** Whether the block with this hash is stored, canonical or not. */
   async hasBlock(hash: Uint8Array): Promise<boolean> {
     this.ensureOpen()
-    return this.isStored(hash)
+    return this.index.isStored(hash)
   }
 
   /** The hash of the canonical block at `number`, or undefined above the head. */
@@ -362,7 +356,7 @@ export class Chain {
   /** A stored block by hash, or the canonical block at a number; ERR_CHAIN_UNKNOWN_BLOCK if none. */
   async getBlock(hashOrNumber: Uint8Array | bigint | number): Promise<Block> {
     this.ensureOpen()
-    const header = await this.findHeader(hashOrNumber)
+    const header = await this.index.findHeader(hashOrNumber)
     if (header === undefined) throw unknownBlock(hashOrNumber)
     return this.blockchain.getBlock(header.hash())
   }
@@ -378,15 +372,15 @@ export class Chain {
     const count = Number(clampCount('max', max, MAX_HEADERS_SERVE))
     const step = clampCount('skip', skip, undefined) + 1n
     if (count === 0) return []
-    const origin = await this.findHeader(block)
+    const origin = await this.index.findHeader(block)
     if (origin === undefined) return []
     const headers = [origin]
-    if (!(await this.isCanonical(origin))) return headers
+    if (!(await this.index.isCanonical(origin))) return headers
     let number = origin.number
     while (headers.length < count) {
       number = reverse ? number - step : number + step
       if (number < 0n || number > this.head.height) break
-      const header = await this.canonicalHeader(number)
+      const header = await this.index.canonicalHeader(number)
       if (header === undefined) break
       headers.push(header)
     }
@@ -401,7 +395,7 @@ export class Chain {
   async getBodies(hashes: readonly Uint8Array[], opts: ResponseLimitOptions = {}): Promise<BlockBodyBytes[]> {
     this.ensureOpen()
     const budget = { max: MAX_BODIES_SERVE, softLimitBytes: opts.softLimitBytes, onMiss: 'stop' } as const
-    return collectReply(hashes, budget, (hash) => this.bodyOf(hash), (body) => RLP.encode(body as Uint8Array[][]).length)
+    return collectReply(hashes, budget, (hash) => this.index.bodyOf(hash), (body) => RLP.encode(body as Uint8Array[][]).length)
   }
 
   /**
@@ -432,84 +426,19 @@ export class Chain {
   /** Total difficulty at a stored block; ERR_CHAIN_UNKNOWN_BLOCK if (hash, number) is not stored. */
   async getTd(hash: Uint8Array, number: bigint): Promise<bigint> {
     this.ensureOpen()
-    const stored = await this.numberOf(hash)
+    const stored = await this.index.numberOf(hash)
     if (stored === undefined || stored !== number) throw unknownBlock(hash)
     return this.blockchain.getTotalDifficulty(hash, number)
-  }
-
-  private async bodyOf(hash: Uint8Array): Promise<BlockBodyBytes | undefined> {
-    const number = await this.numberOf(hash)
-    if (number === undefined) return undefined
-    return (await this.blockchain.dbManager.getBody(hash, number)) as BlockBodyBytes | undefined
   }
 
   private receiptsOf(hash: Uint8Array): Uint8Array[] | undefined {
     return this.records.receipts(hash)
   }
 
-  private checkReceipts(blocks: readonly Block[], receipts: readonly (readonly Uint8Array[])[]): void {
-    if (receipts.length !== blocks.length) {
-      throw new ChainError('ERR_CHAIN_INVALID_RECEIPTS', `${receipts.length} receipt lists for ${blocks.length} blocks`)
-    }
-    for (let i = 0; i < blocks.length; i++) {
-      const { header } = blocks[i]!
-      try {
-        verifyReceipts(header, receipts[i]!)
-      } catch (err) {
-        throw new ChainError('ERR_CHAIN_INVALID_RECEIPTS', (err as Error).message, { cause: err })
-      }
-      if (receipts[i]!.length !== blocks[i]!.transactions.length) {
-        throw new ChainError('ERR_CHAIN_INVALID_RECEIPTS', `block ${header.number}: ${receipts[i]!.length} receipts for ${blocks[i]!.transactions.length} transactions`)
-      }
-    }
-  }
-
   private async refreshHead(): Promise<void> {
     const latest = await this.blockchain.getCanonicalHeadHeader()
     const td = await this.blockchain.getTotalDifficulty(latest.hash(), latest.number)
     this.head = { height: latest.number, td, latest }
-  }
-
-  private async findHeader(id: Uint8Array | bigint | number): Promise<BlockHeader | undefined> {
-    if (typeof id === 'number') id = Number.isSafeInteger(id) ? BigInt(id) : -1n
-    if (typeof id === 'bigint') return id < 0n ? undefined : this.canonicalHeader(id)
-    const number = await this.numberOf(id)
-    return number === undefined ? undefined : this.storedHeader(id, number)
-  }
-
-  private async canonicalHeader(number: bigint): Promise<BlockHeader | undefined> {
-    const hash = await this.blockchain.safeNumberToHash(number)
-    return hash === false ? undefined : this.storedHeader(hash, number)
-  }
-
-  /** The header of a stored block, from the cache or decoded from the store (then cached). */
-  private async storedHeader(hash: Uint8Array, number: bigint): Promise<BlockHeader> {
-    const key = bytesToHex(hash)
-    const cached = this.headerCache.get(key)
-    if (cached !== undefined) return cached
-    const header = await this.blockchain.dbManager.getHeader(hash, number)
-    this.headerCache.set(key, header)
-    return header
-  }
-
-  private async isCanonical(header: BlockHeader): Promise<boolean> {
-    const hash = await this.blockchain.safeNumberToHash(header.number)
-    return hash !== false && equalsBytes(hash, header.hash())
-  }
-
-  private async isStored(hash: Uint8Array): Promise<boolean> {
-    return (await this.numberOf(hash)) !== undefined
-  }
-
-  /** Number of a stored block, or undefined (the DB manager throws for unknown hashes). */
-  private async numberOf(hash: Uint8Array): Promise<bigint | undefined> {
-    if (!(hash instanceof Uint8Array) || hash.length !== 32) return undefined
-    try {
-      return await this.blockchain.dbManager.hashToNumber(hash)
-    } catch (err) {
-      if (err instanceof Error && err.message.includes('not found in DB')) return undefined
-      throw err
-    }
   }
 
   private ensureOpen(): void {

@@ -1,4 +1,4 @@
-import type { BlockBodyBytes, BlockHeader } from '@ethereumjs/block'
+import type { Block, BlockBodyBytes, BlockHeader } from '@ethereumjs/block'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToBigInt, bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { keccak_256 } from '@noble/hashes/sha3.js'
@@ -109,6 +109,27 @@ export function verifyReceipts(header: BlockHeader, receipts: readonly Uint8Arra
 /** Like verifyReceipts, as a predicate. */
 export function receiptsMatchHeader(header: BlockHeader, receipts: readonly Uint8Array[]): boolean {
   return passes(() => verifyReceipts(header, receipts))
+}
+
+/**
+ * Checks receipt lists handed to putBlocks, one per block: each against its header's receipts
+ * root (verifyReceipts) and one receipt per transaction. Throws ERR_CHAIN_INVALID_RECEIPTS.
+ */
+export function checkReceiptLists(blocks: readonly Block[], receipts: readonly (readonly Uint8Array[])[]): void {
+  if (receipts.length !== blocks.length) {
+    throw new ChainError('ERR_CHAIN_INVALID_RECEIPTS', `${receipts.length} receipt lists for ${blocks.length} blocks`)
+  }
+  for (let i = 0; i < blocks.length; i++) {
+    const { header } = blocks[i]!
+    try {
+      verifyReceipts(header, receipts[i]!)
+    } catch (err) {
+      throw new ChainError('ERR_CHAIN_INVALID_RECEIPTS', (err as Error).message, { cause: err })
+    }
+    if (receipts[i]!.length !== blocks[i]!.transactions.length) {
+      throw new ChainError('ERR_CHAIN_INVALID_RECEIPTS', `block ${header.number}: ${receipts[i]!.length} receipts for ${blocks[i]!.transactions.length} transactions`)
+    }
+  }
 }
 
 function mismatch(header: BlockHeader, reason: string): ChainError {
