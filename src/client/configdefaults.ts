@@ -1,4 +1,4 @@
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../p2p'
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_MESSAGE_LENGTH } from '../p2p'
 
 import { MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_RECEIPTS_SERVE } from './blockchain/chain'
 import { ETH_VERSIONS, type EthVersion } from './net/protocol/ethmessages'
@@ -53,8 +53,8 @@ export const DEFAULT_PING_TIMEOUT_MS = 10_000
 export const DEFAULT_DISCOVERY_TIMEOUT_MS = 4_000
 /** Discovery table refresh period (devp2p spreads it over ten sub-ticks); devp2p's default. */
 export const DEFAULT_DISCOVERY_REFRESH_MS = 60_000
-/** Largest ETH message accepted, the wire format's limit (docs/ARCHITECTURE.md); a BlockBodies reply may legitimately approach it. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
+/** Largest ETH message accepted: the stack's 10 MiB message limit (docs/ARCHITECTURE.md), geth's eth cap; a BlockBodies reply may legitimately approach it. */
+export const DEFAULT_MAX_MESSAGE_SIZE = DEFAULT_MAX_MESSAGE_LENGTH
 /** How long a banned peer stays banned: devp2p's discovery ban length, so both layers agree. */
 export const DEFAULT_BAN_TIME_MS = 5 * 60_000
 /**

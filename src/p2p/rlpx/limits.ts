@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_MESSAGE_LENGTH } from '../codec/length-prefixed'
 import { MAX_RLPX_FRAME_SIZE } from '../crypto/limits'
 
 /**
@@ -46,7 +47,7 @@ export const DEFAULT_RLPX_MAX_FRAME_SIZE = MAX_RLPX_FRAME_SIZE
  * 10 MiB of `uvarint(n) || code || RLP` messages on a stream, so the capability
  * stream never hands StreamEthProtocol a message its framing would refuse.
  */
-export const DEFAULT_MAX_CAPABILITY_MESSAGE_SIZE = 10 * 1024 * 1024
+export const DEFAULT_MAX_CAPABILITY_MESSAGE_SIZE = DEFAULT_MAX_MESSAGE_LENGTH
 
 /** 15 s: geth's and devp2p's ping interval. */
 export const DEFAULT_PING_INTERVAL_MS = 15_000

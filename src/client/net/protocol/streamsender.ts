@@ -2,7 +2,7 @@ import type { Input } from '@ethereumjs/rlp'
 import debug from 'debug'
 
 import { ClientError, describeError } from '../../errors'
-import { LengthPrefixedDecoder, MessageTooLargeError, uvarintLength, writeMessage } from '../../../p2p'
+import { DEFAULT_MAX_MESSAGE_LENGTH, LengthPrefixedDecoder, MessageTooLargeError, uvarintLength, writeMessage } from '../../../p2p'
 
 import { EthEncodeError, PeerDisconnectedError } from './errors'
 import { EthCode, type EthStatus, encodeStatus } from './ethmessages'
@@ -18,7 +18,7 @@ const log = debug('client:eth:stream')
  * the wire format's 10 MiB (docs/ARCHITECTURE.md). Big BlockBodies / Receipts replies approach a few
  * MiB; anything above this is a protocol error, not a large message.
  */
-export const DEFAULT_STREAM_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
+export const DEFAULT_STREAM_MAX_MESSAGE_SIZE = DEFAULT_MAX_MESSAGE_LENGTH
 
 /**
  * Most bytes we let sit in a stream's write buffer. `write()` returning false
