@@ -64,5 +64,5 @@ export class TimeoutError extends P2PError {
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err)
   const code = (err as { code?: unknown }).code
-  return typeof code === 'string' ? `${code}: ${err.message}` : err.message
+  return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message
 }

@@ -7,9 +7,9 @@
  *   bun run src/client/bin/test-network-p2p.ts [--help]
  *   npx tsx src/client/bin/test-network-p2p.ts --rlpx --duration 0
  */
+import { describeError } from '../errors'
 import { EXIT_FORCED, EXIT_USAGE } from './network/checks'
 import { parseArgs, USAGE } from './network/args'
-import { errorMessage } from './network/errors'
 import { runNetwork } from './network/run'
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const
@@ -19,7 +19,7 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     parsed = parseArgs(argv)
   } catch (err) {
-    process.stderr.write(`${errorMessage(err)}\n\n${USAGE}\n`)
+    process.stderr.write(`${describeError(err)}\n\n${USAGE}\n`)
     return EXIT_USAGE
   }
   if (parsed.kind === 'help') {
@@ -51,7 +51,7 @@ main(process.argv.slice(2)).then(
     process.stdout.write('', () => process.exit(code))
   },
   (err: unknown) => {
-    process.stderr.write(`fatal: ${errorMessage(err)}\n`)
+    process.stderr.write(`fatal: ${describeError(err)}\n`)
     process.exit(1)
   },
 )

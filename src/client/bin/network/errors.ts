@@ -30,10 +30,3 @@ export class InterruptedError extends NetworkScriptError {
     super('ERR_NETWORK_INTERRUPTED', `interrupted while waiting for ${what}`)
   }
 }
-
-/** Message of any thrown value, for log lines and check details. */
-export function errorMessage(err: unknown): string {
-  if (!(err instanceof Error)) return String(err)
-  const code = (err as { code?: unknown }).code
-  return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message
-}

@@ -4,8 +4,8 @@ import { RLPX_MULTIPLEXER } from '../../../p2p'
 import { P2PPeer } from '../../net/peer/p2ppeer'
 import { type EthStatus, hasBlockRange } from '../../net/protocol/ethstatus'
 import { Event } from '../../types'
+import { describeError } from '../../errors'
 
-import { errorMessage } from './errors'
 import { shortHex } from './format'
 
 import type { Peer } from '../../net/peer/peer'
@@ -75,7 +75,7 @@ export function logNodeEvents(node: TestNode, log: NetworkLogger, names: NodeNam
   const say = (category: Parameters<NetworkLogger['log']>[1], text: string): void => log.log(node.label, category, text)
 
   on(Event.SERVER_LISTENING, (d) => say('listen', `${d.transport} server listening: ${d.url}`))
-  on(Event.SERVER_ERROR, (err) => say('error', `server error: ${errorMessage(err)}`))
+  on(Event.SERVER_ERROR, (err) => say('error', `server error: ${describeError(err)}`))
   on(Event.PEER_DISCOVERED, (p) => say('discover', `found ${names.name(p.id)} (${shortHex(p.id)}) at ${p.address} via discv4`))
   on(Event.CONNECTION_OPENED, (c) =>
     say('upgrade', `${c.direction} connection ${c.id} with ${names.name(c.peerId)} at ${c.address} upgraded (ECIES secure channel + ${c.multiplexer === RLPX_MULTIPLEXER ? 'RLPx Hello' : 'mplex'})`),
@@ -83,7 +83,7 @@ export function logNodeEvents(node: TestNode, log: NetworkLogger, names: NodeNam
   on(Event.CONNECTION_CLOSED, (c, reason) => say('disconnect', `connection ${c.id} with ${names.name(c.peerId)} closed: ${reason}`))
   on(Event.STREAM_OPENED, (s) => say('protocol', `stream ${s.streamId} on ${s.connectionId} negotiated ${s.protocol}`))
   on(Event.STREAM_CLOSED, (s) => say('stream', `stream ${s.streamId} (${s.protocol}) on ${s.connectionId} closed`))
-  on(Event.STREAM_ERROR, (err, s) => say('error', `stream ${s.streamId} on ${s.connectionId} failed and was reset: ${errorMessage(err)}`))
+  on(Event.STREAM_ERROR, (err, s) => say('error', `stream ${s.streamId} on ${s.connectionId} failed and was reset: ${describeError(err)}`))
   on(Event.PROTOCOL_STATUS, (s, peer) => say('status', `Status from ${names.name(peer.id)}: ${describeStatus(s)}`))
   on(Event.PEER_CONNECTED, (peer) => {
     const version = peer.eth === undefined ? 'no eth' : `eth/${peer.eth.version}`
@@ -92,8 +92,8 @@ export function logNodeEvents(node: TestNode, log: NetworkLogger, names: NodeNam
     say('connect', `peer ${names.peer(peer)} connected: ${peer.inbound ? 'inbound' : 'outbound'}, ${how}, ${version}`)
   })
   on(Event.PEER_DISCONNECTED, (peer, reason) => say('disconnect', `peer ${names.peer(peer)} disconnected: ${reason}`))
-  on(Event.PEER_ERROR, (err, peer) => say('error', `peer ${names.peer(peer)}: ${errorMessage(err)}`))
-  on(Event.PROTOCOL_ERROR, (err, peer) => say('error', `protocol error from ${names.peer(peer)}: ${errorMessage(err)}`))
+  on(Event.PEER_ERROR, (err, peer) => say('error', `peer ${names.peer(peer)}: ${describeError(err)}`))
+  on(Event.PROTOCOL_ERROR, (err, peer) => say('error', `protocol error from ${names.peer(peer)}: ${describeError(err)}`))
   on(Event.POOL_PEER_BANNED, (peer, reason) => say('error', `banned ${names.peer(peer)}: ${reason}`))
   on(Event.SYNC_STARTED, (s) => say('sync', `syncing toward #${s.target} ${shortHex(bytesToUnprefixedHex(s.hash))}, announced by ${names.name(s.peer.id)}`))
   on(Event.SYNC_PROGRESS, (s) => say('sync', `imported up to #${s.height} of #${s.target}`))

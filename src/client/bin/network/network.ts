@@ -1,7 +1,8 @@
 import { buildTestChain } from '../../testing/testchain'
+import { describeError } from '../../errors'
 
 import { nodePort, usesP2PServer } from './args'
-import { NetworkScriptError, errorMessage } from './errors'
+import { NetworkScriptError } from './errors'
 import { NodeNames, logNodeEvents } from './eventlog'
 import { formatDuration } from './format'
 import { TestNode } from './node'
@@ -104,8 +105,8 @@ export class LocalNetwork {
           if (node.client.state !== 'stopped') failures.push(`${node.label} ended in state ${node.client.state}`)
           else this.log.log(node.label, 'shutdown', 'stopped')
         } catch (err) {
-          failures.push(`${node.label}: ${errorMessage(err)}`)
-          this.log.log(node.label, 'error', `stop failed: ${errorMessage(err)}`)
+          failures.push(`${node.label}: ${describeError(err)}`)
+          this.log.log(node.label, 'error', `stop failed: ${describeError(err)}`)
         }
       }),
     )

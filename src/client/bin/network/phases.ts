@@ -6,8 +6,9 @@ import { MPLEX_PROTOCOL_ID, RLPX_MULTIPLEXER } from '../../../p2p'
 import { P2PPeer } from '../../net/peer/p2ppeer'
 import { FIRST_RANGE_STATUS_VERSION } from '../../net/protocol/ethstatus'
 import { Event } from '../../types'
+import { describeError } from '../../errors'
 
-import { InterruptedError, errorMessage } from './errors'
+import { InterruptedError } from './errors'
 import { formatDuration, plural, shortHex } from './format'
 import { NETWORK_LABEL } from './network'
 import { busTrigger, waitForCondition } from './waits'
@@ -39,11 +40,11 @@ export async function startNetwork(ctx: PhaseContext): Promise<boolean> {
     bootUrl = await ctx.net.startBootnode(ctx.signal)
   } catch (err) {
     rethrowInterrupt(err)
-    ctx.checks.fail(name, `node1 (bootnode) did not start: ${errorMessage(err)}`)
+    ctx.checks.fail(name, `node1 (bootnode) did not start: ${describeError(err)}`)
     return false
   }
   const results = await ctx.net.startOthers(bootUrl, ctx.signal)
-  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`node${i + 2}: ${errorMessage(r.reason)}`] : []))
+  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`node${i + 2}: ${describeError(r.reason)}`] : []))
   if (ctx.signal?.aborted === true) throw new InterruptedError('the nodes to start')
   if (failed.length > 0) {
     ctx.checks.fail(name, failed.join('; '))
@@ -73,7 +74,7 @@ export async function awaitFirstPeers(ctx: PhaseContext): Promise<boolean> {
     const node = ctx.net.others[i] as TestNode
     if (r.status === 'rejected') rethrowInterrupt(r.reason)
     if (r.status === 'fulfilled') ctx.checks.pass(`${node.label} has a peer`, peerList(ctx.net, node))
-    else ctx.checks.fail(`${node.label} has a peer`, errorMessage(r.reason))
+    else ctx.checks.fail(`${node.label} has a peer`, describeError(r.reason))
     ok &&= r.status === 'fulfilled'
   })
   return ok
@@ -121,7 +122,7 @@ export async function awaitSynced(ctx: PhaseContext): Promise<void> {
   outcomes.forEach((r, i) => {
     const name = `${(ctx.net.others[i] as TestNode).label} synced`
     if (r.status === 'rejected') rethrowInterrupt(r.reason)
-    ctx.checks.add(name, r.status === 'fulfilled', r.status === 'fulfilled' ? r.value : errorMessage(r.reason))
+    ctx.checks.add(name, r.status === 'fulfilled', r.status === 'fulfilled' ? r.value : describeError(r.reason))
   })
 }
 
@@ -165,7 +166,7 @@ export async function awaitHeadsEqual(ctx: PhaseContext): Promise<void> {
     ctx.checks.pass('heads follow node1', `all at node1's #${target.height} ${shortHex(target.hash)} or past it: ${heads()}`)
   } catch (err) {
     rethrowInterrupt(err)
-    ctx.checks.fail('heads follow node1', `${errorMessage(err)}: ${heads()}`)
+    ctx.checks.fail('heads follow node1', `${describeError(err)}: ${heads()}`)
   }
   ctx.log.log(NETWORK_LABEL, 'check', `heads: ${heads()}`)
 }

@@ -2,8 +2,8 @@ import { bytesToUnprefixedHex, equalsBytes } from '@ethereumjs/util'
 
 import { TEST_ACCOUNT_COUNT, testAccounts } from '../../../chain-config'
 import { makeTestTx } from '../../testing/transactions'
+import { describeError } from '../../errors'
 
-import { errorMessage } from './errors'
 import { formatDuration, shortHex } from './format'
 import { rethrowInterrupt } from './phases'
 import { type Trigger, waitForCondition } from './waits'
@@ -52,7 +52,7 @@ export async function relayTransaction(ctx: PhaseContext): Promise<void> {
     ctx.checks.pass('block with the transaction on every node', `#${block.number} on ${net.nodes.map((n) => n.label).join(', ')} ${formatDuration(Date.now() - started)} after the send; pools now ${pools}`)
   } catch (err) {
     rethrowInterrupt(err)
-    ctx.checks.fail('transaction relayed and included', errorMessage(err))
+    ctx.checks.fail('transaction relayed and included', describeError(err))
   } finally {
     for (const w of watches.values()) w.stop()
   }

@@ -1,5 +1,7 @@
+import { describeError } from '../../errors'
+
 import { CheckList, exitCodeFor, formatSummary } from './checks'
-import { InterruptedError, errorMessage } from './errors'
+import { InterruptedError } from './errors'
 import { plural } from './format'
 import { NetworkLogger } from './logger'
 import { monitor } from './monitor'
@@ -59,9 +61,9 @@ export async function runNetwork(options: NetworkOptions, env: RunEnvironment): 
       }
     }
   } catch (err) {
-    if (err instanceof InterruptedError) checks.fail('not interrupted', `${errorMessage(err)} (signal before the checks completed)`)
-    else checks.fail('run completed', `unexpected error: ${errorMessage(err)}`)
-    log.log(NETWORK_LABEL, 'error', errorMessage(err))
+    if (err instanceof InterruptedError) checks.fail('not interrupted', `${describeError(err)} (signal before the checks completed)`)
+    else checks.fail('run completed', `unexpected error: ${describeError(err)}`)
+    log.log(NETWORK_LABEL, 'error', describeError(err))
     if (snapshots.length === 0 && net.stats.length > 0) snapshots = printTables(ctx, 'statistics at the interruption')
   }
   log.log(NETWORK_LABEL, 'shutdown', `stopping ${plural(net.nodes.length, 'node')}`)
