@@ -1,4 +1,5 @@
 import { P2PError, describeError, markTimeout } from './errors'
+import { type DisconnectReason, describeDisconnectReason } from './rlpx/disconnect-reason'
 import type { RlpxError } from './rlpx/errors'
 import { toHex } from './util/bytes'
 
@@ -115,10 +116,17 @@ export class SelfConnectionError extends UpgradeError {
   }
 }
 
-/** The connection gater refused the authenticated remote id. */
+/**
+ * The connection gater refused the authenticated remote id. `reason` is the
+ * devp2p Disconnect reason an RLPx peer was sent (a modular peer has no
+ * Disconnect: its connection is closed).
+ */
 export class PeerDeniedError extends UpgradeError {
-  constructor(remoteId: Uint8Array) {
-    super('ERR_UPGRADE_PEER_DENIED', `connection gater denied peer ${toHex(remoteId).slice(0, 16)}…`, { remoteId })
+  readonly reason: DisconnectReason
+
+  constructor(remoteId: Uint8Array, reason: DisconnectReason) {
+    super('ERR_UPGRADE_PEER_DENIED', `connection gater denied peer ${toHex(remoteId).slice(0, 16)}…: ${describeDisconnectReason(reason)}`, { remoteId })
+    this.reason = reason
   }
 }
 

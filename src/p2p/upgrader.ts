@@ -11,7 +11,17 @@ import { selectProtocol } from './multistream/select'
 import { MPLEX_PROTOCOL_ID } from './muxer'
 import { resolveOptions } from './muxer/options'
 import type { Registrar } from './registrar'
-import { type Capability, RlpxError, RlpxMuxer, RlpxNoSharedCapabilityError, capabilitiesForProtocols, classifyFirstFrame, readFirstFrame } from './rlpx'
+import {
+  type Capability,
+  DisconnectReason,
+  RlpxError,
+  RlpxMuxer,
+  RlpxNoSharedCapabilityError,
+  capabilitiesForProtocols,
+  classifyFirstFrame,
+  readFirstFrame,
+  refuseBeforeHello,
+} from './rlpx'
 import { RlpxPeerMemory, type RlpxUpgradeOptions, type ResolvedRlpxUpgradeOptions, resolveRlpxUpgradeOptions } from './upgrader-rlpx'
 import {
   EncryptionFailedError,
@@ -38,8 +48,13 @@ const log = debug('p2p:upgrader')
 export interface ConnectionGater {
   /** At accept, before any handshake byte is read: drop the socket. */
   denyInboundSocket?(remoteAddr: HostPort): boolean
-  /** After ECIES authenticated `remoteId`, before the muxer starts: drop the connection. */
-  denyInboundPeer?(remoteId: Uint8Array, remoteAddr: HostPort): boolean
+  /**
+   * After ECIES authenticated `remoteId`, before the muxer starts: refuse the
+   * connection. `true` refuses with USELESS_PEER, a DisconnectReason with that
+   * reason; an RLPx peer is sent it as a Disconnect before any Hello, as geth
+   * does (a modular peer's connection is just closed). `false` admits.
+   */
+  denyInboundPeer?(remoteId: Uint8Array, remoteAddr: HostPort): boolean | DisconnectReason
   /** Before dialing: refuse to connect out. */
   denyDial?(remoteId: Uint8Array, addr: HostPort): boolean
 }
@@ -178,10 +193,19 @@ export class Upgrader {
         // Same for the secure channel: destroying the socket below makes it emit 'error'.
         secured.stream.on('error', onSocketError)
         channel = secured.stream
-        this.checkRemote(secured.remoteId, expectedId, remoteAddr)
+        this.checkRemote(secured.remoteId, expectedId)
         authenticated = secured.remoteId
+        const denied = direction === 'inbound' ? this.deniedInbound(secured.remoteId, remoteAddr) : undefined
         phase = 'muxer'
         const carrier = await this.chooseCarrier(secured, direction, signal)
+        if (denied !== undefined) {
+          // Only once the first frame said RLPx may a Disconnect frame go out: a modular peer would read it as an RLPx answer.
+          if (carrier.rlpx) {
+            rlpxStarted = true
+            refuseBeforeHello(secured.stream, denied.reason, this.rlpxOptions.session())
+          }
+          throw denied
+        }
         let rlpx: RlpxMuxer | undefined
         if (carrier.rlpx) {
           phase = 'hello'
@@ -292,7 +316,7 @@ export class Upgrader {
     }
   }
 
-  private checkRemote(remoteId: Uint8Array, expectedId: Uint8Array | undefined, remoteAddr: HostPort): void {
+  private checkRemote(remoteId: Uint8Array, expectedId: Uint8Array | undefined): void {
     if (expectedId !== undefined) {
       // The secure channel authenticates the id we asked for; a mismatch is a crypto-layer bug.
       if (!equalBytes(remoteId, expectedId)) {
@@ -301,7 +325,13 @@ export class Upgrader {
       return
     }
     if (equalBytes(remoteId, this.localId)) throw new SelfConnectionError()
-    if (this.gater.denyInboundPeer?.(remoteId, remoteAddr) === true) throw new PeerDeniedError(remoteId)
+  }
+
+  /** The gater's verdict on an authenticated inbound peer: the refusal to throw, or undefined to admit. */
+  private deniedInbound(remoteId: Uint8Array, remoteAddr: HostPort): PeerDeniedError | undefined {
+    const verdict = this.gater.denyInboundPeer?.(remoteId, remoteAddr)
+    if (verdict === undefined || verdict === false) return undefined
+    return new PeerDeniedError(remoteId, verdict === true ? DisconnectReason.USELESS_PEER : verdict)
   }
 }
 

@@ -3,7 +3,7 @@ import { DisconnectReason } from '../../src/p2p/rlpx'
 
 /**
  * devp2p's Peer, observed: Pings and Pongs it receives are announced as
- * 'ping' / 'pong' events. The class must be named Peer: devp2p decodes base
+ * 'ping' / 'pong' events, every Disconnect it receives as 'disconnect-received'. The class must be named Peer: devp2p decodes base
  * protocol messages only for a handler whose constructor.name is 'Peer'.
  */
 export const ObservedPeer = class Peer extends Devp2pPeer {
@@ -15,6 +15,12 @@ export const ObservedPeer = class Peer extends Devp2pPeer {
   override _handlePong(): void {
     super._handlePong()
     this.events.emit('pong')
+  }
+
+  /** devp2p reports a Disconnect through 'close' only after Hello; this announces every one, as 'disconnect-received'. */
+  override _handleDisconnect(payload: unknown): void {
+    super._handleDisconnect(payload)
+    this.events.emit('disconnect-received', this._disconnectReason)
   }
 }
 export type ObservedPeer = InstanceType<typeof ObservedPeer>

@@ -3,13 +3,23 @@ import type { Socket } from 'node:net'
 import { DISCONNECT_REASON, ETH, EthMessageCodes, Peer as Devp2pPeer, pk2id } from '@ethereumjs/devp2p'
 import { utf8ToBytes } from '@ethereumjs/util'
 import { getPublicKey, utils } from '@noble/secp256k1'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 
 import { Common } from '../../src/chain-config'
 import { sendDisconnect, withClientEth } from '../../src/client/net/server/rlpx/devp2p'
 import { StreamSender } from '../../src/client/net/protocol/streamsender'
 import { EthCode, type EthStatus } from '../../src/client/net/protocol/ethmessages'
-import { type Connection, type MuxedStream, RLPX_MULTIPLEXER, Registrar, RlpxRemoteDisconnectError, Upgrader } from '../../src/p2p'
+import {
+  type Connection,
+  type ConnectionGater,
+  DisconnectReason,
+  type MuxedStream,
+  PeerDeniedError,
+  RLPX_MULTIPLEXER,
+  Registrar,
+  RlpxRemoteDisconnectError,
+  Upgrader,
+} from '../../src/p2p'
 import type { RlpxUpgradeOptions } from '../../src/p2p/upgrader-rlpx'
 import { waitForEvent } from '../../src/p2p/util/events'
 import { tcpPair } from '../p2p/crypto/helpers'
@@ -191,3 +201,48 @@ describe('RLPx through the Connection with @ethereumjs/devp2p: every Disconnect 
   })
 })
 
+
+describe('RLPx through the Upgrader with @ethereumjs/devp2p: a peer the connection gater refuses', () => {
+  it.each([
+    ['true (USELESS_PEER)', true, DisconnectReason.USELESS_PEER],
+    ['ALREADY_CONNECTED', DisconnectReason.ALREADY_CONNECTED, DisconnectReason.ALREADY_CONNECTED],
+    ['TOO_MANY_PEERS', DisconnectReason.TOO_MANY_PEERS, DisconnectReason.TOO_MANY_PEERS],
+  ] as const)('gater verdict %s: devp2p is sent that Disconnect before any Hello, the upgrade fails with PeerDeniedError', async (_name, verdict, reason) => {
+    const theirKey = utils.randomSecretKey()
+    const theirId = getPublicKey(theirKey, false).subarray(1)
+    const asked: Uint8Array[] = []
+    const gater: ConnectionGater = {
+      denyInboundPeer: (id) => {
+        asked.push(id)
+        return verdict
+      },
+    }
+    const registrar = new Registrar()
+    registrar.handle(ETH68, () => {}, { maxInboundStreams: 1, maxOutboundStreams: 1 })
+    const upgrader = new Upgrader({ privateKey: utils.randomSecretKey(), registrar, gater, rlpx: { clientId: 'ethp2p-interop', listenPort: 30303 } })
+    const tcp = await tcpPair()
+    cleanup.push(tcp.close)
+    const theirs = new ObservedPeer({
+      socket: tcp.client,
+      remoteId: upgrader.localId,
+      privateKey: theirKey,
+      id: pk2id(getPublicKey(theirKey, false)),
+      timeout: DEVP2P_TIMEOUT_MS,
+      clientId: utf8ToBytes(DEVP2P_CLIENT_ID),
+      capabilities: withClientEth([ETH.eth68]),
+      common,
+      port: 0,
+    })
+    const connected = vi.fn()
+    theirs.events.once('connect', connected)
+    const received = new Promise<number>((resolve) => theirs.events.once('disconnect-received', resolve))
+    const err = await within(upgrader.upgradeInbound(tcp.server).then(() => undefined, (e: unknown) => e), 'our upgrade')
+    expect(err).toBeInstanceOf(PeerDeniedError)
+    expect((err as PeerDeniedError).reason).toBe(reason)
+    expect(Buffer.from(asked[0]!).equals(Buffer.from(theirId))).toBe(true)
+    expect(await within(received, 'the Disconnect at devp2p')).toBe(reason)
+    // devp2p ends its socket on a Disconnect; ours closes in turn, well before the linger would.
+    if (!tcp.server.destroyed) await within(waitForEvent(tcp.server, 'close', { timeoutMs: 10_000 }), 'our socket to close')
+    expect(connected).not.toHaveBeenCalled()
+  })
+})

@@ -1,4 +1,4 @@
-import { connect } from 'node:net'
+import { type Socket, connect } from 'node:net'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToUnprefixedHex, hexToBytes } from '@ethereumjs/util'
 import { afterAll, beforeAll, expect } from 'vitest'
@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect } from 'vitest'
 import { EthCode, type EthMessages, encodeEthPayload } from '../../src/client/net/protocol/ethmessages'
 import { NoSharedVersionError } from '../../src/client/net/protocol/errors'
 import { Event } from '../../src/client/types'
-import { type Connection, type InboundUpgradeError, RlpxHandshakeFailedError, encodeUvarint } from '../../src/p2p'
+import { type Connection, type InboundUpgradeError, PeerDeniedError, RlpxHandshakeFailedError, encodeUvarint } from '../../src/p2p'
 import { secureOutbound } from '../../src/p2p/crypto'
 import {
   DisconnectReason,
@@ -99,11 +99,7 @@ async function hostile(drive: (raw: RawPeer, id: Uint8Array) => Promise<void> | 
       listener.off('error', onError)
     }
   })
-  const socket = connect(enodeTcpPort(node.url), '127.0.0.1')
-  socket.on('error', () => {})
-  await waitForEvent(socket, 'connect', { timeoutMs: 20_000 })
-  const secured = await secureOutbound(socket, { privateKey: key.privateKey, remoteId: hexToBytes(`0x${enodeId(node.url)}`) })
-  const raw = new RawPeer(secured.stream)
+  const { socket, raw } = await secureDial(key)
   try {
     await drive(raw, key.id)
     const result = await within(ended, 'the node to end the connection')
@@ -113,6 +109,15 @@ async function hostile(drive: (raw: RawPeer, id: Uint8Array) => Promise<void> | 
     detach()
     socket.destroy()
   }
+}
+
+/** TCP to the node and the ECIES handshake with `key`: a raw RLPx peer, nothing sent yet. */
+async function secureDial(key: { privateKey: Uint8Array }): Promise<{ socket: Socket; raw: RawPeer }> {
+  const socket = connect(enodeTcpPort(node.url), '127.0.0.1')
+  socket.on('error', () => {})
+  await waitForEvent(socket, 'connect', { timeoutMs: 20_000 })
+  const secured = await secureOutbound(socket, { privateKey: key.privateKey, remoteId: hexToBytes(`0x${enodeId(node.url)}`) })
+  return { socket, raw: new RawPeer(secured.stream) }
 }
 
 /** Hello (v5, eth/68), and the node's Hello read: the session is open and compressed. */
@@ -214,6 +219,36 @@ badInputTable('node', 'hostile RLPx peers against a P2PServer', [
         for (let i = 0; i < 100; i++) raw.send(PING_MSG, RLP.encode([]))
       })
       await expectEnded(o, RlpxPingFloodError, 'ERR_RLPX_PING_FLOOD', DisconnectReason.PROTOCOL_ERROR)
+    },
+  },
+  {
+    case: 'a banned node dials in again and sends its Hello',
+    expected: 'PeerDeniedError (ERR_UPGRADE_PEER_DENIED) at the listener; Disconnect USELESS_PEER to the peer, uncompressed and before any Hello of ours, as geth; connection closed; an honest RLPx session is still served',
+    run: async () => {
+      const key = nodeKey()
+      const remote = bytesToUnprefixedHex(key.id)
+      node.server.ban(remote)
+      const listener = node.server.listener!
+      let onError = (_e: InboundUpgradeError): void => {}
+      const denied = new Promise<PeerDeniedError>((resolve) => {
+        onError = (e) => {
+          if (e.cause instanceof PeerDeniedError && e.remoteId !== undefined && bytesToUnprefixedHex(e.remoteId) === remote) resolve(e.cause)
+        }
+        listener.on('error', onError)
+      })
+      const { socket, raw } = await secureDial(key)
+      try {
+        raw.sendHello({ id: key.id })
+        const err = await within(denied, 'the listener to refuse the banned node')
+        expect(expectTypedError(err, PeerDeniedError, 'ERR_UPGRADE_PEER_DENIED').reason).toBe(DisconnectReason.USELESS_PEER)
+        expect(await within(raw.disconnectReason(), 'the Disconnect')).toBe(DisconnectReason.USELESS_PEER)
+        expect(raw.received.some((m) => m.id === HELLO_MSG)).toBe(false)
+        await within(raw.closed(), 'the connection to close')
+        await expectHonestServed()
+      } finally {
+        listener.off('error', onError)
+        socket.destroy()
+      }
     },
   },
 ])

@@ -26,6 +26,7 @@ export { type FirstFrameKind, classifyFirstFrame, isRlpxFirstFrame, isRlpxHello,
 export { RlpxStream } from './capability-stream'
 export { DEFAULT_RLPX_CLIENT_ID, type RlpxMuxerOptions } from './options'
 export { RlpxMuxer, type RlpxDisconnect, type RlpxStatus, disconnectReasonFor } from './muxer'
+export { type RefusalOptions, refuseBeforeHello } from './early-disconnect'
 
 /** What `Connection.multiplexer` reads for a connection carried by an RlpxMuxer. */
 export const RLPX_MULTIPLEXER = 'rlpx'

@@ -2,8 +2,10 @@ import net from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Connection } from '../../../src/p2p/connection'
+import { DisconnectReason } from '../../../src/p2p/rlpx'
 import {
   EncryptionFailedError,
+  LegacyRlpxPeerError,
   PeerDeniedError,
   UpgradeTimeoutError,
 } from '../../../src/p2p/stack-errors'
@@ -196,7 +198,12 @@ describe('TransportListener failures and limits', () => {
     const peerDenied = waitForEvent<[InboundUpgradeError]>(l, 'error', { timeoutMs: EVENT_TIMEOUT_MS })
     const e1 = await banned.transport.dial(l.address(), { remoteId: b.id }).catch((e: unknown) => e)
     expect(e1).toBeInstanceOf(Error)
-    expect((await peerDenied)[0].cause).toBeInstanceOf(PeerDeniedError)
+    const denial = (await peerDenied)[0].cause
+    expect(denial).toBeInstanceOf(PeerDeniedError)
+    expect((denial as PeerDeniedError).reason).toBe(DisconnectReason.USELESS_PEER)
+    // A modular dialer is refused without an RLPx Disconnect frame, so it does not take us for an RLPx node.
+    expect(e1).not.toBeInstanceOf(LegacyRlpxPeerError)
+    expect(banned.upgrader.speaksRlpx(b.id)).toBe(false)
 
     bannedHost = '127.0.0.1'
     const refused = waitForEvent<[InboundRefusedError]>(l, 'refused', { timeoutMs: EVENT_TIMEOUT_MS })

@@ -1,7 +1,7 @@
 import debug from 'debug'
 
 import { peerIdHex } from '../../peer/peer'
-import type { ConnectionGater, HostPort } from '../../../../p2p'
+import { type ConnectionGater, DisconnectReason, type HostPort } from '../../../../p2p'
 import type { BanList } from '../../banlist'
 import type { SessionTable } from './sessiontable'
 
@@ -23,7 +23,8 @@ export interface AdmissionPolicy {
 /**
  * Refusal hooks the stack consults: at accept (peer slots; the reason is
  * logged), right after the ECIES handshake when the remote id is first known
- * (bans, a duplicate the tie-break would close anyway), and before a dial (bans).
+ * (bans, a duplicate the tie-break would close anyway: an RLPx peer is sent
+ * USELESS_PEER or ALREADY_CONNECTED), and before a dial (bans).
  *
  * At accept only established sessions count. A socket still in its handshake
  * may be a staller, and the listener bounds those itself (its pending-handshake
@@ -47,13 +48,16 @@ export function createGater(p: AdmissionPolicy): ConnectionGater {
     },
     denyInboundPeer: (remoteId: Uint8Array, addr: HostPort) => {
       const id = peerIdHex(remoteId)
-      let reason: string | undefined
-      if (p.bans.isBanned(id)) reason = 'banned'
-      else if (p.sessions.keepsOverInbound(p.localId, id, remoteId)) reason = 'already connected (tie-break keeps the existing connection)'
-      if (reason === undefined) return false
+      let refusal: { why: string; reason: DisconnectReason } | undefined
+      // The reasons geth gives (and disconnect.ts lists): a banned node is useless to us.
+      if (p.bans.isBanned(id)) refusal = { why: 'banned', reason: DisconnectReason.USELESS_PEER }
+      else if (p.sessions.keepsOverInbound(p.localId, id, remoteId)) {
+        refusal = { why: 'already connected (tie-break keeps the existing connection)', reason: DisconnectReason.ALREADY_CONNECTED }
+      }
+      if (refusal === undefined) return false
       p.onRefused()
-      log('refusing inbound %s from %s:%d: %s', id.slice(0, 8), addr.host, addr.port, reason)
-      return true
+      log('refusing inbound %s from %s:%d: %s', id.slice(0, 8), addr.host, addr.port, refusal.why)
+      return refusal.reason
     },
     denyDial: (remoteId: Uint8Array) => p.bans.isBanned(peerIdHex(remoteId)),
   }
