@@ -1,6 +1,6 @@
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_MESSAGE_LENGTH } from '../p2p'
 
-import { MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_RECEIPTS_SERVE } from './blockchain/chain'
+import { MAX_BODIES_SERVE, MAX_HEADERS_SERVE, MAX_RECEIPTS_SERVE } from './blockchain/serve'
 import { ETH_VERSIONS, type EthVersion } from './net/protocol/ethmessages'
 
 // The default of every Config option, with why it is what it is. ARCHITECTURE's limits table
